@@ -1,0 +1,1 @@
+"""ruvector conformance suite."""

@@ -1,0 +1,58 @@
+"""ruvector: AI-agent memory for Python with pluggable compute backends.
+
+    import ruvector_core as rv
+    rt = rv.Runtime.initialize()
+    ix = rt.hnsw(rv.HnswConfig(dimensions=384))
+"""
+
+from .errors import (
+    BackendError,
+    BackendUnavailableError,
+    CapabilityUnavailableError,
+    CorruptIndexError,
+    DimensionMismatchError,
+    InvalidInputError,
+    ModelNotFoundError,
+    RuvectorError,
+    UnknownIdError,
+)
+from .hnsw_index import HnswIndex
+from .hookspecs import hookimpl
+from .models import (
+    BackendInfo,
+    BackendSpec,
+    EmbedderConfig,
+    HnswConfig,
+    IndexStats,
+    QuantizationConfig,
+    QuantizedVectors,
+    SearchResult,
+)
+from .runtime import Runtime
+from .vector_ops import VectorOps
+from .version import __version__
+
+__all__ = [
+    "BackendError",
+    "BackendInfo",
+    "BackendSpec",
+    "BackendUnavailableError",
+    "CapabilityUnavailableError",
+    "CorruptIndexError",
+    "DimensionMismatchError",
+    "EmbedderConfig",
+    "HnswConfig",
+    "HnswIndex",
+    "IndexStats",
+    "InvalidInputError",
+    "ModelNotFoundError",
+    "QuantizationConfig",
+    "QuantizedVectors",
+    "Runtime",
+    "RuvectorError",
+    "SearchResult",
+    "UnknownIdError",
+    "VectorOps",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,1 @@
+"""Backends that ship inside ruvector-core (registered through entry points like any other)."""

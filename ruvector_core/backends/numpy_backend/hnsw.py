@@ -1,0 +1,307 @@
+"""The reference HNSW (Malkov & Yashunin, 2018) in Python and numpy.
+
+It favours plainness over speed: every other backend is compared with it, so each step
+follows the paper (Algorithms 1, 2, 4 and 5) with hnswlib's conventions where the paper
+leaves a choice: the neighbour heuristic without candidate extension, ``2m`` links on
+layer 0, and deletions as tombstones that stay in the graph as waypoints but are never
+returned. Distances between candidates are computed with numpy a neighbour list at a time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from ... import index_format
+from ...models import HnswConfig, IndexStats
+
+_NONE = -1
+
+
+class NumpyHnsw:
+    def __init__(self, config: HnswConfig, backend_name: str = "numpy") -> None:
+        self.config = config
+        self._backend_name = backend_name
+        self._vectors = np.empty((16, config.dimensions), dtype=np.float32)
+        self._sq_norms = np.empty(16, dtype=np.float32)
+        self._ids: list[str] = []
+        self._levels: list[int] = []
+        self._deleted: list[bool] = []
+        self._links: list[list[list[int]]] = []  # node -> layer -> neighbour nodes
+        self._node_of: dict[str, int] = {}  # live id -> node
+        self._entry = _NONE
+        self._max_level = _NONE
+        self._rng = np.random.default_rng(config.seed)
+        self._lock = threading.Lock()
+
+    # -- public operations (the HnswGraph protocol) ------------------------------------
+
+    def insert_batch(self, ids: list[str], vectors: np.ndarray) -> None:
+        if self.config.metric == "cosine":
+            vectors = _unit_rows(vectors)
+        with self._lock:
+            for id_, vector in zip(ids, vectors):
+                self._insert(id_, vector)
+
+    def search(self, query: np.ndarray, k: int, ef: int) -> list[tuple[str, float]]:
+        query = self._prepare_query(query)
+        with self._lock:
+            found = self._knn(query, k, ef)
+        return [(self._ids[node], self._score(dist)) for dist, node in found]
+
+    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.full((len(queries), k), None, dtype=object)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        for row, query in enumerate(queries):
+            for col, (id_, score) in enumerate(self.search(query, k, ef)):
+                ids[row, col] = id_
+                scores[row, col] = score
+        return ids, scores
+
+    def delete(self, id: str) -> bool:
+        with self._lock:
+            node = self._node_of.pop(id, _NONE)
+            if node == _NONE:
+                return False
+            self._deleted[node] = True
+            return True
+
+    def __contains__(self, id: object) -> bool:
+        return id in self._node_of
+
+    def __len__(self) -> int:
+        return len(self._node_of)
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._node_of)
+
+    def stats(self) -> IndexStats:
+        with self._lock:
+            levels = np.asarray(self._levels, dtype=np.int64)
+            per_level = [int((levels >= lv).sum()) for lv in range(self._max_level + 1)]
+            link_count = sum(len(layer) for node in self._links for layer in node)
+            n = len(self._ids)
+            memory = (
+                n * self.config.dimensions * 4
+                + link_count * 4
+                + sum(len(i.encode()) for i in self._ids)
+                + n * 2
+            )
+            return IndexStats(
+                backend=self._backend_name,
+                dimensions=self.config.dimensions,
+                metric=self.config.metric,
+                m=self.config.m,
+                ef_construction=self.config.ef_construction,
+                ef_search=self.config.ef_search,
+                count=len(self._node_of),
+                deleted=sum(self._deleted),
+                max_level=self._max_level,
+                nodes_per_level=per_level,
+                memory_bytes=memory,
+            )
+
+    def serialize(self) -> bytes:
+        with self._lock:
+            n = len(self._ids)
+            sizes = [len(layer) for node in self._links for layer in node]
+            flat = [x for node in self._links for layer in node for x in layer]
+            graph = index_format.GraphData(
+                config=self.config,
+                vectors=self._vectors[:n],
+                levels=np.asarray(self._levels, dtype=np.uint8),
+                deleted=np.asarray(self._deleted, dtype=bool),
+                ids=list(self._ids),
+                list_sizes=np.asarray(sizes, dtype=np.uint32),
+                links=np.asarray(flat, dtype=np.uint32),
+                entry_point=self._entry,
+            )
+        return index_format.encode(graph)
+
+    @classmethod
+    def from_graph(cls, graph: index_format.GraphData, backend_name: str = "numpy") -> NumpyHnsw:
+        index = cls(graph.config, backend_name)
+        n = len(graph.ids)
+        index._grow(n)
+        index._vectors[:n] = graph.vectors
+        index._sq_norms[:n] = np.einsum("ij,ij->i", graph.vectors, graph.vectors)
+        index._ids = list(graph.ids)
+        index._levels = graph.levels.astype(int).tolist()
+        index._deleted = graph.deleted.tolist()
+        sizes = graph.list_sizes.tolist()
+        flat = graph.links.tolist()
+        position = cursor = 0
+        for level in index._levels:
+            layers = []
+            for _ in range(level + 1):
+                size = sizes[cursor]
+                layers.append(flat[position : position + size])
+                position += size
+                cursor += 1
+            index._links.append(layers)
+        index._node_of = {i: node for node, i in enumerate(index._ids) if not index._deleted[node]}
+        index._entry = graph.entry_point
+        index._max_level = graph.max_level
+        index._rng.random(n)  # continue the level stream where the writer left it
+        return index
+
+    # -- the algorithm -----------------------------------------------------------------
+
+    def _insert(self, id_: str, vector: np.ndarray) -> None:
+        replaced = self._node_of.get(id_, _NONE)
+        if replaced != _NONE:
+            self._deleted[replaced] = True
+        node = len(self._ids)
+        level = self._draw_level()
+        self._grow(node + 1)
+        self._vectors[node] = vector
+        self._sq_norms[node] = float(vector @ vector)
+        self._ids.append(id_)
+        self._levels.append(level)
+        self._deleted.append(False)
+        self._links.append([[] for _ in range(level + 1)])
+        self._node_of[id_] = node
+        if self._entry == _NONE:
+            self._entry, self._max_level = node, level
+            return
+
+        entry = [(self._distances(vector, [self._entry])[0], self._entry)]
+        for layer in range(self._max_level, level, -1):
+            entry = self._search_layer(vector, entry, 1, layer, skip_deleted=False)[:1]
+        for layer in range(min(level, self._max_level), -1, -1):
+            found = self._search_layer(vector, entry, self.config.ef_construction, layer, skip_deleted=False)
+            neighbours = self._select_neighbours(found, self.config.m)
+            self._links[node][layer] = neighbours
+            limit = self.config.max_links_layer0 if layer == 0 else self.config.m
+            for other in neighbours:
+                self._link(other, node, layer, limit)
+            entry = found
+        if level > self._max_level:
+            self._entry, self._max_level = node, level
+
+    def _link(self, node: int, new: int, layer: int, limit: int) -> None:
+        """Add ``new`` to ``node``'s list, shrinking it with the heuristic when full."""
+        links = self._links[node][layer]
+        links.append(new)
+        if len(links) > limit:
+            dists = self._distances(self._vectors[node], links)
+            ranked = sorted(zip(dists.tolist(), links))
+            self._links[node][layer] = self._select_neighbours(ranked, limit)
+
+    def _select_neighbours(self, ranked: Sequence[tuple[float, int]], m: int) -> list[int]:
+        """The paper's Algorithm 4: keep a candidate only if it is closer to the base than to
+        every neighbour kept so far, which spreads links across directions."""
+        if len(ranked) <= m:
+            return [node for _, node in ranked]
+        nodes = [node for _, node in ranked]
+        pairwise = self._pairwise(nodes)
+        kept: list[int] = []
+        for i, (dist, _) in enumerate(ranked):
+            if not kept or pairwise[i, kept].min() >= dist:
+                kept.append(i)
+                if len(kept) == m:
+                    break
+        return [nodes[i] for i in kept]
+
+    def _knn(self, query: np.ndarray, k: int, ef: int) -> list[tuple[float, int]]:
+        if self._entry == _NONE or not self._node_of:
+            return []
+        entry = [(self._distances(query, [self._entry])[0], self._entry)]
+        for layer in range(self._max_level, 0, -1):
+            entry = self._search_layer(query, entry, 1, layer, skip_deleted=False)[:1]
+        return self._search_layer(query, entry, max(ef, k), 0, skip_deleted=True)[:k]
+
+    def _search_layer(
+        self,
+        query: np.ndarray,
+        entry: list[tuple[float, int]],
+        ef: int,
+        layer: int,
+        skip_deleted: bool,
+    ) -> list[tuple[float, int]]:
+        """Algorithm 2, best-first from ``entry``; returns up to ``ef`` (distance, node),
+        nearest first. With ``skip_deleted`` tombstones are walked through but not kept,
+        so the beam fills with ``ef`` live nodes whenever that many are reachable."""
+        deleted = self._deleted
+        visited = {node for _, node in entry}
+        candidates = list(entry)
+        heapq.heapify(candidates)
+        results = [(-d, node) for d, node in entry if not (skip_deleted and deleted[node])]
+        heapq.heapify(results)
+        while candidates:
+            dist, node = heapq.heappop(candidates)
+            if len(results) >= ef and dist > -results[0][0]:
+                break
+            fresh = [x for x in self._links[node][layer] if x not in visited]
+            if not fresh:
+                continue
+            visited.update(fresh)
+            for d, other in zip(self._distances(query, fresh).tolist(), fresh):
+                if len(results) < ef or d < -results[0][0]:
+                    heapq.heappush(candidates, (d, other))
+                    if not (skip_deleted and deleted[other]):
+                        heapq.heappush(results, (-d, other))
+                        if len(results) > ef:
+                            heapq.heappop(results)
+        return sorted((-d, node) for d, node in results)
+
+    # -- distances: lower is closer ----------------------------------------------------
+
+    def _distances(self, query: np.ndarray, nodes: list[int]) -> np.ndarray:
+        rows = self._vectors[nodes]
+        metric = self.config.metric
+        if metric == "cosine":
+            return 1.0 - rows @ query
+        if metric == "dot":
+            return -(rows @ query)
+        diff = rows - query
+        return np.einsum("ij,ij->i", diff, diff)
+
+    def _pairwise(self, nodes: list[int]) -> np.ndarray:
+        rows = self._vectors[nodes]
+        gram = rows @ rows.T
+        metric = self.config.metric
+        if metric == "cosine":
+            return 1.0 - gram
+        if metric == "dot":
+            return -gram
+        norms = self._sq_norms[nodes]
+        return np.maximum(norms[:, None] + norms[None, :] - 2.0 * gram, 0.0)
+
+    def _score(self, dist: float) -> float:
+        metric = self.config.metric
+        if metric == "cosine":
+            return 1.0 - dist
+        if metric == "dot":
+            return -dist
+        return -float(np.sqrt(max(dist, 0.0)))
+
+    def _prepare_query(self, query: np.ndarray) -> np.ndarray:
+        return _unit_rows(query[None, :])[0] if self.config.metric == "cosine" else query
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def _draw_level(self) -> int:
+        """Level ~ floor(-ln(U) * mL), capped at the format's 63."""
+        uniform = 1.0 - self._rng.random()  # in (0, 1]
+        return min(int(-np.log(uniform) * self.config.level_multiplier), index_format.MAX_LEVEL)
+
+    def _grow(self, size: int) -> None:
+        capacity = len(self._vectors)
+        if size <= capacity:
+            return
+        new_capacity = max(size, 2 * capacity)
+        vectors = np.empty((new_capacity, self.config.dimensions), dtype=np.float32)
+        vectors[:capacity] = self._vectors
+        norms = np.empty(new_capacity, dtype=np.float32)
+        norms[:capacity] = self._sq_norms
+        self._vectors, self._sq_norms = vectors, norms
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0).astype(np.float32)

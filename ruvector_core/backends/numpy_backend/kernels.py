@@ -1,0 +1,60 @@
+"""Reference vector kernels: float32 inputs, float64 accumulation where it is cheap."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...models import Metric, QuantizationConfig, QuantizedVectors
+
+_INT8_LEVELS = 255
+
+
+class NumpyKernels:
+    def distance(self, a: np.ndarray, b: np.ndarray, metric: Metric) -> float:
+        return float(self.batch_distance(a, b[None, :], metric)[0])
+
+    def batch_distance(self, query: np.ndarray, matrix: np.ndarray, metric: Metric) -> np.ndarray:
+        if metric == "euclidean":
+            diff = matrix - query
+            return np.sqrt(np.einsum("ij,ij->i", diff, diff)).astype(np.float32)
+        dots = matrix @ query
+        if metric == "dot":
+            return (-dots).astype(np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(query)
+        cosines = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+        return (1.0 - cosines).astype(np.float32)
+
+    def normalize(self, matrix: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+    def quantize(self, matrix: np.ndarray, config: QuantizationConfig) -> QuantizedVectors:
+        if config.kind == "binary":
+            return QuantizedVectors(
+                kind="binary",
+                dimensions=matrix.shape[1],
+                codes=np.packbits(matrix > 0, axis=1),
+                scales=np.abs(matrix).mean(axis=1, dtype=np.float64).astype(np.float32),
+                offsets=np.zeros(len(matrix), dtype=np.float32),
+            )
+        low = matrix.min(axis=1).astype(np.float64)
+        high = matrix.max(axis=1).astype(np.float64)
+        scales = (high - low) / _INT8_LEVELS
+        safe = np.where(scales > 0, scales, 1.0)
+        levels = np.rint((matrix - low[:, None]) / safe[:, None])
+        codes = (np.clip(levels, 0, _INT8_LEVELS) - 128).astype(np.int8)
+        return QuantizedVectors(
+            kind="int8",
+            dimensions=matrix.shape[1],
+            codes=codes,
+            scales=scales.astype(np.float32),
+            offsets=low.astype(np.float32),
+        )
+
+    def dequantize(self, quantized: QuantizedVectors) -> np.ndarray:
+        if quantized.kind == "binary":
+            bits = np.unpackbits(quantized.codes, axis=1, count=quantized.dimensions)
+            signs = bits.astype(np.float32) * 2.0 - 1.0
+            return signs * quantized.scales[:, None]
+        levels = quantized.codes.astype(np.float64) + 128.0
+        return (levels * quantized.scales[:, None] + quantized.offsets[:, None]).astype(np.float32)

@@ -1,0 +1,36 @@
+"""Hook implementations of the numpy reference backend."""
+
+from __future__ import annotations
+
+from ... import index_format
+from ...hookspecs import hookimpl
+from ...models import BackendInfo, HnswConfig
+from . import SPEC
+from .hnsw import NumpyHnsw
+from .kernels import NumpyKernels
+
+
+@hookimpl
+def ruvector_backend_info() -> BackendInfo:
+    return BackendInfo(
+        name=SPEC.name,
+        version=SPEC.version,
+        priority=SPEC.priority,
+        capabilities=sorted(SPEC.capabilities),
+        usable=True,
+    )
+
+
+@hookimpl
+def ruvector_vector_ops() -> NumpyKernels:
+    return NumpyKernels()
+
+
+@hookimpl
+def ruvector_hnsw_index(config: HnswConfig) -> NumpyHnsw:
+    return NumpyHnsw(config, SPEC.name)
+
+
+@hookimpl
+def ruvector_hnsw_load(data: bytes, config: HnswConfig) -> NumpyHnsw:
+    return NumpyHnsw.from_graph(index_format.decode(data), SPEC.name)

@@ -1,0 +1,52 @@
+"""The one error hierarchy of ruvector.
+
+Every failure a caller can act on is a ``RuvectorError``; the subclasses also derive from
+the builtin a caller would naturally catch (``ValueError``, ``KeyError``, ``LookupError``)
+so code written against plain Python conventions keeps working.
+"""
+
+from __future__ import annotations
+
+
+class RuvectorError(Exception):
+    """Base class of every error ruvector raises on purpose."""
+
+
+class InvalidInputError(RuvectorError, ValueError):
+    """An argument is unusable: wrong shape, non-finite values, k <= 0, duplicate ids."""
+
+
+class DimensionMismatchError(InvalidInputError):
+    """A vector's length differs from the dimension the index or call expects."""
+
+    def __init__(self, expected: int, got: int, what: str = "vector") -> None:
+        super().__init__(f"{what} has dimension {got}, expected {expected}")
+        self.expected = expected
+        self.got = got
+
+
+class UnknownIdError(RuvectorError, KeyError):
+    """An id that the index does not hold was asked for."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
+        return str(self.args[0]) if self.args else "unknown id"
+
+
+class CorruptIndexError(RuvectorError, ValueError):
+    """Index bytes are truncated, corrupt, of another format or of an unsupported version."""
+
+
+class BackendError(RuvectorError):
+    """Base class for problems choosing or running a backend."""
+
+
+class BackendUnavailableError(BackendError, LookupError):
+    """A backend was asked for by name but is not installed, not usable here, or disabled."""
+
+
+class CapabilityUnavailableError(BackendError, LookupError):
+    """No usable backend offers a capability (or serves this particular request)."""
+
+
+class ModelNotFoundError(RuvectorError, LookupError):
+    """An embedding model could not be located or verified."""

@@ -1,0 +1,81 @@
+"""``rt.hnsw(...)``: the public index, a checking facade over a backend's graph.
+
+Every argument is validated in full before the backend is touched, so a bad call raises a
+typed error and leaves the index exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .models import HnswConfig, IndexStats, SearchResult
+from .protocols import HnswGraph
+from .validation import as_matrix, as_vector, check_ef, check_id, check_ids, check_k
+
+
+class HnswIndex:
+    def __init__(self, graph: HnswGraph, backend: str) -> None:
+        self._graph = graph
+        self.backend = backend
+
+    @property
+    def config(self) -> HnswConfig:
+        return self._graph.config
+
+    @property
+    def dimensions(self) -> int:
+        return self._graph.config.dimensions
+
+    def insert(self, id: str, vector: Any) -> None:
+        """Add ``vector`` under ``id``; an existing ``id`` is replaced."""
+        vector = as_vector(vector, self.dimensions)
+        self._graph.insert_batch([check_id(id)], vector[None, :])
+
+    def insert_batch(self, ids: Sequence[str], vectors: Any) -> None:
+        matrix = as_matrix(vectors, self.dimensions)
+        self._graph.insert_batch(check_ids(ids, len(matrix)), matrix)
+
+    def search(self, query: Any, k: int = 10, ef: int | None = None) -> list[SearchResult]:
+        """The ``k`` nearest live vectors, best first; fewer only if fewer exist.
+
+        ``ef`` (default ``config.ef_search``) is the beam width; it is raised to ``k``.
+        """
+        hits = self._graph.search(as_vector(query, self.dimensions, "query"), check_k(k), self._ef(ef, k))
+        return [SearchResult.model_construct(id=i, score=float(s)) for i, s in hits]
+
+    def search_batch(self, queries: Any, k: int = 10, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores), each of shape (len(queries), k): an object array of str and a
+        float32 array; rows are padded with None and -inf only when fewer than k live
+        vectors exist."""
+        matrix = as_matrix(queries, self.dimensions, "queries")
+        return self._graph.search_batch(matrix, check_k(k), self._ef(ef, k))
+
+    def delete(self, id: str) -> bool:
+        """Remove ``id``; False if it was not there (the index is then unchanged)."""
+        return self._graph.delete(check_id(id))
+
+    def __contains__(self, id: object) -> bool:
+        return isinstance(id, str) and id in self._graph
+
+    def __len__(self) -> int:
+        return len(self._graph)
+
+    def ids(self) -> list[str]:
+        return self._graph.ids()
+
+    def stats(self) -> IndexStats:
+        return self._graph.stats()
+
+    def serialize(self) -> bytes:
+        """The index in the format of docs/format.md, loadable by every backend."""
+        return self._graph.serialize()
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"HnswIndex(backend={self.backend!r}, dimensions={c.dimensions}, metric={c.metric!r}, count={len(self)})"
+
+    def _ef(self, ef: int | None, k: int) -> int:
+        return max(self.config.ef_search if ef is None else check_ef(ef), k)

@@ -1,0 +1,275 @@
+"""Reading and writing the one HNSW index format (docs/format.md).
+
+Written for hostile input: every size is derived from the header with Python integers and
+checked against the real length before anything is allocated, and every link is checked
+before a graph could follow it. Any defect is a ``CorruptIndexError``.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import CorruptIndexError
+from .models import MAX_DIMENSIONS, HnswConfig, Metric
+
+MAGIC = b"RUVHNSW\0"
+VERSION = 1
+HEADER = struct.Struct("<8sHBBIIIIIIIIIQQQ")
+CHECKSUM_BYTES = 4
+NONE = 0xFFFFFFFF
+MAX_LEVEL = 63
+
+METRIC_CODES: dict[Metric, int] = {"cosine": 0, "euclidean": 1, "dot": 2}
+METRICS_BY_CODE: dict[int, Metric] = {code: metric for metric, code in METRIC_CODES.items()}
+
+
+@dataclass(frozen=True)
+class GraphData:
+    """A graph laid out as the format stores it (see docs/format.md for each field)."""
+
+    config: HnswConfig
+    vectors: np.ndarray  # (n, d) float32
+    levels: np.ndarray  # (n,) uint8
+    deleted: np.ndarray  # (n,) bool
+    ids: list[str]
+    list_sizes: np.ndarray  # (sum(levels + 1),) uint32, node-major then layer
+    links: np.ndarray  # (sum(list_sizes),) uint32
+    entry_point: int  # -1 when empty
+
+    @property
+    def max_level(self) -> int:
+        return int(self.levels[self.entry_point]) if self.entry_point >= 0 else -1
+
+
+def encode(graph: GraphData) -> bytes:
+    config = graph.config
+    n = len(graph.ids)
+    id_bytes = [i.encode("utf-8") for i in graph.ids]
+    offsets = np.zeros(n + 1, dtype="<u4")
+    np.cumsum([len(b) for b in id_bytes], out=offsets[1:])
+    id_text = b"".join(id_bytes)
+    empty = graph.entry_point < 0
+    header = HEADER.pack(
+        MAGIC,
+        VERSION,
+        METRIC_CODES[config.metric],
+        0,
+        config.dimensions,
+        config.m,
+        config.ef_construction,
+        config.ef_search,
+        n,
+        int(np.count_nonzero(graph.deleted)),
+        NONE if empty else graph.entry_point,
+        NONE if empty else graph.max_level,
+        0,
+        config.seed,
+        len(id_text),
+        int(graph.links.size),
+    )
+    body = b"".join(
+        (
+            header,
+            np.ascontiguousarray(graph.vectors, dtype="<f4").tobytes(),
+            np.ascontiguousarray(graph.levels, dtype="u1").tobytes(),
+            np.ascontiguousarray(graph.deleted, dtype="u1").tobytes(),
+            offsets.tobytes(),
+            id_text,
+            np.ascontiguousarray(graph.list_sizes, dtype="<u4").tobytes(),
+            np.ascontiguousarray(graph.links, dtype="<u4").tobytes(),
+        )
+    )
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def read_config(data: bytes) -> HnswConfig:
+    """Parse and check the header only: enough to choose a backend for the load."""
+    return _parse_header(data).config
+
+
+def decode(data: bytes) -> GraphData:
+    """Parse and fully validate an index; see docs/format.md for the rules."""
+    header = _parse_header(data)
+    (stored_crc,) = struct.unpack_from("<I", data, len(data) - CHECKSUM_BYTES)
+    if zlib.crc32(memoryview(data)[: len(data) - CHECKSUM_BYTES]) != stored_crc:
+        raise CorruptIndexError("index checksum mismatch: the bytes are corrupt")
+    reader = _Reader(data, HEADER.size, len(data) - CHECKSUM_BYTES)
+    n, d = header.node_count, header.config.dimensions
+    reader.require(4 * n * d + 2 * n + 4 * (n + 1) + header.id_bytes)
+    vectors = reader.array("<f4", n * d).reshape(n, d)
+    levels = reader.array("u1", n)
+    flags = reader.array("u1", n)
+    offsets = reader.array("<u4", n + 1)
+    id_text = reader.raw(header.id_bytes)
+    list_count = int(levels.sum(dtype=np.int64)) + n
+    reader.require(4 * list_count + 4 * header.link_count)
+    list_sizes = reader.array("<u4", list_count)
+    links = reader.array("<u4", header.link_count)
+    if reader.remaining:
+        raise CorruptIndexError(f"index has {reader.remaining} unexpected trailing bytes")
+
+    deleted = _check_flags(flags, header.deleted_count)
+    entry_point = _check_levels(levels, header)
+    ids = _check_ids(offsets, id_text, deleted)
+    _check_links(levels, list_sizes, links, header.config)
+    if not np.isfinite(vectors).all():
+        raise CorruptIndexError("index holds non-finite vector components")
+    return GraphData(
+        config=header.config,
+        vectors=vectors.astype(np.float32),
+        levels=levels.copy(),
+        deleted=deleted,
+        ids=ids,
+        list_sizes=list_sizes.astype(np.uint32),
+        links=links.astype(np.uint32),
+        entry_point=entry_point,
+    )
+
+
+@dataclass(frozen=True)
+class _Header:
+    config: HnswConfig
+    node_count: int
+    deleted_count: int
+    entry_point: int
+    max_level: int
+    id_bytes: int
+    link_count: int
+
+
+def _parse_header(data: bytes) -> _Header:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise CorruptIndexError(f"index data must be bytes, not {type(data).__name__}")
+    if len(data) < HEADER.size + CHECKSUM_BYTES:
+        raise CorruptIndexError(
+            f"index data is {len(data)} bytes, shorter than the {HEADER.size + CHECKSUM_BYTES}"
+            " bytes of an empty index: truncated or not an index"
+        )
+    (magic, version, metric, reserved8, d, m, efc, efs, n, n_deleted, entry, max_level,
+     reserved32, seed, id_bytes, link_count) = HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise CorruptIndexError("not a ruvector HNSW index (bad magic bytes)")
+    if version != VERSION:
+        raise CorruptIndexError(f"unsupported index format version {version} (this reads {VERSION})")
+    if metric not in METRICS_BY_CODE or reserved8 or reserved32:
+        raise CorruptIndexError("index header has an unknown metric or non-zero reserved fields")
+    in_range = 1 <= d <= MAX_DIMENSIONS and 2 <= m <= 256 and seed < 2**63
+    if not (in_range and 1 <= efc <= 100_000 and 1 <= efs <= 100_000):
+        raise CorruptIndexError("index header parameters are out of range")
+    if n_deleted > n:
+        raise CorruptIndexError("index header counts more deleted nodes than nodes")
+    if (n == 0) != (entry == NONE) or (n == 0) != (max_level == NONE):
+        raise CorruptIndexError("index header entry point disagrees with its node count")
+    config = HnswConfig(
+        dimensions=d, m=m, ef_construction=efc, ef_search=efs, metric=METRICS_BY_CODE[metric], seed=seed
+    )
+    return _Header(
+        config=config,
+        node_count=n,
+        deleted_count=n_deleted,
+        entry_point=-1 if n == 0 else entry,
+        max_level=-1 if n == 0 else max_level,
+        id_bytes=id_bytes,
+        link_count=link_count,
+    )
+
+
+class _Reader:
+    """Sequential reads that refuse to run past the end of the payload."""
+
+    def __init__(self, data: bytes, start: int, end: int) -> None:
+        self._data = data
+        self._pos = start
+        self._end = end
+
+    @property
+    def remaining(self) -> int:
+        return self._end - self._pos
+
+    def require(self, size: int) -> None:
+        if size > self.remaining:
+            raise CorruptIndexError(
+                f"index data is truncated: {size} more bytes needed, {self.remaining} present"
+            )
+
+    def raw(self, size: int) -> bytes:
+        self.require(size)
+        chunk = bytes(self._data[self._pos : self._pos + size])
+        self._pos += size
+        return chunk
+
+    def array(self, dtype: str, count: int) -> np.ndarray:
+        size = np.dtype(dtype).itemsize * count
+        self.require(size)
+        out = np.frombuffer(self._data, dtype=dtype, count=count, offset=self._pos)
+        self._pos += size
+        return out
+
+
+def _check_flags(flags: np.ndarray, deleted_count: int) -> np.ndarray:
+    if flags.size and flags.max() > 1:
+        raise CorruptIndexError("index node flags must be 0 or 1")
+    deleted = flags.astype(bool)
+    if int(deleted.sum()) != deleted_count:
+        raise CorruptIndexError("index deleted count disagrees with its node flags")
+    return deleted
+
+
+def _check_levels(levels: np.ndarray, header: _Header) -> int:
+    if header.node_count == 0:
+        return -1
+    top = int(levels.max())
+    if top > MAX_LEVEL or top != header.max_level:
+        raise CorruptIndexError("index max level disagrees with its nodes' levels")
+    if header.entry_point >= header.node_count or levels[header.entry_point] != top:
+        raise CorruptIndexError("index entry point is not a node on the top layer")
+    return header.entry_point
+
+
+def _check_ids(offsets: np.ndarray, id_text: bytes, deleted: np.ndarray) -> list[str]:
+    if offsets[0] != 0 or offsets[-1] != len(id_text) or np.any(np.diff(offsets.astype(np.int64)) < 0):
+        raise CorruptIndexError("index id offsets are not a valid partition of the id text")
+    try:
+        text = id_text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptIndexError(f"index ids are not valid UTF-8: {exc}") from None
+    if len(text) == len(id_text):  # ASCII: byte offsets are character offsets
+        ids = [text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    else:
+        try:
+            ids = [
+                id_text[a:b].decode("utf-8")
+                for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())
+            ]
+        except UnicodeDecodeError as exc:
+            raise CorruptIndexError(f"an index id is not valid UTF-8: {exc}") from None
+    live = [i for i, gone in zip(ids, deleted.tolist()) if not gone]
+    if len(set(live)) != len(live):
+        raise CorruptIndexError("index holds the same live id twice")
+    return ids
+
+
+def _check_links(levels: np.ndarray, sizes: np.ndarray, links: np.ndarray, config: HnswConfig) -> None:
+    n = levels.size
+    owner = np.repeat(np.arange(n, dtype=np.int64), levels.astype(np.int64) + 1)
+    starts = np.cumsum(levels.astype(np.int64) + 1) - (levels.astype(np.int64) + 1)
+    layer = np.arange(owner.size, dtype=np.int64) - np.repeat(starts, levels.astype(np.int64) + 1)
+    limit = np.where(layer == 0, config.max_links_layer0, config.m)
+    if np.any(sizes > limit):
+        raise CorruptIndexError("an index node has more links than m allows")
+    if int(sizes.sum(dtype=np.int64)) != links.size:
+        raise CorruptIndexError("index link count disagrees with its list sizes")
+    if not links.size:
+        return
+    if int(links.max()) >= n:
+        raise CorruptIndexError("an index link points past the last node")
+    source = np.repeat(owner, sizes.astype(np.int64))
+    source_layer = np.repeat(layer, sizes.astype(np.int64))
+    if np.any(links == source):
+        raise CorruptIndexError("an index node links to itself")
+    if np.any(levels[links] < source_layer):
+        raise CorruptIndexError("an index link points to a node absent from that layer")

@@ -1,0 +1,149 @@
+"""Typed configurations and results that cross the public API.
+
+A bad value is a pydantic ``ValidationError`` naming the field at construction, so nothing
+malformed ever reaches a compiled kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Metric = Literal["cosine", "euclidean", "dot"]
+Capability = Literal["vector_ops", "hnsw", "embeddings", "learning"]
+QuantizationKind = Literal["int8", "binary"]
+
+CAPABILITIES: tuple[Capability, ...] = ("vector_ops", "hnsw", "embeddings", "learning")
+MAX_DIMENSIONS = 65_536
+
+BackendName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HnswConfig(_Frozen):
+    """Parameters of an HNSW index (Malkov & Yashunin, 2018).
+
+    ``m`` bounds the links per node on upper layers; layer 0 keeps up to ``2 * m``, as in
+    the paper and hnswlib. ``seed`` fixes the level draws, so builds are reproducible.
+    """
+
+    dimensions: int = Field(gt=0, le=MAX_DIMENSIONS)
+    m: int = Field(default=16, ge=2, le=256)
+    ef_construction: int = Field(default=100, ge=1, le=100_000)
+    ef_search: int = Field(default=50, ge=1, le=100_000)
+    metric: Metric = "cosine"
+    seed: int = Field(default=0, ge=0, lt=2**63)
+
+    @property
+    def max_links_layer0(self) -> int:
+        return 2 * self.m
+
+    @property
+    def level_multiplier(self) -> float:
+        """mL = 1 / ln(M): the paper's choice that makes layer sizes shrink by a factor M."""
+        return 1.0 / math.log(self.m)
+
+
+class QuantizationConfig(_Frozen):
+    """How to compress float32 vectors.
+
+    ``int8``: each vector is mapped affinely onto 256 levels between its own minimum and
+    maximum; every component is recovered within ``scale / 2`` where
+    ``scale = (max - min) / 255`` (4x smaller). ``binary``: one sign bit per component plus
+    the vector's mean absolute value; signs are kept exactly (32x smaller).
+    """
+
+    kind: QuantizationKind = "int8"
+
+
+class QuantizedVectors(BaseModel):
+    """Codes plus the per-vector parameters needed to reconstruct them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    kind: QuantizationKind
+    dimensions: int = Field(gt=0, le=MAX_DIMENSIONS)
+    codes: np.ndarray
+    scales: np.ndarray
+    offsets: np.ndarray
+
+    @field_validator("codes", "scales", "offsets")
+    @classmethod
+    def _must_be_array(cls, value: np.ndarray) -> np.ndarray:
+        if not isinstance(value, np.ndarray):
+            raise TypeError("expected a numpy array")
+        return value
+
+    @property
+    def count(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.codes.nbytes + self.scales.nbytes + self.offsets.nbytes)
+
+
+class SearchResult(_Frozen):
+    """One hit: ``score`` is a similarity, higher is better.
+
+    Cosine similarity for ``cosine``, the dot product for ``dot`` and the negated Euclidean
+    distance for ``euclidean``, so one threshold means one thing across metrics.
+    """
+
+    id: str
+    score: float
+
+
+class IndexStats(_Frozen):
+    backend: str
+    dimensions: int
+    metric: Metric
+    m: int
+    ef_construction: int
+    ef_search: int
+    count: int = Field(description="live (not deleted) vectors")
+    deleted: int = Field(description="deleted nodes still kept in the graph as waypoints")
+    max_level: int = Field(description="top layer of the graph, -1 when empty")
+    nodes_per_level: list[int]
+    memory_bytes: int
+
+
+class EmbedderConfig(_Frozen):
+    model: str = "all-MiniLM-L6-v2"
+    max_length: int = Field(default=256, ge=1, le=8192)
+    batch_size: int = Field(default=32, ge=1, le=4096)
+
+
+class BackendSpec(_Frozen):
+    """What a backend declares through its ``ruvector.backends`` entry point.
+
+    It must be cheap to import: the runtime reads every installed backend's spec at start-up
+    and imports ``plugin`` (the module holding the hook implementations) only when one of
+    the declared capabilities is first asked for.
+    """
+
+    name: BackendName
+    version: str
+    priority: int
+    capabilities: frozenset[Capability]
+    plugin: str = Field(description="dotted path of the module with the hook implementations")
+    description: str = ""
+
+
+class BackendInfo(_Frozen):
+    """A backend's status as the runtime sees it: what ``ruvector backends`` prints."""
+
+    name: str
+    version: str
+    priority: int
+    capabilities: list[Capability]
+    usable: bool
+    reason: str | None = None
+    loaded: bool = False
+    entry_point: str | None = None

@@ -1,0 +1,78 @@
+"""What the objects returned by backends must look like.
+
+The core's facades (``VectorOps``, ``HnswIndex``) validate and convert every argument once
+and then call these methods, so a backend only implements the arithmetic.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .models import HnswConfig, IndexStats, Metric, QuantizationConfig, QuantizedVectors
+
+Vector = np.ndarray  # float32, shape (d,), C-contiguous, finite
+Matrix = np.ndarray  # float32, shape (n, d), C-contiguous, finite
+
+
+@runtime_checkable
+class VectorKernels(Protocol):
+    def distance(self, a: Vector, b: Vector, metric: Metric) -> float:
+        """Distance, lower is closer: ``1 - cos`` for cosine, L2 for euclidean, ``-a.b`` for dot."""
+
+    def batch_distance(self, query: Vector, matrix: Matrix, metric: Metric) -> np.ndarray:
+        """Distances from ``query`` to every row, float32 of shape (n,)."""
+
+    def normalize(self, matrix: Matrix) -> Matrix:
+        """Rows scaled to unit L2 norm; all-zero rows stay zero."""
+
+    def quantize(self, matrix: Matrix, config: QuantizationConfig) -> QuantizedVectors:
+        """Compress rows as documented on ``QuantizationConfig``."""
+
+    def dequantize(self, quantized: QuantizedVectors) -> Matrix:
+        """Reconstruct float32 rows from ``quantize``'s output."""
+
+
+@runtime_checkable
+class HnswGraph(Protocol):
+    """A backend's index. Ids are unique within a batch; an existing id is replaced."""
+
+    config: HnswConfig
+
+    def insert_batch(self, ids: list[str], vectors: Matrix) -> None: ...
+
+    def search(self, query: Vector, k: int, ef: int) -> list[tuple[str, float]]:
+        """At most ``k`` live (id, similarity) pairs, best first."""
+
+    def search_batch(self, queries: Matrix, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of shape (q, k): object array of str and float32 array.
+
+        Rows with fewer than ``k`` hits are padded with ``None`` and ``-inf``.
+        """
+
+    def delete(self, id: str) -> bool: ...
+
+    def __contains__(self, id: object) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+    def ids(self) -> list[str]: ...
+
+    def stats(self) -> IndexStats: ...
+
+    def serialize(self) -> bytes: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    dimensions: int
+
+    def embed_batch(self, texts: list[str]) -> Matrix: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Learning(Protocol):
+    """Filled in by the learning issue; declared here so the hook has a return type."""

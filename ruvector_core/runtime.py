@@ -1,0 +1,235 @@
+"""The runtime: which backend serves which capability, and the objects they serve.
+
+Backends are ranked per capability by priority (highest first, then by name). A capability
+request walks that ranking, importing and probing each backend the first time it is
+needed, and takes the first non-None answer: pluggy's ``firstresult`` contract, applied in
+our order so that we also know who answered. Users narrow the ranking with ``backend=``
+(one backend for everything), ``backends={capability: name}`` and ``disable=``, or for
+the default runtime with ``RUVECTOR_BACKEND`` and ``RUVECTOR_DISABLE``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import pluggy
+
+from . import discovery, hookspecs, index_format
+from .errors import BackendUnavailableError, CapabilityUnavailableError, RuvectorError
+from .hnsw_index import HnswIndex
+from .models import CAPABILITIES, BackendInfo, BackendSpec, Capability, EmbedderConfig, HnswConfig
+from .vector_ops import VectorOps
+
+log = logging.getLogger("ruvector")
+
+ENV_BACKEND = "RUVECTOR_BACKEND"
+ENV_DISABLE = "RUVECTOR_DISABLE"
+
+
+class Runtime:
+    """Discovers backends and hands out capability objects.
+
+    ``Runtime()`` discovers every installed backend. ``backend="wasm"`` restricts every
+    capability to that one backend; ``backends={"hnsw": "native"}`` pins single
+    capabilities; ``disable=["numba"]`` removes backends; ``plugins=[spec, ...]`` adds
+    backends that are not installed as distributions (handy while writing one).
+    """
+
+    _default: ClassVar[Runtime | None] = None
+    _default_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        backend: str | None = None,
+        *,
+        backends: Mapping[Capability, str] | None = None,
+        disable: Iterable[str] = (),
+        plugins: Iterable[BackendSpec] = (),
+        discover: bool = True,
+    ) -> None:
+        self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.plugin_manager.add_hookspecs(hookspecs)
+        found = discovery.discover() if discover else []
+        self._records = {r.name: r for r in found}
+        for spec in plugins:
+            self._records[spec.name] = discovery.record_for(spec)
+        self._disabled = set(disable)
+        self._pins: dict[str, str] = {}
+        self._load_lock = threading.RLock()
+        self._cache: dict[str, Any] = {}
+        self._pin(backend, backends or {})
+
+    @classmethod
+    def initialize(cls) -> Runtime:
+        """The process-wide runtime, configured from the environment on first call.
+
+        ``RUVECTOR_BACKEND`` is either one name (``wasm``) or per-capability pins
+        (``hnsw=native,vector_ops=numba``); ``RUVECTOR_DISABLE`` is a comma-separated list.
+        """
+        with cls._default_lock:
+            if cls._default is None:
+                backend, pins = _parse_backend_env(os.environ.get(ENV_BACKEND, ""))
+                disabled = [n.strip() for n in os.environ.get(ENV_DISABLE, "").split(",") if n.strip()]
+                cls._default = cls(backend, backends=pins, disable=disabled)
+            return cls._default
+
+    # -- what serves what --------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        """The backend serving ``vector_ops``: the record's ``getBackend()``."""
+        return self.vector_ops.backend
+
+    @property
+    def backends(self) -> dict[str, str | None]:
+        """Per capability, the backend that serves it (None where none can)."""
+        return {cap: self._first_usable(cap) for cap in CAPABILITIES}
+
+    def info(self) -> list[BackendInfo]:
+        """Every discovered backend, each probed, highest priority first."""
+        for name in list(self._records):
+            self._probe(name)
+        records = sorted(self._records.values(), key=_rank_key)
+        return [r.info() for r in records]
+
+    # -- capabilities ----------------------------------------------------------------
+
+    @property
+    def vector_ops(self) -> VectorOps:
+        if "vector_ops" not in self._cache:
+            kernels, name = self._serve("vector_ops", "ruvector_vector_ops")
+            self._cache["vector_ops"] = VectorOps(kernels, name)
+        return self._cache["vector_ops"]
+
+    def hnsw(self, config: HnswConfig) -> HnswIndex:
+        graph, name = self._serve("hnsw", "ruvector_hnsw_index", config=config)
+        return HnswIndex(graph, name)
+
+    def hnsw_load(self, data: bytes) -> HnswIndex:
+        """Load bytes written by ``HnswIndex.serialize`` of any backend."""
+        config = index_format.read_config(data)
+        graph, name = self._serve("hnsw", "ruvector_hnsw_load", data=bytes(data), config=config)
+        return HnswIndex(graph, name)
+
+    def embedder(self, config: EmbedderConfig | None = None) -> Any:
+        embedder, _ = self._serve("embeddings", "ruvector_embedder", config=config or EmbedderConfig())
+        return embedder
+
+    @property
+    def learning(self) -> Any:
+        if "learning" not in self._cache:
+            self._cache["learning"], _ = self._serve("learning", "ruvector_learning")
+        return self._cache["learning"]
+
+    # -- ranking and loading -----------------------------------------------------------
+
+    def candidates(self, capability: Capability) -> list[str]:
+        """Backends that may serve ``capability``, in the order they will be asked."""
+        if capability in self._pins:
+            return [self._pins[capability]]
+        return [
+            r.name
+            for r in sorted(self._records.values(), key=_rank_key)
+            if r.spec is not None and capability in r.spec.capabilities and r.name not in self._disabled
+        ]
+
+    def _serve(self, capability: Capability, hook: str, **kwargs: Any) -> tuple[Any, str]:
+        declined: list[str] = []
+        for name in self.candidates(capability):
+            record = self._probe(name)
+            if not record.usable:
+                declined.append(f"{name}: {record.reason}")
+                continue
+            if capability not in record.spec.capabilities:
+                declined.append(f"{name}: does not offer {capability}")
+                continue
+            try:
+                result = self._call(record, hook, **kwargs)
+            except RuvectorError:
+                raise
+            except Exception as exc:  # isolate a failing backend, let the next one serve
+                log.warning("backend %s failed in %s: %s", name, hook, discovery.describe(exc))
+                declined.append(f"{name}: {discovery.describe(exc)}")
+                continue
+            if result is not None:
+                return result, name
+            declined.append(f"{name}: declined this request")
+        detail = "; ".join(declined) if declined else "no installed backend offers it"
+        raise CapabilityUnavailableError(f"no backend can serve {capability} ({detail})")
+
+    def _first_usable(self, capability: Capability) -> str | None:
+        for name in self.candidates(capability):
+            if self._probe(name).usable:
+                return name
+        return None
+
+    def _call(self, record: discovery.BackendRecord, hook: str, **kwargs: Any) -> Any:
+        others = [p for p in self.plugin_manager.get_plugins() if p is not record.module]
+        return self.plugin_manager.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
+
+    def _probe(self, name: str) -> discovery.BackendRecord:
+        """Import, register and ask the backend whether it can run here, once."""
+        with self._load_lock:
+            record = self._records[name]
+            if record.probed:
+                return record
+            record.probed = True
+            if name in self._disabled:
+                record.reason = "disabled by the user"
+                return record
+            if self.plugin_manager.is_blocked(name):
+                record.reason = "blocked in the plugin manager"
+                return record
+            module = discovery.import_plugin(record)
+            if module is None:
+                return record
+            try:
+                self.plugin_manager.register(module, name=name)
+                record.module = module
+                answers = self._call(record, "ruvector_backend_info")  # not firstresult: a list
+                reported = answers[0] if len(answers) == 1 else None
+            except Exception as exc:
+                record.reason = f"failed to start: {discovery.describe(exc)}"
+                return record
+            if not isinstance(reported, BackendInfo):
+                record.reason = "its ruvector_backend_info hook did not return one BackendInfo"
+            elif not reported.usable:
+                record.reason = reported.reason or "the backend reports itself unusable"
+            return record
+
+    def _pin(self, backend: str | None, pins: Mapping[Capability, str]) -> None:
+        """Apply ``backend=`` and ``backends=``; asking for what cannot run fails now."""
+        wanted: dict[str, str] = {cap: backend for cap in CAPABILITIES} if backend else {}
+        for cap, name in pins.items():
+            if cap not in CAPABILITIES:
+                raise ValueError(f"unknown capability {cap!r}; expected one of {', '.join(CAPABILITIES)}")
+            wanted[cap] = name
+        for name in sorted(set(wanted.values())):
+            if name not in self._records:
+                known = ", ".join(sorted(self._records)) or "none"
+                raise BackendUnavailableError(f"backend {name!r} is not installed (installed: {known})")
+            record = self._probe(name)
+            if not record.usable:
+                raise BackendUnavailableError(f"backend {name!r} is not usable: {record.reason}")
+        self._pins = wanted
+
+
+def _rank_key(record: discovery.BackendRecord) -> tuple[int, str]:
+    return (-(record.spec.priority if record.spec else -(2**31)), record.name)
+
+
+def _parse_backend_env(value: str) -> tuple[str | None, dict[Capability, str]]:
+    value = value.strip()
+    if not value:
+        return None, {}
+    if "=" not in value:
+        return value, {}
+    pins: dict[Capability, str] = {}
+    for part in value.split(","):
+        cap, _, name = part.partition("=")
+        pins[cap.strip()] = name.strip()  # type: ignore[index]
+    return None, pins

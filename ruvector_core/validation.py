@@ -1,0 +1,82 @@
+"""Conversion and checking of user input, done once at the API boundary.
+
+Backends receive only what passes here: finite, C-contiguous float32 arrays of the right
+shape, positive k, and string ids, so a malformed argument can never reach compiled code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import DimensionMismatchError, InvalidInputError
+from .models import MAX_DIMENSIONS
+
+
+def as_vector(value: Any, dimensions: int | None = None, what: str = "vector") -> np.ndarray:
+    array = _as_float32(value, what)
+    if array.ndim != 1:
+        raise InvalidInputError(f"{what} must be one-dimensional, got shape {array.shape}")
+    _check_width(array.shape[0], dimensions, what)
+    _check_finite(array, what)
+    return array
+
+
+def as_matrix(value: Any, dimensions: int | None = None, what: str = "vectors") -> np.ndarray:
+    array = _as_float32(value, what)
+    if array.ndim != 2:
+        raise InvalidInputError(f"{what} must be two-dimensional (n, d), got shape {array.shape}")
+    _check_width(array.shape[1], dimensions, what)
+    _check_finite(array, what)
+    return array
+
+
+def check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def check_ef(ef: Any) -> int:
+    if isinstance(ef, bool) or not isinstance(ef, (int, np.integer)) or ef <= 0:
+        raise InvalidInputError(f"ef must be a positive integer, got {ef!r}")
+    return int(ef)
+
+
+def check_id(id: Any) -> str:
+    if not isinstance(id, str) or not id:
+        raise InvalidInputError(f"ids must be non-empty strings, got {id!r}")
+    return id
+
+
+def check_ids(ids: Sequence[Any], count: int) -> list[str]:
+    if isinstance(ids, str):
+        raise InvalidInputError("ids must be a sequence of strings, not one string")
+    checked = [check_id(i) for i in ids]
+    if len(checked) != count:
+        raise InvalidInputError(f"got {len(checked)} ids for {count} vectors")
+    if len(set(checked)) != len(checked):
+        raise InvalidInputError("ids within one batch must be distinct")
+    return checked
+
+
+def _as_float32(value: Any, what: str) -> np.ndarray:
+    try:
+        array = np.ascontiguousarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what} must be numeric: {exc}") from None
+    return array
+
+
+def _check_width(width: int, dimensions: int | None, what: str) -> None:
+    if dimensions is not None and width != dimensions:
+        raise DimensionMismatchError(dimensions, width, what)
+    if not 0 < width <= MAX_DIMENSIONS:
+        raise InvalidInputError(f"{what} must have between 1 and {MAX_DIMENSIONS} components, got {width}")
+
+
+def _check_finite(array: np.ndarray, what: str) -> None:
+    if not np.isfinite(array).all():
+        raise InvalidInputError(f"{what} contains NaN or infinity (or values beyond float32 range)")

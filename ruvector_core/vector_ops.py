@@ -1,0 +1,55 @@
+"""``rt.vector_ops``: distances, normalisation and quantization with checked inputs."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .models import Metric, QuantizationConfig, QuantizedVectors
+from .protocols import VectorKernels
+from .validation import as_matrix, as_vector
+
+_METRICS = get_args(Metric)
+
+
+class VectorOps:
+    """Distances here are dissimilarities, lower is closer: ``1 - cos`` for cosine, the L2
+    distance for euclidean and ``-a.b`` for dot (so ``score = -distance`` for dot and
+    euclidean, ``1 - distance`` for cosine)."""
+
+    def __init__(self, kernels: VectorKernels, backend: str) -> None:
+        self._kernels = kernels
+        self.backend = backend
+
+    def distance(self, a: Any, b: Any, metric: Metric = "cosine") -> float:
+        a = as_vector(a, what="a")
+        b = as_vector(b, a.shape[0], what="b")
+        return self._kernels.distance(a, b, _check_metric(metric))
+
+    def batch_distance(self, query: Any, matrix: Any, metric: Metric = "cosine") -> np.ndarray:
+        query = as_vector(query, what="query")
+        matrix = as_matrix(matrix, query.shape[0], what="matrix")
+        return self._kernels.batch_distance(query, matrix, _check_metric(metric))
+
+    def normalize(self, vectors: Any) -> np.ndarray:
+        """Unit L2 norm per row (or for the one vector given); zero vectors stay zero."""
+        array = np.asarray(vectors)
+        if array.ndim == 1:
+            return self._kernels.normalize(as_vector(array)[None, :])[0]
+        return self._kernels.normalize(as_matrix(array))
+
+    def quantize(self, vectors: Any, config: QuantizationConfig | None = None) -> QuantizedVectors:
+        return self._kernels.quantize(as_matrix(np.atleast_2d(vectors)), config or QuantizationConfig())
+
+    def dequantize(self, quantized: QuantizedVectors) -> np.ndarray:
+        if not isinstance(quantized, QuantizedVectors):
+            raise InvalidInputError("dequantize takes the QuantizedVectors that quantize returned")
+        return self._kernels.dequantize(quantized)
+
+
+def _check_metric(metric: Any) -> Metric:
+    if metric not in _METRICS:
+        raise InvalidInputError(f"metric must be one of {', '.join(_METRICS)}, got {metric!r}")
+    return metric
