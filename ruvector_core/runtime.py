@@ -96,6 +96,14 @@ class Runtime:
         records = sorted(self._records.values(), key=_rank_key)
         return [r.info() for r in records]
 
+    def spec(self, name: str) -> BackendSpec:
+        """What backend ``name`` declares (without importing it)."""
+        record = self._records.get(name)
+        if record is None or record.spec is None:
+            reason = record.reason if record else "not installed"
+            raise BackendUnavailableError(f"backend {name!r} has no usable declaration: {reason}")
+        return record.spec
+
     # -- capabilities ----------------------------------------------------------------
 
     @property
