@@ -1,0 +1,42 @@
+"""``ruvector backends``: the record's detection log, as a table."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..runtime import Runtime
+
+
+def backends(
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON list instead of a table")] = False,
+) -> None:
+    """Probe every installed backend and show its status and what it serves."""
+    runtime = Runtime.initialize()
+    infos = runtime.info()
+    serving = runtime.backends
+    if as_json:
+        rows = [
+            {**info.model_dump(), "serves": [cap for cap, name in serving.items() if name == info.name]}
+            for info in infos
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="ruvector backends", title_justify="left")
+    for column in ("name", "version", "priority", "capabilities", "status", "reason"):
+        table.add_column(column, overflow="fold")
+    for info in infos:
+        status = "[green]usable[/]" if info.usable else "[red]unusable[/]"
+        table.add_row(info.name, info.version, str(info.priority), ", ".join(info.capabilities), status, info.reason or "")
+    console = Console()
+    console.print(table)
+    served = Table(title="serving", title_justify="left")
+    served.add_column("capability")
+    served.add_column("backend")
+    for capability, name in serving.items():
+        served.add_row(capability, name or "[yellow]none installed[/]")
+    console.print(served)

@@ -1,0 +1,49 @@
+"""The ``ruvector`` command, run as a user runs it: a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from test_runtime import FAILING
+
+
+def ruvector(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "ruvector_core.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_backends_json_lists_numpy_as_usable() -> None:
+    result = ruvector("backends", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    numpy = rows["numpy"]
+    assert numpy["usable"] is True and numpy["reason"] is None and numpy["priority"] == 0
+    assert set(numpy["capabilities"]) == {"vector_ops", "hnsw"} and numpy["version"]
+    assert set(numpy["serves"]) == {"vector_ops", "hnsw"}
+
+
+def test_broken_plugins_show_with_their_reasons(install_toys) -> None:
+    install_toys(FAILING)
+    result = ruvector("backends", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert "cannot open shared object file" in rows["import_fails"]["reason"]
+    assert rows["import_fails"]["usable"] is False and rows["import_fails"]["serves"] == []
+    assert rows["not_usable"]["reason"] == "needs AVX-512, this CPU has none"
+    assert rows["numpy"]["serves"] == ["vector_ops", "hnsw"]
+    table = ruvector("backends")
+    assert table.returncode == 0, table.stderr
+    for expected in ("import_fails", "unusable", "cannot open shared object", "AVX-512", "vector_ops"):
+        assert expected in table.stdout
+
+
+def test_conformance_command_prints_the_matrix() -> None:
+    result = ruvector("conformance", "--backend", "numpy", "-q", "-k", "distances or delete_keeps")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ruvector conformance matrix" in result.stdout
+    assert any(line.split()[:2] == ["distances", "pass"] for line in result.stdout.splitlines())

@@ -1,0 +1,134 @@
+"""Discovery, ranking, overrides and failure isolation, with real entry points."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import ruvector_core as rv
+from ruvector_core.runtime import _parse_backend_env
+
+FAILING = {
+    "import_fails": "toys.failing:IMPORT_FAILS",
+    "not_usable": "toys.failing:NOT_USABLE",
+    "spec_broken": "toys.failing:declare_broken",
+    "spec_missing": "toys.no_such_module:SPEC",
+}
+
+
+def test_numpy_is_discovered_through_its_entry_point() -> None:
+    rt = rv.Runtime()
+    info = {i.name: i for i in rt.info()}
+    assert info["numpy"].usable and info["numpy"].entry_point == "numpy = ruvector_core.backends.numpy_backend:SPEC"
+    assert rt.backend == "numpy"
+    assert rt.backends == {"vector_ops": "numpy", "hnsw": "numpy", "embeddings": None, "learning": None}
+
+
+def test_discovery_is_lazy(install_toys) -> None:
+    """A backend's hook module is imported when it is first needed, not at discovery."""
+    install_toys({"fallback_only": "toys.lazy_spec:SPEC"})
+    rt = rv.Runtime()
+    assert "toys.lazy_spec" in sys.modules and "toys.declining" not in sys.modules
+    assert rt.hnsw(rv.HnswConfig(dimensions=4)).backend == "numpy"
+    assert "toys.declining" not in sys.modules, "a lower-ranked backend was loaded needlessly"
+    assert {i.name: i.loaded for i in rt.info()} == {"numpy": True, "fallback_only": True}
+    assert "toys.declining" in sys.modules
+
+
+def test_failing_plugins_are_recorded_and_skipped(install_toys) -> None:
+    install_toys(FAILING)
+    rt = rv.Runtime()
+    info = {i.name: i for i in rt.info()}
+    assert set(info) == {"numpy", *FAILING}
+    assert not info["import_fails"].usable
+    assert "cannot open shared object file" in info["import_fails"].reason
+    assert info["not_usable"].reason == "needs AVX-512, this CPU has none"
+    assert "the spec module itself is broken" in info["spec_broken"].reason
+    assert "ModuleNotFoundError" in info["spec_missing"].reason
+    assert rt.backend == "numpy", "the runtime serves from the backends that work"
+    assert rt.backends["hnsw"] == "numpy"
+    index = rt.hnsw(rv.HnswConfig(dimensions=3))
+    index.insert("a", [1.0, 0.0, 0.0])
+    assert index.backend == "numpy" and index.search([1.0, 0.0, 0.0], k=1)[0].id == "a"
+
+
+def test_asking_for_an_unusable_backend_says_why(install_toys) -> None:
+    install_toys(FAILING)
+    with pytest.raises(rv.BackendUnavailableError, match="cannot open shared object file"):
+        rv.Runtime(backend="import_fails")
+    with pytest.raises(rv.BackendUnavailableError, match="AVX-512"):
+        rv.Runtime(backends={"vector_ops": "not_usable"})
+    with pytest.raises(rv.BackendUnavailableError, match="not installed"):
+        rv.Runtime(backend="quantum")
+    with pytest.raises(rv.BackendUnavailableError, match="disabled"):
+        rv.Runtime(backend="numpy", disable=["numpy"])
+
+
+def test_priority_fall_through_and_declining(install_toys, caplog) -> None:
+    install_toys({"declining": "toys.declining:SPEC"})
+    rt = rv.Runtime()
+    assert rt.candidates("hnsw") == ["declining", "numpy"]
+    euclid = rt.hnsw(rv.HnswConfig(dimensions=4, metric="euclidean"))
+    cosine = rt.hnsw(rv.HnswConfig(dimensions=4, metric="cosine"))
+    assert (euclid.backend, cosine.backend) == ("declining", "numpy")
+    assert rt.vector_ops.backend == "numpy"  # declining's factory raised; it was isolated
+    assert "device lost" in caplog.text
+
+
+def test_pins_and_disable(install_toys) -> None:
+    install_toys({"declining": "toys.declining:SPEC"})
+    assert rv.Runtime(disable=["declining"]).candidates("hnsw") == ["numpy"]
+    only = rv.Runtime(backend="declining")
+    assert only.candidates("vector_ops") == ["declining"]
+    with pytest.raises(rv.CapabilityUnavailableError, match="declining: declined"):
+        only.hnsw(rv.HnswConfig(dimensions=4, metric="cosine"))
+    with pytest.raises(rv.CapabilityUnavailableError, match="device lost"):
+        only.vector_ops
+    pinned = rv.Runtime(backends={"hnsw": "numpy"})
+    assert pinned.hnsw(rv.HnswConfig(dimensions=4, metric="euclidean")).backend == "numpy"
+    with pytest.raises(ValueError, match="unknown capability"):
+        rv.Runtime(backends={"teleport": "numpy"})  # type: ignore[dict-item]
+
+
+def test_pluggy_blocking_is_honoured(install_toys) -> None:
+    install_toys({"declining": "toys.declining:SPEC"})
+    rt = rv.Runtime()
+    rt.plugin_manager.set_blocked("declining")
+    assert rt.hnsw(rv.HnswConfig(dimensions=4, metric="euclidean")).backend == "numpy"
+    assert {i.name: i.reason for i in rt.info()}["declining"] == "blocked in the plugin manager"
+
+
+def test_capability_nobody_offers() -> None:
+    with pytest.raises(rv.CapabilityUnavailableError, match="embeddings"):
+        rv.Runtime().embedder()
+
+
+def test_environment_configures_the_default_runtime(monkeypatch, install_toys) -> None:
+    install_toys({"declining": "toys.declining:SPEC"})
+    monkeypatch.setattr(rv.Runtime, "_default", None)
+    monkeypatch.setenv("RUVECTOR_DISABLE", "declining, other")
+    rt = rv.Runtime.initialize()
+    assert rt is rv.Runtime.initialize()
+    assert rt.candidates("hnsw") == ["numpy"]
+    monkeypatch.setattr(rv.Runtime, "_default", None)
+    monkeypatch.delenv("RUVECTOR_DISABLE")
+    monkeypatch.setenv("RUVECTOR_BACKEND", "hnsw=numpy")
+    rt = rv.Runtime.initialize()
+    assert rt.candidates("hnsw") == ["numpy"] and rt.candidates("vector_ops") == ["declining", "numpy"]
+
+
+def test_backend_env_parsing() -> None:
+    assert _parse_backend_env("") == (None, {})
+    assert _parse_backend_env(" wasm ") == ("wasm", {})
+    assert _parse_backend_env("hnsw=native, vector_ops=numba") == (None, {"hnsw": "native", "vector_ops": "numba"})
+
+
+def test_explicit_plugins_without_installing() -> None:
+    from toys.broken_distance import SPEC
+
+    rt = rv.Runtime(plugins=[SPEC])
+    assert rt.vector_ops.backend == "broken_distance"
+    a, b = np.zeros(2, dtype=np.float32), np.array([3.0, 4.0], dtype=np.float32)
+    assert rt.vector_ops.distance(a, b, "euclidean") == pytest.approx(25.0)  # the toy's bug
+    assert rv.Runtime(backend="numpy").vector_ops.distance(a, b, "euclidean") == pytest.approx(5.0)

@@ -1,0 +1,1 @@
+"""Toy backends used by the core's tests; each is installed into a throw-away site dir."""
