@@ -12,10 +12,14 @@ from .errors import (
     CorruptIndexError,
     DimensionMismatchError,
     InvalidInputError,
+    ModelDownloadError,
+    ModelError,
+    ModelIntegrityError,
     ModelNotFoundError,
     RuvectorError,
     UnknownIdError,
 )
+from .embedder import Embedder
 from .hnsw_index import HnswIndex
 from .hookspecs import hookimpl
 from .models import (
@@ -45,7 +49,11 @@ __all__ = [
     "HnswIndex",
     "IndexStats",
     "InvalidInputError",
+    "ModelDownloadError",
+    "ModelError",
+    "ModelIntegrityError",
     "ModelNotFoundError",
+    "Embedder",
     "QuantizationConfig",
     "QuantizedVectors",
     "Runtime",

@@ -48,5 +48,17 @@ class CapabilityUnavailableError(BackendError, LookupError):
     """No usable backend offers a capability (or serves this particular request)."""
 
 
-class ModelNotFoundError(RuvectorError, LookupError):
-    """An embedding model could not be located or verified."""
+class ModelError(RuvectorError):
+    """Base class for problems getting an embedding model onto disk and running it."""
+
+
+class ModelNotFoundError(ModelError, LookupError):
+    """No model is where the configuration says, or no installed package provides it."""
+
+
+class ModelIntegrityError(ModelError, ValueError):
+    """A model file's sha256 differs from the expected one (download or cache corrupt)."""
+
+
+class ModelDownloadError(ModelError, OSError):
+    """A model URL could not be fetched (unreachable host, HTTP error, interrupted)."""

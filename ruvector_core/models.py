@@ -114,10 +114,29 @@ class IndexStats(_Frozen):
     memory_bytes: int
 
 
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
 class EmbedderConfig(_Frozen):
+    """Which model to run and how.
+
+    ``model`` is a known name (``all-MiniLM-L6-v2``), a local folder holding ``model.onnx``
+    and ``tokenizer.json``, a local ``.onnx`` file with ``tokenizer.json`` beside it, or an
+    ``http(s)://`` or ``file://`` URL of an ``.onnx`` file; ``tokenizer`` overrides where
+    ``tokenizer.json`` comes from. Downloads are checked against ``sha256`` /
+    ``tokenizer_sha256`` when given and cached under ``cache_dir`` (default: the user cache
+    directory, e.g. ``~/.cache/ruvector/models``).
+    """
+
     model: str = "all-MiniLM-L6-v2"
+    tokenizer: str | None = None
+    sha256: Sha256 | None = None
+    tokenizer_sha256: Sha256 | None = None
     max_length: int = Field(default=256, ge=1, le=8192)
     batch_size: int = Field(default=32, ge=1, le=4096)
+    threads: int | None = Field(default=None, ge=1, le=1024)
+    cache_dir: str | None = None
+    progress: bool = Field(default=True, description="show a progress bar while downloading")
 
 
 class BackendSpec(_Frozen):

@@ -20,6 +20,7 @@ import pluggy
 
 from . import discovery, hookspecs, index_format
 from .errors import BackendUnavailableError, CapabilityUnavailableError, RuvectorError
+from .embedder import Embedder
 from .hnsw_index import HnswIndex
 from .models import CAPABILITIES, BackendInfo, BackendSpec, Capability, EmbedderConfig, HnswConfig
 from .vector_ops import VectorOps
@@ -123,9 +124,11 @@ class Runtime:
         graph, name = self._serve("hnsw", "ruvector_hnsw_load", data=bytes(data), config=config)
         return HnswIndex(graph, name)
 
-    def embedder(self, config: EmbedderConfig | None = None) -> Any:
-        embedder, _ = self._serve("embeddings", "ruvector_embedder", config=config or EmbedderConfig())
-        return embedder
+    def embedder(self, config: EmbedderConfig | None = None) -> Embedder:
+        """A text embedder; the default config loads all-MiniLM-L6-v2 from its PyPI packages."""
+        config = config or EmbedderConfig()
+        embedder, name = self._serve("embeddings", "ruvector_embedder", config=config)
+        return Embedder(embedder, name, config)
 
     @property
     def learning(self) -> Any:

@@ -1,0 +1,73 @@
+"""Sentence embeddings: tokenize, run the transformer, masked mean pooling, L2 normalise.
+
+Inside one call texts are sorted by token count and cut into chunks of ``batch_size``,
+so each chunk pads only to its own longest text; results come back in input order.
+ONNX Runtime sessions and tokenizers are safe to call from several threads at once.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from ...errors import ModelError
+from ...modelfiles import ModelFiles
+from ...models import EmbedderConfig
+
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class OnnxEmbedder:
+    def __init__(self, files: ModelFiles, config: EmbedderConfig) -> None:
+        self.name = files.name
+        self._batch_size = config.batch_size
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = config.threads or os.cpu_count() or 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(str(files.onnx), options, providers=["CPUExecutionProvider"])
+            self._tokenizer = Tokenizer.from_str(files.tokenizer_json)
+        except Exception as exc:  # onnxruntime and tokenizers raise their own untyped errors
+            raise ModelError(f"model {files.name!r} could not be loaded: {exc}") from exc
+        self._tokenizer.enable_truncation(config.max_length)
+        self._tokenizer.no_padding()
+        self._inputs = [i.name for i in self._session.get_inputs()]
+        unknown = set(self._inputs) - set(_INPUTS)
+        if unknown:
+            raise ModelError(f"model {files.name!r} wants inputs {sorted(unknown)}; a BERT-style encoder takes {_INPUTS}")
+        self._output = self._session.get_outputs()[0].name
+        self.dimensions = int(self.embed_batch([""]).shape[1])
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        order = np.argsort(lengths, kind="stable")
+        out: np.ndarray | None = None
+        for start in range(0, len(order), self._batch_size):
+            chunk = order[start : start + self._batch_size]
+            pooled = self._run([encodings[i].ids for i in chunk], int(lengths[chunk].max()))
+            if out is None:
+                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[chunk] = pooled
+        assert out is not None
+        return out
+
+    def close(self) -> None:
+        self._session = None  # type: ignore[assignment]
+
+    def _run(self, ids: list[list[int]], width: int) -> np.ndarray:
+        input_ids = np.zeros((len(ids), width), dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, tokens in enumerate(ids):
+            input_ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        hidden = self._session.run([self._output], {name: feeds[name] for name in self._inputs})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        summed = (hidden * weights).sum(axis=1)
+        pooled = summed / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -1,0 +1,31 @@
+"""Hook implementations of the ONNX Runtime embeddings backend."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+from ...hookspecs import hookimpl
+from ...modelfiles import resolve
+from ...models import BackendInfo, EmbedderConfig
+from . import SPEC
+
+
+@hookimpl
+def ruvector_backend_info() -> BackendInfo:
+    missing = [name for name in ("onnxruntime", "tokenizers") if find_spec(name) is None]
+    reason = f"{' and '.join(missing)} not installed: pip install 'ruvector-core[embeddings]'" if missing else None
+    return BackendInfo(
+        name=SPEC.name,
+        version=SPEC.version,
+        priority=SPEC.priority,
+        capabilities=sorted(SPEC.capabilities),
+        usable=not missing,
+        reason=reason,
+    )
+
+
+@hookimpl
+def ruvector_embedder(config: EmbedderConfig):
+    from .embedder import OnnxEmbedder  # imports onnxruntime: only when asked for
+
+    return OnnxEmbedder(resolve(config), config)
