@@ -7,9 +7,14 @@ export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: demo test install uv
 
+DEMO := .demo
+QUERIES := "how do I parse command line options" "read a compressed archive" "run code in another thread" "compare two floating point numbers"
+
 demo: install
 	$(UV) run ruvector backends
-	$(UV) run python examples/stdlib_search.py
+	$(UV) run python -m ruvector_core.corpus $(DEMO)/stdlib-docs
+	$(UV) run ruvector index $(DEMO)/stdlib-docs --db $(DEMO)/store
+	@for q in $(QUERIES); do $(UV) run ruvector query --db $(DEMO)/store "$$q" -k 3 || exit 1; done
 
 test: install
 	$(UV) run pytest
