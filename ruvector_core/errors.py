@@ -32,8 +32,12 @@ class UnknownIdError(RuvectorError, KeyError):
         return str(self.args[0]) if self.args else "unknown id"
 
 
-class CorruptIndexError(RuvectorError, ValueError):
-    """Index bytes are truncated, corrupt, of another format or of an unsupported version."""
+class CorruptDataError(RuvectorError, ValueError):
+    """Saved bytes are truncated, corrupt, of another format or of an unsupported version."""
+
+
+class CorruptIndexError(CorruptDataError):
+    """HNSW index bytes fail the checks of docs/format.md."""
 
 
 class BackendError(RuvectorError):

@@ -16,7 +16,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .models import BackendInfo, EmbedderConfig, HnswConfig
-    from .protocols import Embedder, HnswGraph, Learning, VectorKernels
+    from .protocols import Embedder, HnswGraph, LearningKernels, VectorKernels
 
 PROJECT_NAME = "ruvector"
 
@@ -58,5 +58,5 @@ def ruvector_embedder(config: EmbedderConfig) -> Embedder | None:
 
 
 @hookspec(firstresult=True)
-def ruvector_learning() -> Learning | None:
-    """Return the learning kernels (patterns, LoRA, EWC)."""
+def ruvector_learning() -> LearningKernels | None:
+    """Return the learning kernels (pattern similarity, the LoRA gradient)."""

@@ -74,5 +74,14 @@ class Embedder(Protocol):
 
 
 @runtime_checkable
-class Learning(Protocol):
-    """Filled in by the learning issue; declared here so the hook has a return type."""
+class LearningKernels(Protocol):
+    """The hot loops of the learning system; the algorithms around them live in the core."""
+
+    def pattern_similarities(self, query: Vector, embeddings: Matrix) -> np.ndarray:
+        """``embeddings @ query`` for a unit query and unit rows: float32 of shape (n,)."""
+
+    def lora_gradients(
+        self, queries: np.ndarray, targets: np.ndarray, weights: np.ndarray, a: np.ndarray, b: np.ndarray, scale: float
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Weighted mean squared error of ``x + scale x A B`` against the targets, and its
+        gradients with respect to A and B (float64 arrays in, float64 out)."""

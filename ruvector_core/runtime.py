@@ -22,6 +22,7 @@ from . import discovery, hookspecs, index_format
 from .errors import BackendUnavailableError, CapabilityUnavailableError, RuvectorError
 from .embedder import Embedder
 from .hnsw_index import HnswIndex
+from .learning import Learning
 from .models import CAPABILITIES, BackendInfo, BackendSpec, Capability, EmbedderConfig, HnswConfig
 from .vector_ops import VectorOps
 
@@ -131,9 +132,10 @@ class Runtime:
         return Embedder(embedder, name, config)
 
     @property
-    def learning(self) -> Any:
+    def learning(self) -> Learning:
         if "learning" not in self._cache:
-            self._cache["learning"], _ = self._serve("learning", "ruvector_learning")
+            kernels, name = self._serve("learning", "ruvector_learning")
+            self._cache["learning"] = Learning(kernels, name, self)
         return self._cache["learning"]
 
     # -- ranking and loading -----------------------------------------------------------

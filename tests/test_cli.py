@@ -23,8 +23,9 @@ def test_backends_json_lists_numpy_as_usable() -> None:
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     numpy = rows["numpy"]
     assert numpy["usable"] is True and numpy["reason"] is None and numpy["priority"] == 0
-    assert set(numpy["capabilities"]) == {"vector_ops", "hnsw"} and numpy["version"]
-    assert set(numpy["serves"]) == {"vector_ops", "hnsw"}
+    assert set(numpy["capabilities"]) == {"vector_ops", "hnsw", "learning"} and numpy["version"]
+    assert set(numpy["serves"]) == {"vector_ops", "hnsw", "learning"}
+    assert rows["onnx"]["usable"] is True and rows["onnx"]["serves"] == ["embeddings"]
 
 
 def test_broken_plugins_show_with_their_reasons(install_toys) -> None:
@@ -35,7 +36,7 @@ def test_broken_plugins_show_with_their_reasons(install_toys) -> None:
     assert "cannot open shared object file" in rows["import_fails"]["reason"]
     assert rows["import_fails"]["usable"] is False and rows["import_fails"]["serves"] == []
     assert rows["not_usable"]["reason"] == "needs AVX-512, this CPU has none"
-    assert rows["numpy"]["serves"] == ["vector_ops", "hnsw"]
+    assert rows["numpy"]["serves"] == ["vector_ops", "hnsw", "learning"]
     table = ruvector("backends")
     assert table.returncode == 0, table.stderr
     for expected in ("import_fails", "unusable", "cannot open shared object", "AVX-512", "vector_ops"):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 import ruvector_core as rv
+from ruvector_conformance.data import minilm_reference
 
-FIXTURE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +19,7 @@ def embedder() -> rv.Embedder:
 
 @pytest.fixture(scope="module")
 def reference() -> dict:
-    return json.loads(FIXTURE.read_text())
+    return minilm_reference()
 
 
 def test_parity_with_the_original_model(embedder: rv.Embedder, reference: dict) -> None:

@@ -22,7 +22,7 @@ def test_numpy_is_discovered_through_its_entry_point() -> None:
     info = {i.name: i for i in rt.info()}
     assert info["numpy"].usable and info["numpy"].entry_point == "numpy = ruvector_core.backends.numpy_backend:SPEC"
     assert rt.backend == "numpy"
-    assert rt.backends == {"vector_ops": "numpy", "hnsw": "numpy", "embeddings": None, "learning": None}
+    assert rt.backends == {"vector_ops": "numpy", "hnsw": "numpy", "embeddings": "onnx", "learning": "numpy"}
 
 
 def test_discovery_is_lazy(install_toys) -> None:
@@ -32,7 +32,7 @@ def test_discovery_is_lazy(install_toys) -> None:
     assert "toys.lazy_spec" in sys.modules and "toys.declining" not in sys.modules
     assert rt.hnsw(rv.HnswConfig(dimensions=4)).backend == "numpy"
     assert "toys.declining" not in sys.modules, "a lower-ranked backend was loaded needlessly"
-    assert {i.name: i.loaded for i in rt.info()} == {"numpy": True, "fallback_only": True}
+    assert {i.name: i.loaded for i in rt.info()} == {"numpy": True, "onnx": True, "fallback_only": True}
     assert "toys.declining" in sys.modules
 
 
@@ -40,7 +40,7 @@ def test_failing_plugins_are_recorded_and_skipped(install_toys) -> None:
     install_toys(FAILING)
     rt = rv.Runtime()
     info = {i.name: i for i in rt.info()}
-    assert set(info) == {"numpy", *FAILING}
+    assert set(info) == {"numpy", "onnx", *FAILING}
     assert not info["import_fails"].usable
     assert "cannot open shared object file" in info["import_fails"].reason
     assert info["not_usable"].reason == "needs AVX-512, this CPU has none"
@@ -100,8 +100,8 @@ def test_pluggy_blocking_is_honoured(install_toys) -> None:
 
 
 def test_capability_nobody_offers() -> None:
-    with pytest.raises(rv.CapabilityUnavailableError, match="embeddings"):
-        rv.Runtime().embedder()
+    with pytest.raises(rv.CapabilityUnavailableError, match="no installed backend offers it"):
+        rv.Runtime(disable=["onnx"]).embedder()
 
 
 def test_environment_configures_the_default_runtime(monkeypatch, install_toys) -> None:

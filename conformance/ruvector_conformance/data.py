@@ -35,6 +35,11 @@ def passages() -> list[str]:
     return json.loads((files(__package__) / "data" / "stdlib_passages_3200.json").read_text("utf-8"))
 
 
+def minilm_reference() -> dict:
+    """Texts and fp32 reference embeddings of the original all-MiniLM-L6-v2."""
+    return json.loads((files(__package__) / "data" / "minilm_reference.json").read_text("utf-8"))
+
+
 def similarities(queries: np.ndarray, base: np.ndarray, metric: str) -> np.ndarray:
     """Exact similarity (higher is better) in float64, as the index reports scores."""
     q = queries.astype(np.float64)

@@ -11,7 +11,7 @@ SPEC = BackendSpec(
     name="numpy",
     version=__version__,
     priority=0,
-    capabilities=frozenset({"vector_ops", "hnsw"}),
+    capabilities=frozenset({"vector_ops", "hnsw", "learning"}),
     plugin="ruvector_core.backends.numpy_backend.plugin",
     description="pure numpy reference implementation; always available",
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...learning.lora import loss_and_gradients
 from ...models import Metric, QuantizationConfig, QuantizedVectors
 
 _INT8_LEVELS = 255
@@ -58,3 +59,11 @@ class NumpyKernels:
             return signs * quantized.scales[:, None]
         levels = quantized.codes.astype(np.float64) + 128.0
         return (levels * quantized.scales[:, None] + quantized.offsets[:, None]).astype(np.float32)
+
+
+class NumpyLearningKernels:
+    def pattern_similarities(self, query: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        return (embeddings @ query).astype(np.float32)
+
+    def lora_gradients(self, queries, targets, weights, a, b, scale):
+        return loss_and_gradients(queries, targets, weights, a, b, scale)

@@ -7,7 +7,7 @@ from ...hookspecs import hookimpl
 from ...models import BackendInfo, HnswConfig
 from . import SPEC
 from .hnsw import NumpyHnsw
-from .kernels import NumpyKernels
+from .kernels import NumpyKernels, NumpyLearningKernels
 
 
 @hookimpl
@@ -34,3 +34,8 @@ def ruvector_hnsw_index(config: HnswConfig) -> NumpyHnsw:
 @hookimpl
 def ruvector_hnsw_load(data: bytes, config: HnswConfig) -> NumpyHnsw:
     return NumpyHnsw.from_graph(index_format.decode(data), SPEC.name)
+
+
+@hookimpl
+def ruvector_learning() -> NumpyLearningKernels:
+    return NumpyLearningKernels()

@@ -1,0 +1,75 @@
+"""Embedders: the default model against the original's fp32 outputs, and the contract."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import ruvector_core as rv
+
+from ..data import minilm_reference
+
+pytestmark = pytest.mark.capability("embeddings")
+
+PARITY = 0.998  # cosine with the fp32 original, for every reference sentence
+
+
+@pytest.fixture(scope="module")
+def embedder(runtime: rv.Runtime) -> rv.Embedder:
+    with runtime.embedder() as embedder:
+        yield embedder
+
+
+def test_default_model_parity(embedder: rv.Embedder) -> None:
+    reference = minilm_reference()
+    got = embedder.embed_batch(reference["texts"]).astype(np.float64)
+    cosines = (got * np.asarray(reference["embeddings"])).sum(axis=1)
+    worst = int(np.argmin(cosines))
+    assert embedder.dimensions == 384
+    assert cosines.min() >= PARITY, f"{reference['texts'][worst][:50]!r}: cosine {cosines[worst]:.5f}"
+
+
+def test_embeddings_contract(embedder: rv.Embedder) -> None:
+    texts = minilm_reference()["texts"]
+    batch = embedder.embed_batch(texts)
+    assert batch.shape == (len(texts), embedder.dimensions) and batch.dtype == np.float32
+    assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+    reversed_batch = embedder.embed_batch(texts[::-1])[::-1]
+    assert np.allclose(reversed_batch, batch, atol=1e-5), "results must come back in input order"
+    singles = np.vstack([embedder.embed(t) for t in texts[:6]])
+    assert np.allclose(singles, batch[:6], atol=2e-3)
+    assert np.array_equal(embedder.embed(texts[0]), embedder.embed(texts[0])), "deterministic"
+    assert embedder.embed_batch([]).shape == (0, embedder.dimensions)
+    for text in ("", " \n ", "x" * 20000):
+        assert np.isfinite(embedder.embed(text)).all()
+
+
+def test_concurrent_embedding(embedder: rv.Embedder) -> None:
+    texts = minilm_reference()["texts"][:10]
+    expected = embedder.embed_batch(texts)
+    failures: list[str] = []
+
+    def work() -> None:
+        try:
+            for _ in range(3):
+                if not np.allclose(embedder.embed_batch(texts), expected, atol=1e-6):
+                    failures.append("different result under concurrency")
+        except Exception as exc:
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+
+
+def test_embedder_bad_input(embedder: rv.Embedder) -> None:
+    with pytest.raises(rv.InvalidInputError):
+        embedder.embed(None)  # type: ignore[arg-type]
+    with pytest.raises(rv.InvalidInputError):
+        embedder.embed_batch(["ok", b"bytes"])  # type: ignore[list-item]
+    with pytest.raises(rv.ModelNotFoundError):
+        rv.Runtime(backend=embedder.backend).embedder(rv.EmbedderConfig(model="/nonexistent/model"))

@@ -1,0 +1,77 @@
+"""``rt.learning``: patterns, LoRA adapters and EWC, on the serving backend's kernels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..validation import as_matrix, as_vector, check_k
+from . import ewc, lora, patterns
+from .library import PatternLibrary
+from .models import FisherMatrix, LoRAConfig, LoRAWeights, Pattern, PatternMatch, Trajectory
+from .persistence import load_lora, load_patterns, save_lora, save_patterns
+
+if TYPE_CHECKING:
+    from ..protocols import LearningKernels
+    from ..runtime import Runtime
+
+
+class Learning:
+    """The record's learning module; formulas in DESIGN.md section 6."""
+
+    create_pattern = staticmethod(patterns.create_pattern)
+    adapt = staticmethod(lora.adapt)
+    merge = staticmethod(lora.merge)
+    lora_fisher = staticmethod(ewc.lora_fisher)
+    fisher_from_gradients = staticmethod(ewc.fisher_from_gradients)
+    merge_fisher = staticmethod(ewc.merge_fisher)
+    apply_ewc = staticmethod(ewc.apply_ewc)
+    ewc_penalty = staticmethod(ewc.ewc_penalty)
+    save_patterns = staticmethod(save_patterns)
+    load_patterns = staticmethod(load_patterns)
+    save_lora = staticmethod(save_lora)
+    load_lora = staticmethod(load_lora)
+
+    def __init__(self, kernels: LearningKernels, backend: str, runtime: Runtime) -> None:
+        self.kernels = kernels
+        self.backend = backend
+        self.runtime = runtime
+
+    def similarities(self, query: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        """Cosine similarity of ``query`` to rows that are already unit length."""
+        norm = float(np.linalg.norm(query))
+        return self.kernels.pattern_similarities((query / norm if norm else query).astype(np.float32), embeddings)
+
+    def patterns_from_trajectories(
+        self, trajectories: Sequence[Trajectory], clusters: int, min_cluster_size: int = 3, seed: int = 0
+    ) -> list[Pattern]:
+        return patterns.patterns_from_trajectories(trajectories, clusters, min_cluster_size, seed)
+
+    def match_patterns(
+        self, query: Any, candidates: Sequence[Pattern], threshold: float = patterns.DEFAULT_THRESHOLD, k: int = 5
+    ) -> list[PatternMatch]:
+        """Active patterns with similarity >= threshold, ranked by similarity * confidence.
+        For repeated matching over many patterns, a ``pattern_library`` avoids restacking."""
+        if not candidates:
+            return []
+        matrix = as_matrix(np.stack([p.embedding for p in candidates]), what="pattern embeddings")
+        query = as_vector(query, matrix.shape[1], "query")
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        return patterns.rank_matches(self.similarities(query, matrix), candidates, threshold, check_k(k))
+
+    def pattern_library(self, initial: Iterable[Pattern] = (), hnsw_above: int = 20_000) -> PatternLibrary:
+        return PatternLibrary(self, initial, hnsw_above)
+
+    def train_lora(
+        self,
+        trajectories: Sequence[Trajectory],
+        config: LoRAConfig | None = None,
+        start: LoRAWeights | None = None,
+        ewc: FisherMatrix | None = None,
+        ewc_lambda: float = 0.0,
+    ) -> LoRAWeights:
+        return lora.train_lora(
+            trajectories, config or LoRAConfig(), start, ewc, ewc_lambda, gradients=self.kernels.lora_gradients
+        )

@@ -1,0 +1,64 @@
+"""Patterns: centroids of what worked, ranked by similarity times confidence."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from ..validation import as_vector
+from .kmeans import kmeans
+from .models import Pattern, PatternMatch, Trajectory
+
+DEFAULT_THRESHOLD = 0.75
+
+
+def create_pattern(embedding: Any, metadata: dict[str, Any] | None = None, id: str | None = None) -> Pattern:
+    """A new pattern (no uses yet, confidence 0.5) at ``embedding``, L2-normalised."""
+    vector = as_vector(embedding, what="embedding")
+    norm = float(np.linalg.norm(vector))
+    if norm == 0:
+        raise InvalidInputError("a pattern embedding must not be the zero vector")
+    return Pattern(id=id or uuid.uuid4().hex, embedding=vector / norm, metadata=metadata or {})
+
+
+def patterns_from_trajectories(
+    trajectories: Sequence[Trajectory], clusters: int, min_cluster_size: int = 3, seed: int = 0
+) -> list[Pattern]:
+    """Cluster the queries of positive trajectories; each cluster of at least
+    ``min_cluster_size`` becomes a pattern whose uses and successes count its members."""
+    positive = [t for t in trajectories if t.positive]
+    if not positive:
+        return []
+    queries = np.stack([t.query for t in positive]).astype(np.float64)
+    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    centroids, labels = kmeans(queries, clusters, seed=seed)
+    patterns = []
+    for c, centroid in enumerate(centroids):
+        members = [t for t, label in zip(positive, labels) if label == c]
+        if len(members) < min_cluster_size or not np.linalg.norm(centroid):
+            continue
+        metadata = {
+            "cluster_size": len(members),
+            "mean_reward": float(np.mean([t.reward for t in members])),
+            "examples": [t.metadata for t in members[:5]],
+        }
+        pattern = create_pattern(centroid, metadata, id=f"pattern-{seed}-{c}")
+        patterns.append(pattern.model_copy(update={"uses": len(members), "successes": len(members)}))
+    return patterns
+
+
+def rank_matches(
+    similarities: np.ndarray, patterns: Sequence[Pattern], threshold: float, k: int
+) -> list[PatternMatch]:
+    """Active patterns at or above ``threshold``, best ``similarity * confidence`` first."""
+    matches = [
+        PatternMatch(pattern=p, similarity=float(s), score=float(s) * p.confidence)
+        for p, s in zip(patterns, similarities.tolist())
+        if s >= threshold and p.active
+    ]
+    matches.sort(key=lambda m: (-m.score, m.pattern.id))
+    return matches[:k]
