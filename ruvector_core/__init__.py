@@ -21,7 +21,7 @@ from .errors import (
     UnknownIdError,
 )
 from .embedder import Embedder
-from .hnsw_index import HnswIndex
+from .hnsw_index import HnswIndex, SearchHits
 from .hookspecs import hookimpl
 from .models import (
     BackendInfo,
@@ -60,6 +60,7 @@ __all__ = [
     "QuantizedVectors",
     "Runtime",
     "RuvectorError",
+    "SearchHits",
     "SearchResult",
     "UnknownIdError",
     "VectorOps",

@@ -7,13 +7,62 @@ typed error and leaves the index exactly as it was.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from .models import HnswConfig, IndexStats, SearchResult
 from .protocols import HnswGraph
 from .validation import as_matrix, as_vector, check_ef, check_id, check_ids, check_k
+
+
+class SearchHits(Sequence[SearchResult]):
+    """The hits of one search: a read-only sequence of ``SearchResult``, best first.
+
+    Building ten pydantic models costs more than an HNSW search on a native backend, so
+    each ``SearchResult`` is made when it is read; ``ids`` and ``scores`` give the plain
+    values without making any.
+    """
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, pairs: list[tuple[str, float]]) -> None:
+        self._pairs = pairs
+
+    @property
+    def ids(self) -> list[str]:
+        return [i for i, _ in self._pairs]
+
+    @property
+    def scores(self) -> list[float]:
+        return [float(s) for _, s in self._pairs]
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    @overload
+    def __getitem__(self, index: int) -> SearchResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[SearchResult]: ...
+
+    def __getitem__(self, index: int | slice) -> SearchResult | list[SearchResult]:
+        if isinstance(index, slice):
+            return [SearchResult(id=i, score=s) for i, s in self._pairs[index]]
+        id_, score = self._pairs[index]
+        return SearchResult(id=id_, score=score)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SearchHits):
+            return self._pairs == other._pairs
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 class HnswIndex:
@@ -38,13 +87,12 @@ class HnswIndex:
         matrix = as_matrix(vectors, self.dimensions)
         self._graph.insert_batch(check_ids(ids, len(matrix)), matrix)
 
-    def search(self, query: Any, k: int = 10, ef: int | None = None) -> list[SearchResult]:
+    def search(self, query: Any, k: int = 10, ef: int | None = None) -> SearchHits:
         """The ``k`` nearest live vectors, best first; fewer only if fewer exist.
 
         ``ef`` (default ``config.ef_search``) is the beam width; it is raised to ``k``.
         """
-        hits = self._graph.search(as_vector(query, self.dimensions, "query"), check_k(k), self._ef(ef, k))
-        return [SearchResult.model_construct(id=i, score=float(s)) for i, s in hits]
+        return SearchHits(self._graph.search(as_vector(query, self.dimensions, "query"), check_k(k), self._ef(ef, k)))
 
     def search_batch(self, queries: Any, k: int = 10, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores), each of shape (len(queries), k): an object array of str and a
