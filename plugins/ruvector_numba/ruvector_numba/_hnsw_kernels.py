@@ -1,0 +1,493 @@
+"""The compiled HNSW: insert and search loops that run entirely inside numba.
+
+Graph storage (owned by ``hnsw.NumbaHnsw``, passed in as arrays):
+
+- ``vectors``  (capacity, d) float32; rows L2-normalised for cosine
+- ``levels``   (capacity,) int32, top layer of each node
+- ``deleted``  (capacity,) uint8, tombstones (traversed, never returned)
+- ``links0``   (capacity, 2m + 1) int32: layer-0 neighbours, count in column 0
+- ``upper``    (rows, m + 1) int32: upper-layer lists, count in column 0; node ``i``'s layer
+  ``l >= 1`` is row ``upper_off[i] + l - 1``
+- ``state``    int64 [entry point, max level], -1 while empty
+
+The semantics are the numpy reference's (``numpy_backend/hnsw.py``) step for step: the
+beam of Algorithm 2 with candidates ordered by (distance, node), results that evict the
+worst (ties: the smaller node) once they hold ``ef``, Algorithm 4's heuristic without
+candidate extension, greedy descent on the upper layers, and on layer 0 of a query a
+beam that walks through tombstones until it holds ``ef`` live nodes.
+
+Distances are lower-is-closer: ``1 - dot`` (cosine on unit rows), squared L2, ``-dot``.
+Only the two distance loops are compiled with fast-math (reassociation, so they vectorise);
+every caller (single search, parallel batch search, insert) runs that same compiled loop,
+so a pair's distance is bit-identical wherever it is computed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._intrinsics import prefetch
+from ._jit import FASTMATH, jit
+
+COSINE, EUCLIDEAN, DOT = 0, 1, 2
+EPOCH_LIMIT = 2**31 - 2
+PREFETCH_STRIDE = 16  # float32 per 64-byte cache line
+
+
+# -- distances ---------------------------------------------------------------------------
+
+
+@jit(nogil=True, fastmath=FASTMATH)
+def _dot(a, ia, b, ib, d):
+    """Dot product of rows a[ia] and b[ib] (float32 SIMD lanes, reassociated)."""
+    s = np.float32(0.0)
+    for i in range(d):
+        s += a[ia, i] * b[ib, i]
+    return s
+
+
+@jit(nogil=True, fastmath=FASTMATH)
+def _l2sq(a, ia, b, ib, d):
+    s = np.float32(0.0)
+    for i in range(d):
+        t = a[ia, i] - b[ib, i]
+        s += t * t
+    return s
+
+
+@jit(nogil=True)
+def _dist(a, ia, b, ib, metric):
+    d = a.shape[1]
+    if metric == EUCLIDEAN:
+        return _l2sq(a, ia, b, ib, d)
+    s = _dot(a, ia, b, ib, d)
+    if metric == COSINE:
+        return np.float32(1.0) - s
+    return -s
+
+
+@jit(nogil=True)
+def _prefetch_vector(vectors, row):
+    for c in range(0, vectors.shape[1], PREFETCH_STRIDE):
+        prefetch(vectors, row, c)
+
+
+# -- heaps over parallel (distance, node) arrays -----------------------------------------
+
+
+@jit(nogil=True)
+def _less(d1, n1, d2, n2):
+    return d1 < d2 or (d1 == d2 and n1 < n2)
+
+
+@jit(nogil=True)
+def _worse(d1, n1, d2, n2):
+    """The results heap's order: larger distance first, ties evict the smaller node (as
+    the reference's heap of (-distance, node) does)."""
+    return d1 > d2 or (d1 == d2 and n1 < n2)
+
+
+@jit(nogil=True)
+def _min_push(hd, hn, size, d, n):
+    i = size
+    while i > 0:
+        p = (i - 1) >> 1
+        if _less(d, n, hd[p], hn[p]):
+            hd[i] = hd[p]
+            hn[i] = hn[p]
+            i = p
+        else:
+            break
+    hd[i] = d
+    hn[i] = n
+    return size + 1
+
+
+@jit(nogil=True)
+def _min_pop(hd, hn, size):
+    size -= 1
+    if size <= 0:
+        return 0
+    d = hd[size]
+    n = hn[size]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and _less(hd[c + 1], hn[c + 1], hd[c], hn[c]):
+            c += 1
+        if _less(hd[c], hn[c], d, n):
+            hd[i] = hd[c]
+            hn[i] = hn[c]
+            i = c
+        else:
+            break
+    hd[i] = d
+    hn[i] = n
+    return size
+
+
+@jit(nogil=True)
+def _max_push(hd, hn, size, d, n):
+    i = size
+    while i > 0:
+        p = (i - 1) >> 1
+        if _worse(d, n, hd[p], hn[p]):
+            hd[i] = hd[p]
+            hn[i] = hn[p]
+            i = p
+        else:
+            break
+    hd[i] = d
+    hn[i] = n
+    return size + 1
+
+
+@jit(nogil=True)
+def _max_pop(hd, hn, size):
+    size -= 1
+    if size <= 0:
+        return 0
+    d = hd[size]
+    n = hn[size]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and _worse(hd[c + 1], hn[c + 1], hd[c], hn[c]):
+            c += 1
+        if _worse(hd[c], hn[c], d, n):
+            hd[i] = hd[c]
+            hn[i] = hn[c]
+            i = c
+        else:
+            break
+    hd[i] = d
+    hn[i] = n
+    return size
+
+
+@jit(nogil=True)
+def _drain_sorted(rd, rn, size, out_d, out_n):
+    """Empty the results heap into out_*[:size], ascending by (distance, node)."""
+    remaining = size
+    for i in range(size - 1, -1, -1):
+        out_d[i] = rd[0]
+        out_n[i] = rn[0]
+        remaining = _max_pop(rd, rn, remaining)
+    # Ties came out smaller-node-last; an insertion sort on the nearly sorted run fixes them.
+    for i in range(1, size):
+        d = out_d[i]
+        n = out_n[i]
+        j = i - 1
+        while j >= 0 and _less(d, n, out_d[j], out_n[j]):
+            out_d[j + 1] = out_d[j]
+            out_n[j + 1] = out_n[j]
+            j -= 1
+        out_d[j + 1] = d
+        out_n[j + 1] = n
+
+
+@jit(nogil=True)
+def _sort_pairs(ds, ns, size):
+    for i in range(1, size):
+        d = ds[i]
+        n = ns[i]
+        j = i - 1
+        while j >= 0 and _less(d, n, ds[j], ns[j]):
+            ds[j + 1] = ds[j]
+            ns[j + 1] = ns[j]
+            j -= 1
+        ds[j + 1] = d
+        ns[j + 1] = n
+
+
+# -- graph walks -------------------------------------------------------------------------
+
+
+@jit(nogil=True)
+def _next_epoch(visited, epoch):
+    e = epoch[0] + 1
+    if e > EPOCH_LIMIT:
+        visited[:] = 0
+        e = 1
+    epoch[0] = e
+    return e
+
+
+@jit(nogil=True)
+def _greedy(q, qi, cur, curd, layer, metric, vectors, upper, upper_off):
+    """Greedy descent on one upper layer: the reference's beam with ef = 1."""
+    changed = True
+    while changed:
+        changed = False
+        row = upper_off[cur] + layer - 1
+        for j in range(1, upper[row, 0] + 1):
+            x = upper[row, j]
+            d = _dist(vectors, x, q, qi, metric)
+            if d < curd:
+                curd = d
+                cur = x
+                changed = True
+    return cur, curd
+
+
+@jit(nogil=True)
+def _search_layer(q, qi, ed, en, n_entries, ef, layer, skip_deleted, metric,
+                  vectors, deleted, links0, upper, upper_off, visited, ep, cd, cn, rd, rn):
+    """Algorithm 2 from the entries; leaves the results heap in rd/rn, returns its size."""
+    csize = 0
+    rsize = 0
+    for e in range(n_entries):
+        node = en[e]
+        if visited[node] == ep:
+            continue
+        visited[node] = ep
+        csize = _min_push(cd, cn, csize, ed[e], node)
+        if not (skip_deleted and deleted[node]):
+            rsize = _max_push(rd, rn, rsize, ed[e], node)
+    while csize > 0:
+        dist = cd[0]
+        node = cn[0]
+        csize = _min_pop(cd, cn, csize)
+        if rsize >= ef and dist > rd[0]:
+            break
+        if layer == 0:
+            links = links0
+            row = node
+        else:
+            links = upper
+            row = upper_off[node] + layer - 1
+        count = links[row, 0]
+        if count:
+            _prefetch_vector(vectors, links[row, 1])
+        for j in range(1, count + 1):
+            x = links[row, j]
+            if j < count:
+                _prefetch_vector(vectors, links[row, j + 1])
+            if visited[x] == ep:
+                continue
+            visited[x] = ep
+            d = _dist(vectors, x, q, qi, metric)
+            if rsize < ef or d < rd[0]:
+                csize = _min_push(cd, cn, csize, d, x)
+                if not (skip_deleted and deleted[x]):
+                    rsize = _max_push(rd, rn, rsize, d, x)
+                    if rsize > ef:
+                        rsize = _max_pop(rd, rn, rsize)
+    return rsize
+
+
+@jit(nogil=True)
+def _select(fd, fn, count, m, metric, vectors, out):
+    """Algorithm 4 without candidate extension over (fd, fn) sorted nearest first: keep a
+    candidate only if it is closer to the base than to every neighbour kept so far."""
+    if count <= m:
+        for i in range(count):
+            out[i] = fn[i]
+        return count
+    kept = 0
+    for i in range(count):
+        ni = fn[i]
+        good = True
+        for j in range(kept):
+            if _dist(vectors, ni, vectors, out[j], metric) < fd[i]:
+                good = False
+                break
+        if good:
+            out[kept] = ni
+            kept += 1
+            if kept == m:
+                break
+    return kept
+
+
+@jit(nogil=True)
+def _link(other, new, links, row, limit, metric, vectors, td, tn, sel):
+    """Add ``new`` to ``other``'s list (``links[row]``), shrinking it with the heuristic
+    when it overflows."""
+    count = links[row, 0]
+    if count < limit:
+        links[row, count + 1] = new
+        links[row, 0] = count + 1
+        return
+    for j in range(count):
+        tn[j] = links[row, j + 1]
+    tn[count] = new
+    for j in range(count + 1):
+        td[j] = _dist(vectors, other, vectors, tn[j], metric)
+    _sort_pairs(td, tn, count + 1)
+    kept = _select(td, tn, count + 1, limit, metric, vectors, sel)
+    for j in range(kept):
+        links[row, j + 1] = sel[j]
+    links[row, 0] = kept
+
+
+@jit(nogil=True)
+def insert_nodes(start, stop, metric, m, ef_construction, vectors, levels, links0, upper,
+                 upper_off, state, visited, epoch):
+    """Link nodes start..stop-1 (vectors, levels, upper_off already written) one by one."""
+    n = stop
+    cap = min(ef_construction, n) + 2
+    cd = np.empty(n + 1, dtype=np.float32)
+    cn = np.empty(n + 1, dtype=np.int32)
+    rd = np.empty(cap, dtype=np.float32)
+    rn = np.empty(cap, dtype=np.int32)
+    fd = np.empty(cap, dtype=np.float32)
+    fn = np.empty(cap, dtype=np.int32)
+    ed = np.empty(cap, dtype=np.float32)
+    en = np.empty(cap, dtype=np.int32)
+    sel = np.empty(2 * m + 1, dtype=np.int32)
+    td = np.empty(2 * m + 1, dtype=np.float32)
+    tn = np.empty(2 * m + 1, dtype=np.int32)
+    nodeleted = np.zeros(1, dtype=np.uint8)  # never read: inserts walk through tombstones
+    for node in range(start, stop):
+        level = levels[node]
+        entry = state[0]
+        top = state[1]
+        if entry < 0:
+            state[0] = node
+            state[1] = level
+            continue
+        cur = entry
+        curd = _dist(vectors, entry, vectors, node, metric)
+        for layer in range(top, level, -1):
+            cur, curd = _greedy(vectors, node, cur, curd, layer, metric, vectors, upper, upper_off)
+        en[0] = cur
+        ed[0] = curd
+        n_entries = 1
+        for layer in range(min(level, top), -1, -1):
+            ep = _next_epoch(visited, epoch)
+            found = _search_layer(vectors, node, ed, en, n_entries, ef_construction, layer, False,
+                                  metric, vectors, nodeleted, links0, upper, upper_off, visited, ep,
+                                  cd, cn, rd, rn)
+            _drain_sorted(rd, rn, found, fd, fn)
+            if layer == 0:
+                links = links0
+                row = node
+                limit = 2 * m
+            else:
+                links = upper
+                row = upper_off[node] + layer - 1
+                limit = m
+            kept = _select(fd, fn, found, m, metric, vectors, sel)
+            for j in range(kept):
+                links[row, j + 1] = sel[j]
+            links[row, 0] = kept
+            for j in range(kept):
+                other = links[row, j + 1]
+                orow = other if layer == 0 else upper_off[other] + layer - 1
+                _link(other, node, links, orow, limit, metric, vectors, td, tn, sel)
+            for j in range(found):
+                ed[j] = fd[j]
+                en[j] = fn[j]
+            n_entries = found
+        if level > top:
+            state[0] = node
+            state[1] = level
+
+
+# -- queries -----------------------------------------------------------------------------
+
+
+@jit(nogil=True, fastmath=FASTMATH)
+def _prepare(query, metric, out):
+    """The query as a (1, d) row, L2-normalised for cosine (a zero query stays zero)."""
+    d = query.shape[0]
+    if metric == COSINE:
+        s = 0.0
+        for i in range(d):
+            s += np.float64(query[i]) * np.float64(query[i])
+        inv = 1.0 / math.sqrt(s) if s > 0.0 else 0.0
+        for i in range(d):
+            out[0, i] = np.float32(query[i] * inv)
+    else:
+        for i in range(d):
+            out[0, i] = query[i]
+
+
+@jit(nogil=True)
+def _score(d, metric):
+    if metric == COSINE:
+        return 1.0 - np.float64(d)
+    if metric == DOT:
+        return -np.float64(d)
+    return -math.sqrt(max(np.float64(d), 0.0))
+
+
+@jit(nogil=True)
+def _knn(q, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n,
+         visited, epoch, out_nodes, out_scores, cd, cn, rd, rn, fd, fn):
+    """The k nearest live nodes of the prepared query q, written into out_*; the count."""
+    entry = state[0]
+    if entry < 0:
+        return 0
+    cur = entry
+    curd = _dist(vectors, entry, q, 0, metric)
+    for layer in range(state[1], 0, -1):
+        cur, curd = _greedy(q, 0, cur, curd, layer, metric, vectors, upper, upper_off)
+    ep = _next_epoch(visited, epoch)
+    fd[0] = curd
+    fn[0] = cur
+    found = _search_layer(q, 0, fd, fn, 1, max(ef, k), 0, True, metric, vectors, deleted, links0,
+                          upper, upper_off, visited, ep, cd, cn, rd, rn)
+    _drain_sorted(rd, rn, found, fd, fn)
+    count = min(k, found)
+    for i in range(count):
+        out_nodes[i] = fn[i]
+        out_scores[i] = _score(fd[i], metric)
+    return count
+
+
+@jit(nogil=True)
+def search(query, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n, visited, epoch):
+    """One query: (nodes int32, scores float64), best first, at most k."""
+    q = np.empty((1, query.shape[0]), dtype=np.float32)
+    _prepare(query, metric, q)
+    width = min(max(ef, k), n) + 2
+    cd = np.empty(n + 1, dtype=np.float32)
+    cn = np.empty(n + 1, dtype=np.int32)
+    rd = np.empty(width, dtype=np.float32)
+    rn = np.empty(width, dtype=np.int32)
+    fd = np.empty(width, dtype=np.float32)
+    fn = np.empty(width, dtype=np.int32)
+    kk = min(k, n)
+    out_nodes = np.empty(kk, dtype=np.int32)
+    out_scores = np.empty(kk, dtype=np.float64)
+    count = _knn(q, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n,
+                 visited, epoch, out_nodes, out_scores, cd, cn, rd, rn, fd, fn)
+    return out_nodes[:count], out_scores[:count]
+
+
+@jit(nogil=True, parallel=True)
+def search_many(queries, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n,
+                visited, epochs, out_nodes, out_scores):
+    """Many queries across threads; worker t uses visited[t] and serves queries t, t+T, ...
+
+    out_nodes (q, k) int32 must be -1 and out_scores (q, k) float32 -inf beforehand."""
+    nq, d = queries.shape
+    workers = visited.shape[0]
+    width = min(max(ef, k), n) + 2
+    kk = min(k, n)
+    for t in prange(workers):
+        q = np.empty((1, d), dtype=np.float32)
+        cd = np.empty(n + 1, dtype=np.float32)
+        cn = np.empty(n + 1, dtype=np.int32)
+        rd = np.empty(width, dtype=np.float32)
+        rn = np.empty(width, dtype=np.int32)
+        fd = np.empty(width, dtype=np.float32)
+        fn = np.empty(width, dtype=np.int32)
+        nodes = np.empty(kk, dtype=np.int32)
+        scores = np.empty(kk, dtype=np.float64)
+        for i in range(t, nq, workers):
+            _prepare(queries[i], metric, q)
+            count = _knn(q, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n,
+                         visited[t], epochs[t:t + 1], nodes, scores, cd, cn, rd, rn, fd, fn)
+            for j in range(count):
+                out_nodes[i, j] = nodes[j]
+                out_scores[i, j] = scores[j]

@@ -1,0 +1,175 @@
+"""The compiled HNSW beyond the conformance suite: step-for-step equality with the
+reference, the parallel and chunked paths, the visited-epoch wrap, and concurrency."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import ruvector_core as rv
+from ruvector_conformance.data import corpus
+
+from ruvector_numba import _hnsw_kernels as K
+from ruvector_numba import hnsw as numba_hnsw
+
+NUMBA = rv.Runtime(backend="numba")
+NUMPY = rv.Runtime(backend="numpy")
+
+
+def _small_integer_data(seed: int, rows: int = 400, d: int = 16) -> np.ndarray:
+    """Small integers: every dot product and squared distance is exact in float32 whatever
+    the summation order, so two correct implementations must build the same graph, ties
+    and all."""
+    return np.random.default_rng(seed).integers(-3, 4, size=(rows, d)).astype(np.float32)
+
+
+def _history(runtime: rv.Runtime, metric: str, data: np.ndarray) -> rv.HnswIndex:
+    ids = [f"v{i}" for i in range(len(data))]
+    index = runtime.hnsw(rv.HnswConfig(dimensions=data.shape[1], m=4, ef_construction=20, metric=metric, seed=5))
+    index.insert_batch(ids[:300], data[:300])
+    for id_ in ids[:60:3]:
+        index.delete(id_)
+    index.insert_batch(ids[280:], data[280:][::-1].copy())  # 20 replacements, 100 new
+    for i in range(5):
+        index.insert(f"single-{i}", data[i])
+    return index
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "dot"])
+def test_same_graph_as_the_reference(metric: str) -> None:
+    data = _small_integer_data(3)
+    mine, reference = _history(NUMBA, metric, data), _history(NUMPY, metric, data)
+    assert mine.serialize() == reference.serialize(), "graph differs from the reference's"
+    for k, ef in ((10, 16), (25, 50)):
+        a_ids, a_scores = mine.search_batch(data[:60], k=k, ef=ef)
+        b_ids, b_scores = reference.search_batch(data[:60], k=k, ef=ef)
+        assert (a_ids == b_ids).all() and np.array_equal(a_scores, b_scores)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "dot"])
+def test_loads_the_reference_and_continues_identically(metric: str) -> None:
+    data = _small_integer_data(4)
+    blob = _history(NUMPY, metric, data).serialize()
+    mine, reference = NUMBA.hnsw_load(blob), NUMPY.hnsw_load(blob)
+    assert mine.backend == "numba" and mine.serialize() == blob
+    more = np.random.default_rng(9).integers(-3, 4, size=(50, data.shape[1])).astype(np.float32)
+    for index in (mine, reference):
+        index.insert_batch([f"w{i}" for i in range(50)], more)
+    assert mine.serialize() == reference.serialize(), "inserts after a load diverge from the reference"
+
+
+def test_chunked_and_one_by_one_inserts_build_the_same_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = corpus()
+    config = rv.HnswConfig(dimensions=384, m=8, ef_construction=40, seed=7)
+    whole = NUMBA.hnsw(config)
+    whole.insert_batch(data.ids[:500], data.base[:500])
+    monkeypatch.setattr(numba_hnsw, "INSERT_CHUNK", 37)
+    chunked = NUMBA.hnsw(config)
+    chunked.insert_batch(data.ids[:500], data.base[:500])
+    single = NUMBA.hnsw(config)  # grows its arrays many times on the way
+    for id_, row in zip(data.ids[:500], data.base[:500]):
+        single.insert(id_, row)
+    assert whole.serialize() == chunked.serialize() == single.serialize()
+
+
+def test_parallel_batch_search_matches_single_searches() -> None:
+    data = corpus()
+    index = NUMBA.hnsw(rv.HnswConfig(dimensions=384, m=12, ef_construction=60, seed=3))
+    index.insert_batch(data.ids[:1500], data.base[:1500])
+    for id_ in data.ids[:1500:4]:
+        index.delete(id_)
+    queries = data.queries[:100]
+    assert len(queries) >= numba_hnsw.PARALLEL_MIN_QUERIES
+    ids, scores = index.search_batch(queries, k=15, ef=40)
+    for row, query in enumerate(queries):
+        hits = index.search(query, k=15, ef=40)
+        assert list(ids[row]) == [h.id for h in hits]
+        assert np.array_equal(scores[row], np.array([h.score for h in hits], dtype=np.float32))
+
+
+def test_batch_search_pads_when_k_exceeds_the_live_count() -> None:
+    data = corpus()
+    index = NUMBA.hnsw(rv.HnswConfig(dimensions=384, m=4, ef_construction=16))
+    index.insert_batch(data.ids[:6], data.base[:6])
+    index.delete(data.ids[0])
+    ids, scores = index.search_batch(data.queries[:8], k=9)
+    assert ids.shape == (8, 9) and all(list(r[5:]) == [None] * 4 for r in ids)
+    assert np.all(np.isneginf(scores[:, 5:])) and np.all(np.isfinite(scores[:, :5]))
+
+
+def test_visited_epoch_wraps_around() -> None:
+    """When the epoch counter reaches its limit the markers are cleared, not misread."""
+    data = corpus()
+    index = NUMBA.hnsw(rv.HnswConfig(dimensions=384, m=8, ef_construction=32, seed=1))
+    index.insert_batch(data.ids[:400], data.base[:400])
+    expected = [[h.id for h in index.search(q, k=10)] for q in data.queries[:5]]
+    graph = index._graph
+    visited, epoch = graph._scratch(graph._n)
+    visited[:] = 1  # stale markers that would read as "visited" in the first epoch after the wrap
+    epoch[0] = K.EPOCH_LIMIT
+    assert [[h.id for h in index.search(q, k=10)] for q in data.queries[:5]] == expected
+    assert epoch[0] == 5
+
+
+def test_stats_match_the_reference_layout() -> None:
+    data = corpus()
+    config = rv.HnswConfig(dimensions=384, m=8, ef_construction=32, seed=1)
+    mine, reference = NUMBA.hnsw(config), NUMPY.hnsw(config)
+    for index in (mine, reference):
+        index.insert_batch(data.ids[:300], data.base[:300])
+        index.delete(data.ids[5])
+        index.insert(data.ids[6], data.base[7])
+    a, b = mine.stats(), reference.stats()
+    assert a.backend == "numba" and a.memory_bytes > 300 * 384 * 4
+    assert a.model_dump(exclude={"backend", "memory_bytes"}) == b.model_dump(exclude={"backend", "memory_bytes"})
+    empty = NUMBA.hnsw(config).stats()
+    assert empty.count == 0 and empty.max_level == -1 and empty.nodes_per_level == []
+
+
+def test_batch_searches_from_many_threads_while_inserting() -> None:
+    """Parallel kernels launched from several Python threads at once (which numba's
+    workqueue layer would abort on) while a writer inserts: no crash, no torn rows."""
+    data = corpus()
+    index = NUMBA.hnsw(rv.HnswConfig(dimensions=384, m=8, ef_construction=40, seed=2))
+    index.insert_batch(data.ids[:300], data.base[:300])
+    failures: list[str] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                ids, _ = index.search_batch(data.queries[:32], k=10, ef=30)
+                for row in ids:
+                    if None in row or len(set(row)) != 10:
+                        failures.append(f"torn row {row}")
+        except Exception as exc:  # noqa: BLE001 - surfaced below
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for start in range(300, 1300, 100):
+            index.insert_batch(data.ids[start : start + 100], data.base[start : start + 100])
+            index.delete(data.ids[start - 250])
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    assert not failures, failures[:3]
+    assert len(index) == 1300 - 10
+
+
+def test_searches_run_while_another_thread_holds_the_gil_free_kernel() -> None:
+    """Readers share the lock: two searches can be inside the kernel at the same time."""
+    data = corpus()
+    index = NUMBA.hnsw(rv.HnswConfig(dimensions=384, m=8, ef_construction=40))
+    index.insert_batch(data.ids[:200], data.base[:200])
+    lock = index._graph._lock
+    lock.acquire_read()
+    try:
+        hits = index.search(data.queries[0], k=3)  # a second reader is admitted at once
+    finally:
+        lock.release_read()
+    assert len(hits) == 3
