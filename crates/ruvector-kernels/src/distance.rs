@@ -1,0 +1,396 @@
+//! Distance kernels. `dot`, `l2sq` and `dot_sq` have an AVX2 + FMA version chosen at run time
+//! on x86_64 and a portable version (eight independent accumulators, which compilers turn
+//! into SSE or wasm simd128 code) everywhere else.
+//!
+//! Inputs of different lengths are compared over the shorter one; callers pass equal lengths.
+
+/// The kernel set picked for this CPU; plain function pointers so the HNSW hot loop pays one
+/// indirect call and no feature check.
+#[derive(Clone, Copy)]
+pub struct Kernels {
+    /// `a . b`
+    pub dot: fn(&[f32], &[f32]) -> f32,
+    /// `|a - b|^2`
+    pub l2sq: fn(&[f32], &[f32]) -> f32,
+    /// `(a . b, |b|^2)` in one pass.
+    pub dot_sq: fn(&[f32], &[f32]) -> (f32, f32),
+    /// Name of the instruction set in use, for diagnostics.
+    pub isa: &'static str,
+}
+
+/// The best kernels this CPU supports.
+pub fn kernels() -> Kernels {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Kernels { dot: x86::dot, l2sq: x86::l2sq, dot_sq: x86::dot_sq, isa: "avx2+fma" };
+        }
+    }
+    portable_kernels()
+}
+
+/// The portable kernels (used on every target; on x86_64 only without AVX2/FMA).
+pub fn portable_kernels() -> Kernels {
+    Kernels { dot: portable::dot, l2sq: portable::l2sq, dot_sq: portable::dot_sq, isa: "portable" }
+}
+
+/// Which metric a distance is for; distances are lower-is-closer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `1 - cos(a, b)`; 1 when either vector is zero.
+    Cosine,
+    /// `|a - b|` (the true L2 distance, not squared).
+    Euclidean,
+    /// `-a . b`
+    Dot,
+}
+
+/// The distance of the public vector ops: `1 - cos`, L2 or `-dot`.
+pub fn distance(k: &Kernels, a: &[f32], b: &[f32], kind: Kind) -> f32 {
+    match kind {
+        Kind::Dot => -(k.dot)(a, b),
+        Kind::Euclidean => (k.l2sq)(a, b).max(0.0).sqrt(),
+        Kind::Cosine => {
+            let (d, bb) = (k.dot_sq)(a, b);
+            let aa = (k.dot)(a, a);
+            cosine_from(d, aa, bb)
+        }
+    }
+}
+
+fn cosine_from(dot: f32, aa: f32, bb: f32) -> f32 {
+    let norms = (aa as f64).sqrt() * (bb as f64).sqrt();
+    if norms > 0.0 {
+        (1.0 - dot as f64 / norms) as f32
+    } else {
+        1.0
+    }
+}
+
+/// Distances from `query` to every row of the row-major `matrix` (`out.len()` rows of
+/// `query.len()` columns) written into `out`.
+pub fn batch_distance(k: &Kernels, query: &[f32], matrix: &[f32], kind: Kind, out: &mut [f32]) {
+    let d = query.len();
+    if d == 0 {
+        return;
+    }
+    let rows = matrix.chunks_exact(d);
+    match kind {
+        Kind::Dot => {
+            for (o, row) in out.iter_mut().zip(rows) {
+                *o = -(k.dot)(query, row);
+            }
+        }
+        Kind::Euclidean => {
+            for (o, row) in out.iter_mut().zip(rows) {
+                *o = (k.l2sq)(query, row).max(0.0).sqrt();
+            }
+        }
+        Kind::Cosine => {
+            let qq = (k.dot)(query, query);
+            for (o, row) in out.iter_mut().zip(rows) {
+                let (dd, rr) = (k.dot_sq)(query, row);
+                *o = cosine_from(dd, qq, rr);
+            }
+        }
+    }
+}
+
+/// Scale each row of `matrix` (row length `d`) to unit L2 norm in place; zero rows stay zero.
+pub fn normalize_rows(k: &Kernels, matrix: &mut [f32], d: usize) {
+    if d == 0 {
+        return;
+    }
+    for row in matrix.chunks_exact_mut(d) {
+        normalize(k, row);
+    }
+}
+
+/// Scale one vector to unit L2 norm in place; a zero vector stays zero.
+pub fn normalize(k: &Kernels, v: &mut [f32]) {
+    let norm = ((k.dot)(v, v) as f64).sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        let inv = 1.0 / norm;
+        for x in v.iter_mut() {
+            *x = (*x as f64 * inv) as f32;
+        }
+    } else if !(norm > 0.0) {
+        for x in v.iter_mut() {
+            *x = 0.0;
+        }
+    } else {
+        // the squared norm overflowed float32: rescale in float64
+        let n: f64 = v.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt();
+        for x in v.iter_mut() {
+            *x = (*x as f64 / n) as f32;
+        }
+    }
+}
+
+/// Portable kernels: eight accumulators so the compiler can vectorise them.
+pub mod portable {
+    #[inline]
+    fn split(a: &[f32], b: &[f32]) -> usize {
+        a.len().min(b.len())
+    }
+
+    #[inline]
+    fn hsum(acc: [f32; 8]) -> f32 {
+        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    }
+
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let n = split(a, b);
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut acc = [0f32; 8];
+        let ca = a.chunks_exact(8);
+        let cb = b.chunks_exact(8);
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for i in 0..8 {
+                acc[i] += x[i] * y[i];
+            }
+        }
+        let mut s = hsum(acc);
+        for (x, y) in ra.iter().zip(rb) {
+            s += x * y;
+        }
+        s
+    }
+
+    pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
+        let n = split(a, b);
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut acc = [0f32; 8];
+        let ca = a.chunks_exact(8);
+        let cb = b.chunks_exact(8);
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for i in 0..8 {
+                let t = x[i] - y[i];
+                acc[i] += t * t;
+            }
+        }
+        let mut s = hsum(acc);
+        for (x, y) in ra.iter().zip(rb) {
+            let t = x - y;
+            s += t * t;
+        }
+        s
+    }
+
+    pub fn dot_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
+        let n = split(a, b);
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut acc = [0f32; 8];
+        let mut sq = [0f32; 8];
+        let ca = a.chunks_exact(8);
+        let cb = b.chunks_exact(8);
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for i in 0..8 {
+                acc[i] += x[i] * y[i];
+                sq[i] += y[i] * y[i];
+            }
+        }
+        let (mut s, mut q) = (hsum(acc), hsum(sq));
+        for (x, y) in ra.iter().zip(rb) {
+            s += x * y;
+            q += y * y;
+        }
+        (s, q)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unused_unsafe)]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    // Safe entry points: they are only ever put into a `Kernels` after
+    // `is_x86_feature_detected!` confirmed AVX2 and FMA.
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+        unsafe { dot_avx2(a, b) }
+    }
+    pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
+        unsafe { l2sq_avx2(a, b) }
+    }
+    pub fn dot_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
+        unsafe { dot_sq_avx2(a, b) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn hsum(v: __m256) -> f32 {
+        unsafe {
+            let lo = _mm256_castps256_ps128(v);
+            let hi = _mm256_extractf128_ps(v, 1);
+            let s = _mm_add_ps(lo, hi);
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55));
+            _mm_cvtss_f32(s)
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut i = 0usize;
+        // SAFETY: every load reads 8 floats at i < i + 8 <= n, inside both slices.
+        unsafe {
+            let mut a0 = _mm256_setzero_ps();
+            let mut a1 = _mm256_setzero_ps();
+            let mut a2 = _mm256_setzero_ps();
+            let mut a3 = _mm256_setzero_ps();
+            while i + 32 <= n {
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)), a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), _mm256_loadu_ps(pb.add(i + 16)), a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), _mm256_loadu_ps(pb.add(i + 24)), a3);
+                i += 32;
+            }
+            while i + 8 <= n {
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), a0);
+                i += 8;
+            }
+            let mut s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+            while i < n {
+                s += *pa.add(i) * *pb.add(i);
+                i += 1;
+            }
+            s
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn l2sq_avx2(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut i = 0usize;
+        // SAFETY: as in dot_avx2.
+        unsafe {
+            let mut a0 = _mm256_setzero_ps();
+            let mut a1 = _mm256_setzero_ps();
+            let mut a2 = _mm256_setzero_ps();
+            let mut a3 = _mm256_setzero_ps();
+            while i + 32 <= n {
+                let d0 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
+                let d1 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)));
+                let d2 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 16)), _mm256_loadu_ps(pb.add(i + 16)));
+                let d3 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 24)), _mm256_loadu_ps(pb.add(i + 24)));
+                a0 = _mm256_fmadd_ps(d0, d0, a0);
+                a1 = _mm256_fmadd_ps(d1, d1, a1);
+                a2 = _mm256_fmadd_ps(d2, d2, a2);
+                a3 = _mm256_fmadd_ps(d3, d3, a3);
+                i += 32;
+            }
+            while i + 8 <= n {
+                let d0 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
+                a0 = _mm256_fmadd_ps(d0, d0, a0);
+                i += 8;
+            }
+            let mut s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+            while i < n {
+                let t = *pa.add(i) - *pb.add(i);
+                s += t * t;
+                i += 1;
+            }
+            s
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot_sq_avx2(a: &[f32], b: &[f32]) -> (f32, f32) {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut i = 0usize;
+        // SAFETY: as in dot_avx2.
+        unsafe {
+            let mut d0 = _mm256_setzero_ps();
+            let mut d1 = _mm256_setzero_ps();
+            let mut q0 = _mm256_setzero_ps();
+            let mut q1 = _mm256_setzero_ps();
+            while i + 16 <= n {
+                let x0 = _mm256_loadu_ps(pa.add(i));
+                let y0 = _mm256_loadu_ps(pb.add(i));
+                let x1 = _mm256_loadu_ps(pa.add(i + 8));
+                let y1 = _mm256_loadu_ps(pb.add(i + 8));
+                d0 = _mm256_fmadd_ps(x0, y0, d0);
+                q0 = _mm256_fmadd_ps(y0, y0, q0);
+                d1 = _mm256_fmadd_ps(x1, y1, d1);
+                q1 = _mm256_fmadd_ps(y1, y1, q1);
+                i += 16;
+            }
+            while i + 8 <= n {
+                let x0 = _mm256_loadu_ps(pa.add(i));
+                let y0 = _mm256_loadu_ps(pb.add(i));
+                d0 = _mm256_fmadd_ps(x0, y0, d0);
+                q0 = _mm256_fmadd_ps(y0, y0, q0);
+                i += 8;
+            }
+            let mut s = hsum(_mm256_add_ps(d0, d1));
+            let mut q = hsum(_mm256_add_ps(q0, q1));
+            while i < n {
+                let (x, y) = (*pa.add(i), *pb.add(i));
+                s += x * y;
+                q += y * y;
+                i += 1;
+            }
+            (s, q)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vecs(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn simd_matches_scalar_at_every_tail() {
+        let k = kernels();
+        let p = portable_kernels();
+        for d in [0usize, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 384, 1000] {
+            let a = vecs(d, 1);
+            let b = vecs(d, 2);
+            let dot: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            let l2: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+            let bb: f64 = b.iter().map(|y| *y as f64 * *y as f64).sum();
+            for kk in [&k, &p] {
+                assert!(((kk.dot)(&a, &b) as f64 - dot).abs() < 1e-4, "dot d={d} {}", kk.isa);
+                assert!(((kk.l2sq)(&a, &b) as f64 - l2).abs() < 1e-4, "l2 d={d}");
+                let (x, y) = (kk.dot_sq)(&a, &b);
+                assert!((x as f64 - dot).abs() < 1e-4 && (y as f64 - bb).abs() < 1e-4, "dot_sq d={d}");
+            }
+        }
+    }
+
+    #[test]
+    fn metric_distances() {
+        let k = kernels();
+        let a = [1.0f32, 0.0, 0.0];
+        let b = [0.0f32, 2.0, 0.0];
+        assert!((distance(&k, &a, &b, Kind::Cosine) - 1.0).abs() < 1e-6);
+        assert!((distance(&k, &a, &a, Kind::Cosine)).abs() < 1e-6);
+        assert!((distance(&k, &a, &b, Kind::Euclidean) - 5f32.sqrt()).abs() < 1e-6);
+        assert_eq!(distance(&k, &a, &b, Kind::Dot), 0.0);
+        assert_eq!(distance(&k, &[0.0; 3], &b, Kind::Cosine), 1.0);
+        let m = [a, b].concat();
+        let mut out = [0f32; 2];
+        batch_distance(&k, &a, &m, Kind::Euclidean, &mut out);
+        assert_eq!(out[0], 0.0);
+        let mut v = vec![3.0f32, 4.0, 0.0, 0.0, 0.0, 0.0];
+        normalize_rows(&k, &mut v, 3);
+        assert_eq!(&v, &[0.6, 0.8, 0.0, 0.0, 0.0, 0.0]);
+    }
+}

@@ -1,0 +1,424 @@
+//! The ruvector HNSW index format, version 1 (docs/format.md), byte for byte as the Python
+//! reader and writer in `ruvector_core.index_format`.
+//!
+//! The loader is written for hostile bytes: it checks the header, the checksum and the
+//! total length (in u128 arithmetic, so sizes from the file cannot overflow) before it
+//! looks at any section, checks every section on the borrowed input, and allocates the
+//! graph only once everything has passed. Every failure is a [`FormatError`]; nothing panics.
+
+use std::fmt;
+
+use crate::crc32::crc32;
+use crate::hnsw::{Hnsw, Metric, Params, Parts, MAX_DIMENSIONS, MAX_EF, MAX_LEVEL, NONE};
+
+pub const MAGIC: &[u8; 8] = b"RUVHNSW\0";
+pub const VERSION: u16 = 1;
+pub const HEADER_BYTES: usize = 72;
+pub const CHECKSUM_BYTES: usize = 4;
+
+/// Why bytes are not a loadable index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatError(pub String);
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, FormatError> {
+    Err(FormatError(msg.into()))
+}
+
+/// The checked header fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub params: Params,
+    pub node_count: u32,
+    pub deleted_count: u32,
+    pub entry_point: u32,
+    pub max_level: u32,
+    pub id_bytes: u64,
+    pub link_count: u64,
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Parses and checks the header only (what the Python `read_config` does).
+pub fn read_header(data: &[u8]) -> Result<Header, FormatError> {
+    if data.len() < HEADER_BYTES + CHECKSUM_BYTES {
+        return err(format!(
+            "index data is {} bytes, shorter than the {} bytes of an empty index: truncated or not an index",
+            data.len(),
+            HEADER_BYTES + CHECKSUM_BYTES
+        ));
+    }
+    if &data[..8] != MAGIC {
+        return err("not a ruvector HNSW index (bad magic bytes)");
+    }
+    let version = u16_at(data, 8);
+    if version != VERSION {
+        return err(format!("unsupported index format version {version} (this reads {VERSION})"));
+    }
+    let metric = Metric::from_code(data[10]);
+    let (reserved8, reserved32) = (data[11], u32_at(data, 44));
+    let metric = match metric {
+        Some(m) if reserved8 == 0 && reserved32 == 0 => m,
+        _ => return err("index header has an unknown metric or non-zero reserved fields"),
+    };
+    let (d, m, efc, efs) = (u32_at(data, 12), u32_at(data, 16), u32_at(data, 20), u32_at(data, 24));
+    let (n, n_deleted, entry, max_level) = (u32_at(data, 28), u32_at(data, 32), u32_at(data, 36), u32_at(data, 40));
+    let (seed, id_bytes, link_count) = (u64_at(data, 48), u64_at(data, 56), u64_at(data, 64));
+    let in_range = (1..=MAX_DIMENSIONS as u32).contains(&d)
+        && (2..=256).contains(&m)
+        && (1..=MAX_EF as u32).contains(&efc)
+        && (1..=MAX_EF as u32).contains(&efs)
+        && seed < 1u64 << 63;
+    if !in_range {
+        return err("index header parameters are out of range");
+    }
+    if n_deleted > n {
+        return err("index header counts more deleted nodes than nodes");
+    }
+    if (n == 0) != (entry == NONE) || (n == 0) != (max_level == NONE) {
+        return err("index header entry point disagrees with its node count");
+    }
+    let params = Params {
+        dimensions: d as usize,
+        m: m as usize,
+        ef_construction: efc as usize,
+        ef_search: efs as usize,
+        metric,
+        seed,
+    };
+    Ok(Header { params, node_count: n, deleted_count: n_deleted, entry_point: entry, max_level, id_bytes, link_count })
+}
+
+/// Sequential reads that refuse to run past the end of the payload.
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    fn require(&self, size: u128) -> Result<(), FormatError> {
+        if size > self.remaining() as u128 {
+            return err(format!("index data is truncated: {size} more bytes needed, {} present", self.remaining()));
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, size: u128) -> Result<&'a [u8], FormatError> {
+        self.require(size)?;
+        let size = size as usize; // fits: it is at most `remaining`
+        let out = &self.data[self.pos..self.pos + size];
+        self.pos += size;
+        Ok(out)
+    }
+}
+
+/// Parses and fully validates an index (docs/format.md, "What a loader must check").
+pub fn decode(data: &[u8]) -> Result<Hnsw, FormatError> {
+    let header = read_header(data)?;
+    let body_end = data.len() - CHECKSUM_BYTES;
+    if crc32(&data[..body_end]) != u32_at(data, body_end) {
+        return err("index checksum mismatch: the bytes are corrupt");
+    }
+    let mut r = Reader { data: &data[..body_end], pos: HEADER_BYTES };
+    let n = header.node_count as u128;
+    let d = header.params.dimensions as u128;
+    r.require(4 * n * d + 2 * n + 4 * (n + 1) + header.id_bytes as u128)?;
+    let vectors = r.take(4 * n * d)?;
+    let levels = r.take(n)?;
+    let flags = r.take(n)?;
+    let offsets = r.take(4 * (n + 1))?;
+    let id_text = r.take(header.id_bytes as u128)?;
+    let list_count: u128 = levels.iter().map(|&l| l as u128 + 1).sum();
+    r.require(4 * list_count + 4 * header.link_count as u128)?;
+    let sizes = r.take(4 * list_count)?;
+    let links = r.take(4 * header.link_count as u128)?;
+    if r.remaining() != 0 {
+        return err(format!("index has {} unexpected trailing bytes", r.remaining()));
+    }
+    let n = n as usize;
+
+    // flags
+    if flags.iter().any(|&f| f > 1) {
+        return err("index node flags must be 0 or 1");
+    }
+    let deleted = flags.iter().filter(|&&f| f == 1).count();
+    if deleted != header.deleted_count as usize {
+        return err("index deleted count disagrees with its node flags");
+    }
+    // levels and entry point
+    if n > 0 {
+        let top = levels.iter().copied().max().unwrap_or(0);
+        if top > MAX_LEVEL || top as u32 != header.max_level {
+            return err("index max level disagrees with its nodes' levels");
+        }
+        if header.entry_point as usize >= n || levels[header.entry_point as usize] != top {
+            return err("index entry point is not a node on the top layer");
+        }
+    }
+    // ids
+    check_ids(offsets, id_text, flags)?;
+    // link lists
+    check_links(levels, sizes, links, header.params.m, header.link_count)?;
+    // vectors
+    for b in vectors.chunks_exact(4) {
+        if !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite() {
+            return err("index holds non-finite vector components");
+        }
+    }
+    let parts = Parts { vectors, levels, flags, offsets, id_text, sizes, links, entry: header.entry_point };
+    Ok(Hnsw::from_parts(header.params, parts))
+}
+
+fn check_ids(offsets: &[u8], id_text: &[u8], flags: &[u8]) -> Result<(), FormatError> {
+    let n = flags.len();
+    let bad = || err("index id offsets are not a valid partition of the id text");
+    if u32_at(offsets, 0) != 0 || u32_at(offsets, 4 * n) as usize != id_text.len() || id_text.len() > u32::MAX as usize {
+        return bad();
+    }
+    let mut prev = 0u32;
+    for i in 1..=n {
+        let o = u32_at(offsets, 4 * i);
+        if o < prev {
+            return bad();
+        }
+        prev = o;
+    }
+    // every id is UTF-8 (and so is the whole text); live ids are distinct
+    let mut table = vec![NONE; {
+        let mut size = 16usize;
+        while size < 2 * n + 2 {
+            size *= 2;
+        }
+        size
+    }];
+    let mask = table.len() - 1;
+    let id = |i: usize| &id_text[u32_at(offsets, 4 * i) as usize..u32_at(offsets, 4 * i + 4) as usize];
+    for i in 0..n {
+        let bytes = id(i);
+        if std::str::from_utf8(bytes).is_err() {
+            return err("an index id is not valid UTF-8");
+        }
+        if flags[i] != 0 {
+            continue;
+        }
+        let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3);
+        }
+        let mut slot = (h ^ (h >> 29)) as usize & mask;
+        loop {
+            let other = table[slot];
+            if other == NONE {
+                table[slot] = i as u32;
+                break;
+            }
+            if id(other as usize) == bytes {
+                return err("index holds the same live id twice");
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+    Ok(())
+}
+
+fn check_links(levels: &[u8], sizes: &[u8], links: &[u8], m: usize, link_count: u64) -> Result<(), FormatError> {
+    let n = levels.len();
+    let mut list = 0usize;
+    let mut total = 0u64;
+    for &level in levels {
+        for layer in 0..=level as usize {
+            let size = u32_at(sizes, 4 * list) as u64;
+            list += 1;
+            let limit = if layer == 0 { 2 * m } else { m } as u64;
+            if size > limit {
+                return err("an index node has more links than m allows");
+            }
+            total += size;
+        }
+    }
+    if total != link_count {
+        return err("index link count disagrees with its list sizes");
+    }
+    let mut list = 0usize;
+    let mut pos = 0usize;
+    for (node, &level) in levels.iter().enumerate() {
+        for layer in 0..=level as usize {
+            let size = u32_at(sizes, 4 * list) as usize;
+            list += 1;
+            for _ in 0..size {
+                let x = u32_at(links, 4 * pos) as usize;
+                pos += 1;
+                if x >= n {
+                    return err("an index link points past the last node");
+                }
+                if x == node {
+                    return err("an index node links to itself");
+                }
+                if (levels[x] as usize) < layer {
+                    return err("an index link points to a node absent from that layer");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `h` in the format (the same bytes the Python writer produces for the same graph).
+pub fn encode(h: &Hnsw) -> Vec<u8> {
+    let p = h.params();
+    let n = h.node_count();
+    let links = h.link_count();
+    let lists: usize = (0..n as u32).map(|i| h.level(i) as usize + 1).sum();
+    let size = HEADER_BYTES + 4 * n * p.dimensions + 2 * n + 4 * (n + 1) + h.id_text_len() + 4 * lists + 4 * links as usize + 4;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.push(p.metric.code());
+    out.push(0);
+    for v in [p.dimensions as u32, p.m as u32, p.ef_construction as u32, p.ef_search as u32, n as u32, h.deleted_count() as u32] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let empty = n == 0;
+    out.extend_from_slice(&(if empty { NONE } else { h.entry_point() }).to_le_bytes());
+    out.extend_from_slice(&(if empty { NONE } else { h.max_level() as u32 }).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&p.seed.to_le_bytes());
+    out.extend_from_slice(&(h.id_text_len() as u64).to_le_bytes());
+    out.extend_from_slice(&links.to_le_bytes());
+    h.write_sections(&mut out);
+    let crc = crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Sequential;
+
+    fn sample(metric: Metric) -> Vec<u8> {
+        let d = 6;
+        let p = Params { dimensions: d, m: 4, ef_construction: 16, ef_search: 8, metric, seed: 9 };
+        let mut h = Hnsw::new(p).unwrap();
+        let mut s = 1u64;
+        let v: Vec<f32> = (0..120 * d)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect();
+        let ids: Vec<String> = (0..120).map(|i| format!("id-{i}-é")).collect();
+        h.insert_batch(&ids, &v, &Sequential).unwrap();
+        h.delete("id-3-é");
+        h.insert_batch(&["id-5-é"], &v[..d], &Sequential).unwrap();
+        encode(&h)
+    }
+
+    #[test]
+    fn round_trip_is_byte_exact() {
+        for metric in [Metric::Cosine, Metric::Euclidean, Metric::Dot] {
+            let blob = sample(metric);
+            let h = decode(&blob).unwrap();
+            assert_eq!(encode(&h), blob);
+            assert_eq!(h.len(), 119);
+            assert_eq!(h.deleted_count(), 2);
+        }
+        let empty = encode(&Hnsw::new(Params { dimensions: 3, m: 2, ef_construction: 1, ef_search: 1, metric: Metric::Dot, seed: 0 }).unwrap());
+        assert_eq!(empty.len(), 80);
+        assert_eq!(decode(&empty).unwrap().node_count(), 0);
+    }
+
+    #[test]
+    fn inserts_after_a_load_match_the_original() {
+        let blob = sample(Metric::Cosine);
+        let mut a = decode(&blob).unwrap();
+        let mut b = decode(&blob).unwrap();
+        let v: Vec<f32> = (0..30 * 6).map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0).collect();
+        let ids: Vec<String> = (0..30).map(|i| format!("new-{i}")).collect();
+        a.insert_batch(&ids, &v, &Sequential).unwrap();
+        for (id, row) in ids.iter().zip(v.chunks_exact(6)) {
+            b.insert_batch(&[id], row, &Sequential).unwrap();
+        }
+        // one batch of 30 and 30 single inserts agree while the graph is small (chunk size 1... 7)
+        assert_eq!(encode(&a).len(), encode(&b).len());
+        let mut c = decode(&blob).unwrap();
+        c.insert_batch(&ids, &v, &Sequential).unwrap();
+        assert_eq!(encode(&a), encode(&c));
+    }
+
+    fn with_crc(mut body: Vec<u8>) -> Vec<u8> {
+        let c = crc32(&body);
+        body.extend_from_slice(&c.to_le_bytes());
+        body
+    }
+
+    fn patched(blob: &[u8], at: usize, bytes: &[u8]) -> Vec<u8> {
+        let mut body = blob[..blob.len() - 4].to_vec();
+        body[at..at + bytes.len()].copy_from_slice(bytes);
+        with_crc(body)
+    }
+
+    #[test]
+    fn rejects_hostile_headers() {
+        let blob = sample(Metric::Euclidean);
+        let n = u32_at(&blob, 28);
+        let cases: Vec<(usize, Vec<u8>)> = vec![
+            (0, b"X".to_vec()),
+            (8, 2u16.to_le_bytes().to_vec()),
+            (10, vec![9]),
+            (11, vec![1]),
+            (12, 0u32.to_le_bytes().to_vec()),
+            (12, u32::MAX.to_le_bytes().to_vec()),
+            (16, 1u32.to_le_bytes().to_vec()),
+            (20, 0u32.to_le_bytes().to_vec()),
+            (28, u32::MAX.to_le_bytes().to_vec()),
+            (28, (n + 1).to_le_bytes().to_vec()),
+            (32, (n + 5).to_le_bytes().to_vec()),
+            (36, (n + 3).to_le_bytes().to_vec()),
+            (40, 70u32.to_le_bytes().to_vec()),
+            (44, 1u32.to_le_bytes().to_vec()),
+            (48, u64::MAX.to_le_bytes().to_vec()),
+            (56, (1u64 << 62).to_le_bytes().to_vec()),
+            (64, (1u64 << 61).to_le_bytes().to_vec()),
+            (64, u64::MAX.to_le_bytes().to_vec()),
+            (56, u64::MAX.to_le_bytes().to_vec()),
+            (72 + 8, 0x7FC0_0000u32.to_le_bytes().to_vec()),
+        ];
+        for (at, bytes) in cases {
+            assert!(decode(&patched(&blob, at, &bytes)).is_err(), "patch at {at} accepted");
+        }
+        for cut in [1usize, 4, 5, 100, blob.len() / 2, blob.len() - 5] {
+            assert!(decode(&blob[..blob.len() - cut]).is_err());
+            assert!(decode(&blob[..cut]).is_err());
+        }
+        let mut flipped = blob.clone();
+        flipped[300] ^= 0x10;
+        assert!(decode(&flipped).is_err());
+        let mut trailing = blob[..blob.len() - 4].to_vec();
+        trailing.extend_from_slice(b"xyz");
+        assert!(decode(&with_crc(trailing)).is_err());
+    }
+}

@@ -1,0 +1,1161 @@
+//! HNSW (Malkov & Yashunin, 2018) with the reference backend's semantics.
+//!
+//! * Neighbour selection is the paper's Algorithm 4 heuristic without candidate extension
+//!   and without keeping pruned connections; a new node gets up to `m` links per layer, and
+//!   a node's list holds up to `2m` on layer 0 and `m` above (shrunk with the heuristic).
+//! * Searches descend greedily (ef = 1) through the upper layers, then run a beam of
+//!   `max(ef, k)` on layer 0.
+//! * Deletions are tombstones: the node stays in the graph as a waypoint, is traversed, and
+//!   is never returned; the layer-0 beam keeps going until it holds `ef` *live* nodes.
+//!   Inserting an existing id tombstones the old node and adds a new one.
+//! * Distances are lower-is-closer: cosine `1 - a.b` on L2-normalised stored vectors, dot
+//!   `-a.b`, euclidean squared L2 (reported as `-sqrt` in scores).
+//! * Levels are drawn from a hash of `(seed, node index)`, so a graph reloaded from bytes
+//!   continues exactly as the original would.
+//!
+//! Memory layout follows hnswlib: one flat `u32` array holds, per node, the layer-0 link
+//! count, `2m` link slots and the vector (as `f32` bits), so a visit touches one place.
+//! Upper-layer lists live in a second flat array; ids in one text buffer with an
+//! open-addressing table from live id to node.
+//!
+//! Batch inserts are processed in chunks whose size depends only on the graph size: every
+//! node of a chunk searches the graph as it was before the chunk (in parallel through the
+//! [`Executor`]) and also considers the chunk's earlier nodes exactly; its reverse links are
+//! then applied per target node in insertion order. The result never depends on the
+//! executor or thread count, and a one-row insert is exactly the sequential algorithm.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::Mutex;
+
+use crate::distance::{self, Kernels};
+use crate::exec::Executor;
+
+/// "No node": the entry point of an empty graph, an empty hash slot.
+pub const NONE: u32 = u32::MAX;
+/// Highest level the format can store.
+pub const MAX_LEVEL: u8 = 63;
+/// Largest dimension the format accepts.
+pub const MAX_DIMENSIONS: usize = 65_536;
+/// Largest ef the configuration accepts.
+pub const MAX_EF: usize = 100_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Cosine = 0,
+    Euclidean = 1,
+    Dot = 2,
+}
+
+impl Metric {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+    pub fn from_code(code: u8) -> Option<Metric> {
+        match code {
+            0 => Some(Metric::Cosine),
+            1 => Some(Metric::Euclidean),
+            2 => Some(Metric::Dot),
+            _ => None,
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Metric> {
+        match name {
+            "cosine" => Some(Metric::Cosine),
+            "euclidean" => Some(Metric::Euclidean),
+            "dot" => Some(Metric::Dot),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Cosine => "cosine",
+            Metric::Euclidean => "euclidean",
+            Metric::Dot => "dot",
+        }
+    }
+}
+
+/// The configuration of an index (the fields of `HnswConfig`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Params {
+    pub dimensions: usize,
+    pub m: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+    pub metric: Metric,
+    pub seed: u64,
+}
+
+impl Params {
+    /// The ranges `HnswConfig` and the file format allow.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=MAX_DIMENSIONS).contains(&self.dimensions) {
+            return Err(format!("dimensions must be 1..={MAX_DIMENSIONS}"));
+        }
+        if !(2..=256).contains(&self.m) {
+            return Err("m must be 2..=256".into());
+        }
+        if !(1..=MAX_EF).contains(&self.ef_construction) || !(1..=MAX_EF).contains(&self.ef_search) {
+            return Err(format!("ef_construction and ef_search must be 1..={MAX_EF}"));
+        }
+        if self.seed >= 1u64 << 63 {
+            return Err("seed must be below 2**63".into());
+        }
+        Ok(())
+    }
+}
+
+/// A candidate: distance and node, ordered by distance then node (as the reference's tuples).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cand {
+    pub d: f32,
+    pub id: u32,
+}
+
+impl Eq for Cand {}
+
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Cand {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.d.total_cmp(&other.d).then(self.id.cmp(&other.id))
+    }
+}
+
+/// A min-heap entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Near(Cand);
+
+impl PartialOrd for Near {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Near {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.cmp(&self.0)
+    }
+}
+
+/// Per-search scratch: visited marks with an epoch, and the two heaps' buffers.
+#[derive(Default)]
+struct Scratch {
+    marks: Vec<u16>,
+    epoch: u16,
+    near: Vec<Near>,
+    far: Vec<Cand>,
+}
+
+impl Scratch {
+    fn start(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            for m in self.marks.iter_mut() {
+                *m = 0;
+            }
+            self.epoch = 1;
+        }
+    }
+
+    /// Marks `node` visited; true if it was not visited before.
+    #[inline]
+    fn visit(&mut self, node: u32) -> bool {
+        let slot = &mut self.marks[node as usize];
+        if *slot == self.epoch {
+            false
+        } else {
+            *slot = self.epoch;
+            true
+        }
+    }
+}
+
+/// splitmix64's finaliser.
+fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The level of node `node`: floor(-ln(u) / ln(m)) capped at 63, u in (0, 1] hashed from
+/// (seed, node).
+pub fn draw_level(seed: u64, node: u64, m: usize) -> u8 {
+    let h = mix64(seed ^ mix64(node ^ 0x5EED_0F_1E7E15));
+    let u = ((h >> 11) as f64 + 1.0) * (1.0 / (1u64 << 53) as f64);
+    let level = (-u.ln() * (1.0 / (m as f64).ln())).floor();
+    if level >= MAX_LEVEL as f64 {
+        MAX_LEVEL
+    } else if level > 0.0 {
+        level as u8
+    } else {
+        0
+    }
+}
+
+/// FNV-1a, then mixed.
+fn hash_id(id: &[u8]) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    for &b in id {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    mix64(h)
+}
+
+/// Size of the chunks a batch insert is cut into, from the graph size alone (so results
+/// never depend on the thread count): exact sequential inserts while the graph is small.
+fn chunk_size(n: usize) -> usize {
+    (n / 16).max(1).min(64)
+}
+
+pub struct Hnsw {
+    p: Params,
+    k: Kernels,
+    /// Words per node in `data`: 1 (count) + 2m (links) + d (vector).
+    stride: usize,
+    vec_off: usize,
+    data: Vec<u32>,
+    levels: Vec<u8>,
+    deleted: Vec<u8>,
+    /// Per node: start in `upper` of its layers 1..=level, each `1 + m` words; NONE for level 0.
+    upper_off: Vec<u32>,
+    upper: Vec<u32>,
+    id_text: Vec<u8>,
+    /// n + 1 offsets into `id_text`.
+    id_off: Vec<u32>,
+    /// Open addressing (linear probing) from live id to node; NONE marks an empty slot.
+    table: Vec<u32>,
+    live: usize,
+    n_deleted: usize,
+    entry: u32,
+    max_level: i32,
+    pool: Mutex<Vec<Scratch>>,
+}
+
+impl Hnsw {
+    pub fn new(p: Params) -> Result<Hnsw, String> {
+        p.check()?;
+        let vec_off = 1 + 2 * p.m;
+        Ok(Hnsw {
+            stride: vec_off + p.dimensions,
+            vec_off,
+            p,
+            k: distance::kernels(),
+            data: Vec::new(),
+            levels: Vec::new(),
+            deleted: Vec::new(),
+            upper_off: Vec::new(),
+            upper: Vec::new(),
+            id_text: Vec::new(),
+            id_off: vec![0],
+            table: vec![NONE; 16],
+            live: 0,
+            n_deleted: 0,
+            entry: NONE,
+            max_level: -1,
+            pool: Mutex::new(Vec::new()),
+        })
+    }
+
+    // -- accessors ---------------------------------------------------------------------
+
+    pub fn params(&self) -> &Params {
+        &self.p
+    }
+    /// Nodes in the graph, deleted ones included.
+    pub fn node_count(&self) -> usize {
+        self.levels.len()
+    }
+    /// Live (not deleted) ids.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+    pub fn deleted_count(&self) -> usize {
+        self.n_deleted
+    }
+    pub fn entry_point(&self) -> u32 {
+        self.entry
+    }
+    /// Top layer, -1 when empty.
+    pub fn max_level(&self) -> i32 {
+        self.max_level
+    }
+    pub fn level(&self, node: u32) -> u8 {
+        self.levels[node as usize]
+    }
+    pub fn is_deleted(&self, node: u32) -> bool {
+        self.deleted[node as usize] != 0
+    }
+    pub fn isa(&self) -> &'static str {
+        self.k.isa
+    }
+
+    /// The stored vector of `node` (L2-normalised for cosine).
+    #[inline]
+    pub fn vector(&self, node: u32) -> &[f32] {
+        let start = node as usize * self.stride + self.vec_off;
+        let words = &self.data[start..start + self.p.dimensions];
+        // SAFETY: u32 and f32 have the same size and alignment and every bit pattern is a
+        // valid f32; the slice borrows `self.data` for its whole lifetime.
+        unsafe { std::slice::from_raw_parts(words.as_ptr() as *const f32, words.len()) }
+    }
+
+    fn vector_mut(&mut self, node: u32) -> &mut [f32] {
+        let start = node as usize * self.stride + self.vec_off;
+        let d = self.p.dimensions;
+        let words = &mut self.data[start..start + d];
+        // SAFETY: as in `vector`, and the borrow is unique.
+        unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut f32, words.len()) }
+    }
+
+    /// The neighbour list of `node` on `layer` (which must be <= its level).
+    #[inline]
+    pub fn links(&self, node: u32, layer: usize) -> &[u32] {
+        if layer == 0 {
+            let base = node as usize * self.stride;
+            let count = self.data[base] as usize;
+            &self.data[base + 1..base + 1 + count]
+        } else {
+            let base = self.upper_off[node as usize] as usize + (layer - 1) * (1 + self.p.m);
+            let count = self.upper[base] as usize;
+            &self.upper[base + 1..base + 1 + count]
+        }
+    }
+
+    fn set_links(&mut self, node: u32, layer: usize, list: &[u32]) {
+        if layer == 0 {
+            let base = node as usize * self.stride;
+            self.data[base] = list.len() as u32;
+            self.data[base + 1..base + 1 + list.len()].copy_from_slice(list);
+        } else {
+            let base = self.upper_off[node as usize] as usize + (layer - 1) * (1 + self.p.m);
+            self.upper[base] = list.len() as u32;
+            self.upper[base + 1..base + 1 + list.len()].copy_from_slice(list);
+        }
+    }
+
+    /// The id of `node` (also of deleted nodes).
+    pub fn id(&self, node: u32) -> &str {
+        let bytes = self.id_bytes(node);
+        // Ids enter only as &str or through the loader's UTF-8 check.
+        std::str::from_utf8(bytes).unwrap_or("")
+    }
+
+    fn id_bytes(&self, node: u32) -> &[u8] {
+        let i = node as usize;
+        &self.id_text[self.id_off[i] as usize..self.id_off[i + 1] as usize]
+    }
+
+    /// The live node holding `id`.
+    pub fn node_of(&self, id: &str) -> Option<u32> {
+        let mask = self.table.len() - 1;
+        let mut slot = hash_id(id.as_bytes()) as usize & mask;
+        loop {
+            let node = self.table[slot];
+            if node == NONE {
+                return None;
+            }
+            if self.id_bytes(node) == id.as_bytes() {
+                return Some(node);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.node_of(id).is_some()
+    }
+
+    /// Live ids in node order.
+    pub fn live_ids(&self) -> Vec<&str> {
+        (0..self.node_count() as u32).filter(|&i| !self.is_deleted(i)).map(|i| self.id(i)).collect()
+    }
+
+    /// Nodes on each level 0..=max_level (deleted ones included).
+    pub fn nodes_per_level(&self) -> Vec<usize> {
+        if self.max_level < 0 {
+            return Vec::new();
+        }
+        let mut counts = vec![0usize; self.max_level as usize + 1];
+        for &l in &self.levels {
+            counts[l as usize] += 1;
+        }
+        for i in (0..counts.len().saturating_sub(1)).rev() {
+            counts[i] += counts[i + 1];
+        }
+        counts
+    }
+
+    /// Bytes held by the index (allocated capacity of its arrays).
+    pub fn memory_bytes(&self) -> usize {
+        self.data.capacity() * 4
+            + self.levels.capacity()
+            + self.deleted.capacity()
+            + self.upper_off.capacity() * 4
+            + self.upper.capacity() * 4
+            + self.id_text.capacity()
+            + self.id_off.capacity() * 4
+            + self.table.capacity() * 4
+            + std::mem::size_of::<Hnsw>()
+    }
+
+    // -- the id table --------------------------------------------------------------------
+
+    fn table_insert(&mut self, node: u32) {
+        if (self.live + 1) * 2 > self.table.len() {
+            self.table_grow();
+        }
+        let mask = self.table.len() - 1;
+        let mut slot = hash_id(self.id_bytes(node)) as usize & mask;
+        while self.table[slot] != NONE {
+            slot = (slot + 1) & mask;
+        }
+        self.table[slot] = node;
+    }
+
+    fn table_grow(&mut self) {
+        let size = (self.table.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.table, vec![NONE; size]);
+        let mask = size - 1;
+        for node in old.into_iter().filter(|&x| x != NONE) {
+            let mut slot = hash_id(self.id_bytes(node)) as usize & mask;
+            while self.table[slot] != NONE {
+                slot = (slot + 1) & mask;
+            }
+            self.table[slot] = node;
+        }
+    }
+
+    /// Removes the live `id` from the table, returning its node.
+    fn table_remove(&mut self, id: &[u8]) -> Option<u32> {
+        let mask = self.table.len() - 1;
+        let mut slot = hash_id(id) as usize & mask;
+        loop {
+            let node = self.table[slot];
+            if node == NONE {
+                return None;
+            }
+            if self.id_bytes(node) == id {
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+        let found = self.table[slot];
+        // backward-shift deletion keeps every probe sequence unbroken
+        let mut hole = slot;
+        let mut j = slot;
+        loop {
+            j = (j + 1) & mask;
+            let node = self.table[j];
+            if node == NONE {
+                break;
+            }
+            let home = hash_id(self.id_bytes(node)) as usize & mask;
+            // move `node` into the hole unless its home lies cyclically in (hole, j]
+            let in_range = if hole <= j { hole < home && home <= j } else { hole < home || home <= j };
+            if !in_range {
+                self.table[hole] = node;
+                hole = j;
+            }
+        }
+        self.table[hole] = NONE;
+        Some(found)
+    }
+
+    // -- public operations ---------------------------------------------------------------
+
+    /// Tombstones the live `id`; false if it is not there.
+    pub fn delete(&mut self, id: &str) -> bool {
+        match self.table_remove(id.as_bytes()) {
+            Some(node) => {
+                self.deleted[node as usize] = 1;
+                self.live -= 1;
+                self.n_deleted += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Distance (lower is closer) between a prepared query and a stored vector.
+    #[inline]
+    fn dist(&self, q: &[f32], node: u32) -> f32 {
+        let v = self.vector(node);
+        match self.p.metric {
+            Metric::Cosine => 1.0 - (self.k.dot)(q, v),
+            Metric::Dot => -(self.k.dot)(q, v),
+            Metric::Euclidean => (self.k.l2sq)(q, v),
+        }
+    }
+
+    #[inline]
+    fn dist_nodes(&self, a: u32, b: u32) -> f32 {
+        self.dist(self.vector(a), b)
+    }
+
+    /// The similarity reported for an internal distance.
+    pub fn score(&self, d: f32) -> f32 {
+        match self.p.metric {
+            Metric::Cosine => 1.0 - d,
+            Metric::Dot => -d,
+            Metric::Euclidean => -(d.max(0.0).sqrt()),
+        }
+    }
+
+    /// Turns a query into what the graph compares against (unit norm for cosine).
+    pub fn prepare(&self, query: &[f32]) -> Vec<f32> {
+        let mut q = query.to_vec();
+        if self.p.metric == Metric::Cosine {
+            distance::normalize(&self.k, &mut q);
+        }
+        q
+    }
+
+    fn scratch(&self) -> Scratch {
+        let popped = match self.pool.lock() {
+            Ok(mut pool) => pool.pop(),
+            Err(poisoned) => poisoned.into_inner().pop(),
+        };
+        popped.unwrap_or_default()
+    }
+
+    fn give_back(&self, s: Scratch) {
+        match self.pool.lock() {
+            Ok(mut pool) => pool.push(s),
+            Err(poisoned) => poisoned.into_inner().push(s),
+        }
+    }
+
+    /// The `k` nearest live nodes to `query` with a beam of `max(ef, k)`: (node, score),
+    /// best first. `query` has `dimensions` components.
+    pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Vec<(u32, f32)> {
+        if self.entry == NONE || self.live == 0 || k == 0 {
+            return Vec::new();
+        }
+        let q = self.prepare(query);
+        let mut s = self.scratch();
+        let found = self.knn(&q, k, ef, &mut s);
+        self.give_back(s);
+        found.into_iter().map(|c| (c.id, self.score(c.d))).collect()
+    }
+
+    fn knn(&self, q: &[f32], k: usize, ef: usize, s: &mut Scratch) -> Vec<Cand> {
+        let mut cur = Cand { d: self.dist(q, self.entry), id: self.entry };
+        let mut layer = self.max_level;
+        while layer > 0 {
+            cur = self.greedy(q, cur, layer as usize);
+            layer -= 1;
+        }
+        let mut found = self.search_layer(q, &[cur], ef.max(k), 0, true, s);
+        found.truncate(k);
+        found
+    }
+
+    /// Greedy descent on one layer: the reference's beam of width 1.
+    fn greedy(&self, q: &[f32], mut cur: Cand, layer: usize) -> Cand {
+        loop {
+            let mut moved = false;
+            let here = cur.id;
+            for &x in self.links(here, layer) {
+                let d = self.dist(q, x);
+                if d < cur.d {
+                    cur = Cand { d, id: x };
+                    moved = true;
+                }
+            }
+            if !moved {
+                return cur;
+            }
+        }
+    }
+
+    /// Algorithm 2, best-first from `entry`; up to `ef` nodes nearest first. With
+    /// `skip_deleted` tombstones are walked through but not kept.
+    fn search_layer(&self, q: &[f32], entry: &[Cand], ef: usize, layer: usize, skip_deleted: bool, s: &mut Scratch) -> Vec<Cand> {
+        s.start(self.node_count());
+        let mut near = BinaryHeap::from(std::mem::take(&mut s.near));
+        let mut far = BinaryHeap::from(std::mem::take(&mut s.far));
+        near.clear();
+        far.clear();
+        for &c in entry {
+            if s.visit(c.id) {
+                near.push(Near(c));
+                if !(skip_deleted && self.deleted[c.id as usize] != 0) {
+                    far.push(c);
+                }
+            }
+        }
+        while far.len() > ef {
+            far.pop();
+        }
+        while let Some(Near(c)) = near.pop() {
+            if far.len() >= ef {
+                if let Some(worst) = far.peek() {
+                    if c.d > worst.d {
+                        break;
+                    }
+                }
+            }
+            let links = self.links(c.id, layer);
+            #[cfg(target_arch = "x86_64")]
+            for &x in links {
+                prefetch(self.data.as_ptr().wrapping_add(x as usize * self.stride + self.vec_off));
+            }
+            for &x in links {
+                if !s.visit(x) {
+                    continue;
+                }
+                let d = self.dist(q, x);
+                let admit = far.len() < ef || far.peek().map_or(true, |w| d < w.d);
+                if admit {
+                    near.push(Near(Cand { d, id: x }));
+                    if !(skip_deleted && self.deleted[x as usize] != 0) {
+                        far.push(Cand { d, id: x });
+                        if far.len() > ef {
+                            far.pop();
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = far.into_sorted_vec();
+        out.truncate(ef);
+        // hand the buffers back for the next search
+        let mut nv = near.into_vec();
+        nv.clear();
+        s.near = nv;
+        s.far = Vec::with_capacity(out.len());
+        out
+    }
+
+    /// Algorithm 4 over `ranked` (nearest first): keep a candidate only if it is at least as
+    /// close to the base as to every neighbour kept so far.
+    fn select(&self, ranked: &[Cand], m: usize) -> Vec<u32> {
+        if ranked.len() <= m {
+            return ranked.iter().map(|c| c.id).collect();
+        }
+        let mut kept: Vec<u32> = Vec::with_capacity(m);
+        for c in ranked {
+            let v = self.vector(c.id);
+            let good = kept.iter().all(|&k| {
+                let pd = match self.p.metric {
+                    Metric::Cosine => 1.0 - (self.k.dot)(v, self.vector(k)),
+                    Metric::Dot => -(self.k.dot)(v, self.vector(k)),
+                    Metric::Euclidean => (self.k.l2sq)(v, self.vector(k)),
+                };
+                pd >= c.d
+            });
+            if good {
+                kept.push(c.id);
+                if kept.len() == m {
+                    break;
+                }
+            }
+        }
+        kept
+    }
+
+    // -- inserts -------------------------------------------------------------------------
+
+    /// Inserts `ids.len()` rows of `vectors` (row-major, `dimensions` columns). Ids within
+    /// the batch must be distinct (the facade checks it); an existing id is replaced.
+    /// Fails (leaving the index unchanged) only if the total id text would pass 4 GiB or the
+    /// node count 2^32 - 1.
+    pub fn insert_batch<S: AsRef<str>, E: Executor>(&mut self, ids: &[S], vectors: &[f32], exec: &E) -> Result<(), String> {
+        let d = self.p.dimensions;
+        if vectors.len() != ids.len() * d {
+            return Err(format!("{} ids for {} components of dimension {d}", ids.len(), vectors.len()));
+        }
+        let text: usize = ids.iter().map(|i| i.as_ref().len()).sum();
+        if self.id_text.len() as u64 + text as u64 > u32::MAX as u64 {
+            return Err("the ids of one index may take at most 4 GiB".into());
+        }
+        if self.node_count() as u64 + ids.len() as u64 >= NONE as u64 {
+            return Err("an index holds at most 2**32 - 2 nodes".into());
+        }
+        self.reserve(ids.len(), text);
+        let mut start = 0;
+        while start < ids.len() {
+            let end = (start + chunk_size(self.node_count())).min(ids.len());
+            self.insert_chunk(&ids[start..end], &vectors[start * d..end * d], exec);
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Room for `rows` more nodes: exact for one big batch, amortised for many small ones.
+    fn reserve(&mut self, rows: usize, text: usize) {
+        let n = self.node_count();
+        let want = n + rows;
+        let grow = |cap: usize| if want <= cap { 0 } else { (want.max(n + n / 4)) - n };
+        let extra = grow(self.levels.capacity());
+        if extra > 0 {
+            self.data.reserve_exact(extra * self.stride);
+            self.levels.reserve_exact(extra);
+            self.deleted.reserve_exact(extra);
+            self.upper_off.reserve_exact(extra);
+            self.id_off.reserve_exact(extra);
+        }
+        let tl = self.id_text.len();
+        if tl + text > self.id_text.capacity() {
+            self.id_text.reserve_exact((tl + text).max(tl + tl / 4) - tl);
+        }
+    }
+
+    fn push_node(&mut self, id: &str, vector: &[f32]) -> u32 {
+        let node = self.node_count() as u32;
+        if let Some(old) = self.table_remove(id.as_bytes()) {
+            self.deleted[old as usize] = 1;
+            self.live -= 1;
+            self.n_deleted += 1;
+        }
+        let level = draw_level(self.p.seed, node as u64, self.p.m);
+        let new_len = self.data.len() + self.stride;
+        self.data.resize(new_len, 0);
+        self.vector_mut(node).copy_from_slice(vector);
+        if self.p.metric == Metric::Cosine {
+            let k = self.k;
+            distance::normalize(&k, self.vector_mut(node));
+        }
+        self.levels.push(level);
+        self.deleted.push(0);
+        if level > 0 {
+            self.upper_off.push(self.upper.len() as u32);
+            let words = self.upper.len() + level as usize * (1 + self.p.m);
+            self.upper.resize(words, 0);
+        } else {
+            self.upper_off.push(NONE);
+        }
+        self.id_text.extend_from_slice(id.as_bytes());
+        self.id_off.push(self.id_text.len() as u32);
+        self.table_insert(node);
+        self.live += 1;
+        node
+    }
+
+    fn insert_chunk<S: AsRef<str>, E: Executor>(&mut self, ids: &[S], vectors: &[f32], exec: &E) {
+        let d = self.p.dimensions;
+        let first = self.node_count() as u32;
+        for (id, v) in ids.iter().zip(vectors.chunks_exact(d)) {
+            self.push_node(id.as_ref(), v);
+        }
+        let count = ids.len();
+        // 1. each new node's own lists, against the graph as it was before the chunk
+        let plans: Vec<Vec<Vec<u32>>> = {
+            let g: &Hnsw = self;
+            if count == 1 {
+                vec![g.plan(first, first)]
+            } else {
+                exec.map(count, |j| g.plan(first, first + j as u32))
+            }
+        };
+        for (j, plan) in plans.iter().enumerate() {
+            for (layer, list) in plan.iter().enumerate() {
+                self.set_links(first + j as u32, layer, list);
+            }
+        }
+        // 2. reverse links, grouped by (target, layer) in insertion order
+        let mut adds: Vec<(u32, u8, u32)> = Vec::new();
+        for (j, plan) in plans.iter().enumerate() {
+            for (layer, list) in plan.iter().enumerate().rev() {
+                for &t in list {
+                    adds.push((t, layer as u8, first + j as u32));
+                }
+            }
+        }
+        adds.sort_by_key(|&(t, l, _)| (t, l)); // stable: sources stay in insertion order
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < adds.len() {
+            let mut j = i + 1;
+            while j < adds.len() && adds[j].0 == adds[i].0 && adds[j].1 == adds[i].1 {
+                j += 1;
+            }
+            groups.push((i, j));
+            i = j;
+        }
+        let updates: Vec<Vec<u32>> = {
+            let g: &Hnsw = self;
+            let adds = &adds;
+            let groups = &groups;
+            let job = move |gi: usize| {
+                let (a, b) = groups[gi];
+                let (t, layer) = (adds[a].0, adds[a].1 as usize);
+                g.relink(t, layer, adds[a..b].iter().map(|x| x.2))
+            };
+            if groups.len() < 16 {
+                groups.iter().enumerate().map(|(gi, _)| job(gi)).collect()
+            } else {
+                exec.map(groups.len(), job)
+            }
+        };
+        for (&(a, _), list) in groups.iter().zip(&updates) {
+            let (t, layer) = (adds[a].0, adds[a].1 as usize);
+            self.set_links(t, layer, list);
+        }
+        // 3. the entry point
+        for j in 0..count as u32 {
+            let node = first + j;
+            let level = self.levels[node as usize] as i32;
+            if level > self.max_level {
+                self.entry = node;
+                self.max_level = level;
+            }
+        }
+    }
+
+    /// The lists a new node gets on each of its layers: Algorithm 1's search against the
+    /// graph as it stood before its chunk (nodes < `first`), plus the chunk's earlier nodes.
+    fn plan(&self, first: u32, node: u32) -> Vec<Vec<u32>> {
+        let level = self.levels[node as usize] as usize;
+        let efc = self.p.ef_construction;
+        let mut per_layer: Vec<Vec<Cand>> = vec![Vec::new(); level + 1];
+        let q = self.vector(node);
+        if self.entry != NONE {
+            let mut s = self.scratch();
+            let mut cur = Cand { d: self.dist(q, self.entry), id: self.entry };
+            let mut layer = self.max_level;
+            while layer > level as i32 {
+                cur = self.greedy(q, cur, layer as usize);
+                layer -= 1;
+            }
+            let mut entries = vec![cur];
+            let top = level.min(self.max_level as usize);
+            for layer in (0..=top).rev() {
+                let found = self.search_layer(q, &entries, efc, layer, false, &mut s);
+                per_layer[layer] = found.clone();
+                entries = found;
+            }
+            self.give_back(s);
+        }
+        if node > first {
+            for p in first..node {
+                let lp = self.levels[p as usize] as usize;
+                let d = self.dist(q, p);
+                for cands in per_layer.iter_mut().take(level.min(lp) + 1) {
+                    cands.push(Cand { d, id: p });
+                }
+            }
+            for cands in per_layer.iter_mut() {
+                cands.sort();
+                cands.truncate(efc);
+            }
+        }
+        per_layer.iter().map(|c| self.select(c, self.p.m)).collect()
+    }
+
+    /// `target`'s list on `layer` after adding `sources` one at a time, shrinking it with
+    /// the heuristic whenever it overflows (the reference's `_link`).
+    fn relink<I: Iterator<Item = u32>>(&self, target: u32, layer: usize, sources: I) -> Vec<u32> {
+        let limit = if layer == 0 { 2 * self.p.m } else { self.p.m };
+        let mut list = self.links(target, layer).to_vec();
+        for s in sources {
+            list.push(s);
+            if list.len() > limit {
+                let mut ranked: Vec<Cand> = list.iter().map(|&x| Cand { d: self.dist_nodes(target, x), id: x }).collect();
+                ranked.sort();
+                list = self.select(&ranked, limit);
+            }
+        }
+        list
+    }
+
+    // -- construction from validated parts (used by the loader) ----------------------------
+
+    /// Builds an index from parts the loader has fully validated.
+    pub(crate) fn from_parts(p: Params, parts: Parts<'_>) -> Hnsw {
+        let mut h = Hnsw::new(p).expect("validated params");
+        let n = parts.levels.len();
+        let d = h.p.dimensions;
+        h.data = vec![0u32; n * h.stride];
+        h.levels = parts.levels.to_vec();
+        h.deleted = parts.flags.to_vec();
+        h.upper_off = Vec::with_capacity(n);
+        let mut upper_words = 0usize;
+        for &l in parts.levels {
+            if l > 0 {
+                h.upper_off.push(upper_words as u32);
+                upper_words += l as usize * (1 + h.p.m);
+            } else {
+                h.upper_off.push(NONE);
+            }
+        }
+        h.upper = vec![0u32; upper_words];
+        for i in 0..n {
+            let src = &parts.vectors[i * d * 4..(i + 1) * d * 4];
+            let row = &mut h.data[i * h.stride + h.vec_off..i * h.stride + h.vec_off + d];
+            for (w, b) in row.iter_mut().zip(src.chunks_exact(4)) {
+                *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        let mut list_idx = 0usize;
+        let mut link_pos = 0usize;
+        let mut buf: Vec<u32> = Vec::with_capacity(2 * h.p.m);
+        for i in 0..n {
+            for layer in 0..=parts.levels[i] as usize {
+                let size = read_u32(parts.sizes, list_idx) as usize;
+                list_idx += 1;
+                buf.clear();
+                buf.extend((0..size).map(|j| read_u32(parts.links, link_pos + j)));
+                link_pos += size;
+                h.set_links(i as u32, layer, &buf);
+            }
+        }
+        h.id_text = parts.id_text.to_vec();
+        h.id_off = (0..=n).map(|i| read_u32(parts.offsets, i)).collect();
+        let mut table = 16usize;
+        let live = parts.flags.iter().filter(|&&f| f == 0).count();
+        while table < live * 2 + 2 {
+            table *= 2;
+        }
+        h.table = vec![NONE; table];
+        h.live = 0;
+        for i in 0..n {
+            if parts.flags[i] == 0 {
+                h.table_insert(i as u32);
+                h.live += 1;
+            }
+        }
+        h.n_deleted = n - h.live;
+        h.entry = parts.entry;
+        h.max_level = if n == 0 { -1 } else { parts.levels[parts.entry as usize] as i32 };
+        h
+    }
+
+    /// Appends the format's sections after the header (vectors .. links) to `out`, and
+    /// returns the link count.
+    pub(crate) fn write_sections(&self, out: &mut Vec<u8>) {
+        let n = self.node_count();
+        for i in 0..n as u32 {
+            for &x in self.vector(i) {
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(&self.levels);
+        out.extend_from_slice(&self.deleted);
+        for &o in &self.id_off {
+            out.extend_from_slice(&o.to_le_bytes());
+        }
+        out.extend_from_slice(&self.id_text);
+        for i in 0..n as u32 {
+            for layer in 0..=self.levels[i as usize] as usize {
+                out.extend_from_slice(&(self.links(i, layer).len() as u32).to_le_bytes());
+            }
+        }
+        for i in 0..n as u32 {
+            for layer in 0..=self.levels[i as usize] as usize {
+                for &x in self.links(i, layer) {
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// Total neighbour entries over all nodes and layers.
+    pub fn link_count(&self) -> u64 {
+        let mut total = 0u64;
+        for i in 0..self.node_count() as u32 {
+            for layer in 0..=self.levels[i as usize] as usize {
+                total += self.links(i, layer).len() as u64;
+            }
+        }
+        total
+    }
+
+    pub fn id_text_len(&self) -> usize {
+        self.id_text.len()
+    }
+}
+
+/// Little-endian u32 number `i` of `bytes` (the loader has checked the length).
+fn read_u32(bytes: &[u8], i: usize) -> u32 {
+    let b = &bytes[4 * i..4 * i + 4];
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Validated sections of an index file, borrowed from the input.
+pub(crate) struct Parts<'a> {
+    pub vectors: &'a [u8],
+    pub levels: &'a [u8],
+    pub flags: &'a [u8],
+    pub offsets: &'a [u8],
+    pub id_text: &'a [u8],
+    pub sizes: &'a [u8],
+    pub links: &'a [u8],
+    pub entry: u32,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn prefetch(p: *const u32) {
+    // SAFETY: prefetch never faults, whatever the address.
+    unsafe { std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Sequential;
+
+    pub(crate) fn data(n: usize, d: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n * d)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect()
+    }
+
+    pub(crate) fn params(d: usize, metric: Metric) -> Params {
+        Params { dimensions: d, m: 8, ef_construction: 64, ef_search: 32, metric, seed: 7 }
+    }
+
+    fn brute(h: &Hnsw, q: &[f32], k: usize) -> Vec<u32> {
+        let q = h.prepare(q);
+        let mut all: Vec<Cand> = (0..h.node_count() as u32)
+            .filter(|&i| !h.is_deleted(i))
+            .map(|i| Cand { d: h.dist(&q, i), id: i })
+            .collect();
+        all.sort();
+        all.into_iter().take(k).map(|c| c.id).collect()
+    }
+
+    fn ids(range: std::ops::Range<usize>) -> Vec<String> {
+        range.map(|i| format!("v{i}")).collect()
+    }
+
+    #[test]
+    fn recall_and_invariants() {
+        for metric in [Metric::Cosine, Metric::Euclidean, Metric::Dot] {
+            let d = 16;
+            let n = 1500;
+            let v = data(n, d, 3);
+            let mut h = Hnsw::new(params(d, metric)).unwrap();
+            h.insert_batch(&ids(0..n), &v, &Sequential).unwrap();
+            assert_eq!(h.len(), n);
+            let mut hits = 0;
+            let queries = data(50, d, 99);
+            for q in queries.chunks_exact(d) {
+                let got: Vec<u32> = h.search(q, 10, 64).into_iter().map(|x| x.0).collect();
+                let want = brute(&h, q, 10);
+                hits += got.iter().filter(|g| want.contains(g)).count();
+            }
+            assert!(hits as f64 / 500.0 > 0.9, "{metric:?} recall {}", hits as f64 / 500.0);
+            for i in 0..n as u32 {
+                for layer in 0..=h.level(i) as usize {
+                    let l = h.links(i, layer);
+                    assert!(l.len() <= if layer == 0 { 16 } else { 8 });
+                    assert!(l.iter().all(|&x| x != i && h.level(x) as usize >= layer));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_chunking_of_the_executor() {
+        struct Backwards;
+        impl Executor for Backwards {
+            fn map<T: Send, F: Fn(usize) -> T + Sync + Send>(&self, n: usize, f: F) -> Vec<T> {
+                let mut out: Vec<T> = (0..n).rev().map(f).collect();
+                out.reverse();
+                out
+            }
+        }
+        let d = 8;
+        let v = data(700, d, 5);
+        let mut a = Hnsw::new(params(d, Metric::Cosine)).unwrap();
+        let mut b = Hnsw::new(params(d, Metric::Cosine)).unwrap();
+        a.insert_batch(&ids(0..700), &v, &Sequential).unwrap();
+        b.insert_batch(&ids(0..700), &v, &Backwards).unwrap();
+        assert_eq!(crate::format::encode(&a), crate::format::encode(&b));
+    }
+
+    #[test]
+    fn delete_replace_and_tombstones() {
+        let d = 8;
+        let v = data(300, d, 11);
+        let mut h = Hnsw::new(params(d, Metric::Euclidean)).unwrap();
+        h.insert_batch(&ids(0..300), &v, &Sequential).unwrap();
+        for i in (0..300).step_by(2) {
+            assert!(h.delete(&format!("v{i}")));
+        }
+        assert!(!h.delete("v0"));
+        assert_eq!(h.len(), 150);
+        assert!(!h.contains("v0") && h.contains("v1"));
+        for q in v.chunks_exact(d).take(40) {
+            let got = h.search(q, 10, 20);
+            assert_eq!(got.len(), 10);
+            assert!(got.iter().all(|&(node, _)| !h.is_deleted(node)));
+        }
+        // replacing an id tombstones the old node
+        h.insert_batch(&["v1"], &v[4 * d..5 * d], &Sequential).unwrap();
+        assert_eq!(h.len(), 150);
+        assert_eq!(h.node_count(), 301);
+        let top = h.search(&v[4 * d..5 * d], 1, 10);
+        assert_eq!(h.id(top[0].0), "v1");
+        assert!(top[0].1.abs() < 1e-6);
+        // almost everything deleted: the beam still finds all survivors
+        for i in 0..300 {
+            h.delete(&format!("v{i}"));
+        }
+        h.insert_batch(&["a", "b"], &v[..2 * d], &Sequential).unwrap();
+        let got = h.search(&v[100 * d..101 * d], 10, 10);
+        assert_eq!(got.len(), 2);
+        let mut live = h.live_ids();
+        live.sort();
+        assert_eq!(live, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn id_table_survives_churn() {
+        let mut h = Hnsw::new(Params { dimensions: 2, m: 4, ef_construction: 8, ef_search: 8, metric: Metric::Dot, seed: 1 }).unwrap();
+        let v = data(2000, 2, 1);
+        h.insert_batch(&ids(0..2000), &v, &Sequential).unwrap();
+        for i in (0..2000).filter(|i| i % 3 != 0) {
+            assert!(h.delete(&format!("v{i}")), "v{i}");
+        }
+        for i in 0..2000 {
+            assert_eq!(h.contains(&format!("v{i}")), i % 3 == 0, "v{i}");
+            if i % 3 == 0 {
+                let node = h.node_of(&format!("v{i}")).unwrap();
+                assert_eq!(h.id(node), format!("v{i}"));
+            }
+        }
+        assert_eq!(h.len(), 667);
+    }
+
+    #[test]
+    fn levels_are_geometric_and_deterministic() {
+        let counts = (0..100_000u64).fold([0usize; 4], |mut acc, i| {
+            let l = draw_level(3, i, 16) as usize;
+            acc[l.min(3)] += 1;
+            acc
+        });
+        assert!((counts[0] as f64 / 100_000.0 - 15.0 / 16.0).abs() < 0.01, "{counts:?}");
+        assert!(counts[1] > 5000 && counts[1] < 7000, "{counts:?}");
+        assert_eq!(draw_level(3, 17, 16), draw_level(3, 17, 16));
+    }
+
+    #[test]
+    fn empty_and_tiny() {
+        let mut h = Hnsw::new(params(4, Metric::Cosine)).unwrap();
+        assert!(h.search(&[1.0, 0.0, 0.0, 0.0], 3, 10).is_empty());
+        h.insert_batch(&["only"], &[0.0, 0.0, 0.0, 0.0], &Sequential).unwrap();
+        let got = h.search(&[1.0, 0.0, 0.0, 0.0], 3, 10);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1, 0.0);
+    }
+}

@@ -1,0 +1,25 @@
+//! ruvector's compute kernels, shared by the native (PyO3) and wasm backends.
+//!
+//! Dependency-free and compatible with Rust 1.63 (the wasm backend builds it with Debian's
+//! rustc). x86_64 SIMD paths (AVX2 + FMA) are chosen at run time and live behind
+//! `cfg(target_arch = "x86_64")`; every other target gets the portable code.
+//!
+//! * [`distance`]: dot / squared L2 / cosine kernels and matrix helpers.
+//! * [`quant`]: int8 (per-vector affine, 256 levels) and binary (sign bits) quantization.
+//! * [`hnsw`]: the HNSW graph (Malkov & Yashunin), tombstone deletes, batch inserts that can be
+//!   spread over threads through an [`exec::Executor`] while staying deterministic.
+//! * [`format`]: the v1 index file format (docs/format.md) with a loader for hostile bytes.
+//! * [`crc32`]: CRC-32 (IEEE 802.3, as zlib).
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod crc32;
+pub mod distance;
+pub mod exec;
+pub mod format;
+pub mod hnsw;
+pub mod quant;
+
+pub use exec::{Executor, Sequential};
+pub use format::{decode, encode, read_header, FormatError, Header};
+pub use hnsw::{Hnsw, Metric, Params};

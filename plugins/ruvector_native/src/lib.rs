@@ -1,0 +1,481 @@
+//! `ruvector_native._native`: the PyO3 binding of `ruvector-kernels`.
+//!
+//! Arguments arrive validated by the core's facades (finite, C-contiguous float32 of the
+//! right shape), so this layer only converts. Every loop over many vectors runs with the
+//! GIL released; the index sits behind an `RwLock`, which is only ever waited for with the
+//! GIL released and never held while the GIL is acquired, so no thread can deadlock.
+//! Parallel work (batch inserts, batch searches, large batch distances) runs on a rayon
+//! pool whose size `set_threads` controls (default: `RUVECTOR_NATIVE_THREADS` or the
+//! number of CPUs); results never depend on the thread count.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyMemoryError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+use rayon::prelude::*;
+use ruvector_kernels::distance::{self as dist, Kind};
+use ruvector_kernels::{format, quant, Executor, Hnsw, Metric, Params};
+
+// -- threads ------------------------------------------------------------------------------
+
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+static POOL: Mutex<Option<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+
+fn default_threads() -> usize {
+    std::env::var("RUVECTOR_NATIVE_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => {
+            let n = default_threads();
+            THREADS.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// The executor for parallel work: the calling thread alone when one thread is configured.
+struct Exec(Option<Arc<rayon::ThreadPool>>);
+
+fn executor() -> Exec {
+    let n = threads();
+    if n <= 1 {
+        return Exec(None);
+    }
+    let mut slot = POOL.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((size, pool)) = slot.as_ref() {
+        if *size == n {
+            return Exec(Some(pool.clone()));
+        }
+    }
+    match rayon::ThreadPoolBuilder::new().num_threads(n).thread_name(|i| format!("ruvector-{i}")).build() {
+        Ok(pool) => {
+            let pool = Arc::new(pool);
+            *slot = Some((n, pool.clone()));
+            Exec(Some(pool))
+        }
+        Err(_) => Exec(None),
+    }
+}
+
+impl Executor for Exec {
+    fn map<T, F>(&self, n: usize, f: F) -> Vec<T>
+    where
+        T: Send,
+        F: Fn(usize) -> T + Sync + Send,
+    {
+        match &self.0 {
+            Some(pool) if n > 1 => pool.install(|| (0..n).into_par_iter().map(&f).collect()),
+            _ => (0..n).map(f).collect(),
+        }
+    }
+}
+
+/// Number of threads used for batch work.
+#[pyfunction]
+fn get_threads() -> usize {
+    threads()
+}
+
+/// Sets the number of threads used for batch inserts, batch searches and large batch
+/// distances (1 runs everything on the calling thread).
+#[pyfunction]
+fn set_threads(n: usize) -> PyResult<()> {
+    if n == 0 {
+        return Err(PyValueError::new_err("threads must be at least 1"));
+    }
+    THREADS.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The SIMD instruction set the kernels use on this CPU.
+#[pyfunction]
+fn isa() -> &'static str {
+    dist::kernels().isa
+}
+
+// -- helpers ------------------------------------------------------------------------------
+
+fn read(lock: &RwLock<Hnsw>) -> RwLockReadGuard<'_, Hnsw> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write(lock: &RwLock<Hnsw>) -> RwLockWriteGuard<'_, Hnsw> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn kind_of(metric: &str) -> PyResult<Kind> {
+    match metric {
+        "cosine" => Ok(Kind::Cosine),
+        "euclidean" => Ok(Kind::Euclidean),
+        "dot" => Ok(Kind::Dot),
+        other => Err(PyValueError::new_err(format!("unknown metric {other:?}"))),
+    }
+}
+
+fn core_error(py: Python<'_>, name: &str, msg: String) -> PyErr {
+    let made = py
+        .import("ruvector_core.errors")
+        .and_then(|m| m.getattr(name))
+        .and_then(|cls| cls.call1((msg.clone(),)));
+    match made {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(e) => e,
+    }
+}
+
+fn params_of(config: &Bound<'_, PyAny>) -> PyResult<Params> {
+    let metric: String = config.getattr("metric")?.extract()?;
+    let params = Params {
+        dimensions: config.getattr("dimensions")?.extract()?,
+        m: config.getattr("m")?.extract()?,
+        ef_construction: config.getattr("ef_construction")?.extract()?,
+        ef_search: config.getattr("ef_search")?.extract()?,
+        metric: Metric::from_name(&metric).ok_or_else(|| PyValueError::new_err(format!("unknown metric {metric:?}")))?,
+        seed: config.getattr("seed")?.extract()?,
+    };
+    params.check().map_err(PyValueError::new_err)?;
+    Ok(params)
+}
+
+// -- the index ----------------------------------------------------------------------------
+
+/// An HNSW index (the `HnswGraph` protocol of ruvector_core).
+#[pyclass(module = "ruvector_native._native", name = "NativeHnsw", frozen)]
+struct NativeHnsw {
+    inner: RwLock<Hnsw>,
+    config: Py<PyAny>,
+}
+
+#[pymethods]
+impl NativeHnsw {
+    #[new]
+    fn new(config: Bound<'_, PyAny>) -> PyResult<Self> {
+        let params = params_of(&config)?;
+        let graph = Hnsw::new(params).map_err(PyValueError::new_err)?;
+        Ok(NativeHnsw { inner: RwLock::new(graph), config: config.unbind() })
+    }
+
+    /// The `HnswConfig` this index was made with.
+    #[getter]
+    fn config(&self, py: Python<'_>) -> Py<PyAny> {
+        self.config.clone_ref(py)
+    }
+
+    fn insert_batch(&self, py: Python<'_>, ids: Vec<String>, vectors: PyReadonlyArray2<'_, f32>) -> PyResult<()> {
+        let shape = vectors.shape();
+        let d = read_dims(self);
+        if shape[0] != ids.len() || shape[1] != d {
+            return Err(PyValueError::new_err(format!("expected {} rows of {d} components, got {shape:?}", ids.len())));
+        }
+        let rows = vectors.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let exec = executor();
+        py.detach(|| write(&self.inner).insert_batch(&ids, rows, &exec)).map_err(PyValueError::new_err)
+    }
+
+    /// At most `k` live (id, similarity) pairs, best first.
+    fn search(&self, py: Python<'_>, query: PyReadonlyArray1<'_, f32>, k: usize, ef: usize) -> PyResult<Vec<(String, f64)>> {
+        let q = query.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(py.detach(|| {
+            let g = read(&self.inner);
+            if q.len() != g.params().dimensions {
+                return Vec::new();
+            }
+            g.search(q, k, ef).into_iter().map(|(node, score)| (g.id(node).to_owned(), score as f64)).collect()
+        }))
+    }
+
+    /// (ids, scores) of shape (q, k): an object array padded with None and float32 scores
+    /// padded with -inf.
+    fn search_batch<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'py, f32>,
+        k: usize,
+        ef: usize,
+    ) -> PyResult<(Bound<'py, PyArray2<Py<PyAny>>>, Bound<'py, PyArray2<f32>>)> {
+        let shape = queries.shape();
+        let rows = queries.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let (q, d) = (shape[0], shape[1]);
+        let exec = executor();
+        let hits: Vec<Vec<(String, f32)>> = py.detach(|| {
+            let g = read(&self.inner);
+            if d != g.params().dimensions {
+                return vec![Vec::new(); q];
+            }
+            let g = &*g;
+            let one = |i: usize| -> Vec<(String, f32)> {
+                g.search(&rows[i * d..(i + 1) * d], k, ef).into_iter().map(|(node, s)| (g.id(node).to_owned(), s)).collect()
+            };
+            if q >= 4 {
+                exec.map(q, one)
+            } else {
+                (0..q).map(one).collect()
+            }
+        });
+        // k comes from the caller unbounded: fail with MemoryError rather than abort
+        let cells = q.checked_mul(k).ok_or_else(|| PyMemoryError::new_err("q * k overflows"))?;
+        let mut ids: Vec<Py<PyAny>> = Vec::new();
+        let mut scores: Vec<f32> = Vec::new();
+        if ids.try_reserve_exact(cells).is_err() || scores.try_reserve_exact(cells).is_err() {
+            return Err(PyMemoryError::new_err(format!("cannot allocate {q} x {k} results")));
+        }
+        scores.resize(cells, f32::NEG_INFINITY);
+        for (row, found) in hits.iter().enumerate() {
+            for (col, (id, score)) in found.iter().enumerate() {
+                ids.push(PyString::new(py, id).into_any().unbind());
+                scores[row * k + col] = *score;
+            }
+            for _ in found.len()..k {
+                ids.push(py.None());
+            }
+        }
+        let ids = PyArray1::from_vec(py, ids).reshape([q, k])?;
+        let scores = PyArray1::from_vec(py, scores).reshape([q, k])?;
+        Ok((ids, scores))
+    }
+
+    fn delete(&self, py: Python<'_>, id: &str) -> bool {
+        py.detach(|| write(&self.inner).delete(id))
+    }
+
+    fn __contains__(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> bool {
+        match id.extract::<&str>() {
+            Ok(s) => py.detach(|| read(&self.inner).contains(s)),
+            Err(_) => false,
+        }
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        py.detach(|| read(&self.inner).len())
+    }
+
+    /// Live ids, in insertion order of their nodes.
+    fn ids(&self, py: Python<'_>) -> Vec<String> {
+        py.detach(|| read(&self.inner).live_ids().into_iter().map(str::to_owned).collect())
+    }
+
+    fn stats(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let (live, deleted, max_level, per_level, memory) = py.detach(|| {
+            let g = read(&self.inner);
+            (g.len(), g.deleted_count(), g.max_level(), g.nodes_per_level(), g.memory_bytes())
+        });
+        let config = self.config.bind(py);
+        let kw = PyDict::new(py);
+        kw.set_item("backend", "native")?;
+        for field in ["dimensions", "metric", "m", "ef_construction", "ef_search"] {
+            kw.set_item(field, config.getattr(field)?)?;
+        }
+        kw.set_item("count", live)?;
+        kw.set_item("deleted", deleted)?;
+        kw.set_item("max_level", max_level)?;
+        kw.set_item("nodes_per_level", per_level)?;
+        kw.set_item("memory_bytes", memory)?;
+        Ok(py.import("ruvector_core.models")?.getattr("IndexStats")?.call((), Some(&kw))?.unbind())
+    }
+
+    /// The index in the format of docs/format.md.
+    fn serialize<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let blob = py.detach(|| format::encode(&read(&self.inner)));
+        PyBytes::new(py, &blob)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let (n, d, isa) = py.detach(|| {
+            let g = read(&self.inner);
+            (g.len(), g.params().dimensions, g.isa())
+        });
+        format!("NativeHnsw(dimensions={d}, count={n}, isa={isa:?})")
+    }
+}
+
+fn read_dims(index: &NativeHnsw) -> usize {
+    // the dimension never changes, so a poisoned or contended lock is no obstacle
+    read(&index.inner).params().dimensions
+}
+
+/// Rebuilds an index from bytes; anything wrong with them is a `CorruptIndexError`.
+#[pyfunction]
+fn load(py: Python<'_>, data: &[u8], config: Bound<'_, PyAny>) -> PyResult<NativeHnsw> {
+    let result = py.detach(|| catch_unwind(AssertUnwindSafe(|| format::decode(data))));
+    match result {
+        Ok(Ok(graph)) => Ok(NativeHnsw { inner: RwLock::new(graph), config: config.unbind() }),
+        Ok(Err(e)) => Err(core_error(py, "CorruptIndexError", e.0)),
+        Err(_) => Err(core_error(py, "CorruptIndexError", "index bytes could not be decoded".into())),
+    }
+}
+
+// -- vector kernels -----------------------------------------------------------------------
+
+/// Distances, normalisation and quantization (the `VectorKernels` protocol; quantize and
+/// dequantize are completed in Python by `ruvector_native.plugin.NativeKernels`).
+#[pyclass(module = "ruvector_native._native", name = "Kernels", subclass, frozen)]
+struct Kernels {
+    k: dist::Kernels,
+}
+
+/// Rows handled by one parallel task of a batch distance; below two tasks it stays serial.
+const PAR_ROWS: usize = 8192;
+
+fn slice1<'a>(a: &'a PyReadonlyArray1<'_, f32>) -> PyResult<&'a [f32]> {
+    a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+fn slice2<'a, T: numpy::Element>(a: &'a PyReadonlyArray2<'_, T>) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+#[pymethods]
+impl Kernels {
+    #[new]
+    fn new() -> Self {
+        Kernels { k: dist::kernels() }
+    }
+
+    /// Lower is closer: `1 - cos`, L2, or `-a.b`.
+    fn distance(&self, a: PyReadonlyArray1<'_, f32>, b: PyReadonlyArray1<'_, f32>, metric: &str) -> PyResult<f64> {
+        let (a, b) = (slice1(&a)?, slice1(&b)?);
+        if a.len() != b.len() {
+            return Err(PyValueError::new_err("vectors differ in length"));
+        }
+        Ok(dist::distance(&self.k, a, b, kind_of(metric)?) as f64)
+    }
+
+    fn batch_distance<'py>(
+        &self,
+        py: Python<'py>,
+        query: PyReadonlyArray1<'py, f32>,
+        matrix: PyReadonlyArray2<'py, f32>,
+        metric: &str,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let kind = kind_of(metric)?;
+        let (q, m) = (slice1(&query)?, slice2(&matrix)?);
+        let shape = matrix.shape();
+        if shape[1] != q.len() {
+            return Err(PyValueError::new_err("matrix width differs from the query length"));
+        }
+        let (n, d) = (shape[0], q.len());
+        let k = self.k;
+        let out = py.detach(|| {
+            let mut out = vec![0f32; n];
+            let exec = executor();
+            match exec.0 {
+                Some(pool) if n >= 2 * PAR_ROWS && d > 0 => pool.install(|| {
+                    out.par_chunks_mut(PAR_ROWS).zip(m.par_chunks(PAR_ROWS * d)).for_each(|(o, rows)| {
+                        dist::batch_distance(&k, q, rows, kind, o);
+                    })
+                }),
+                _ => dist::batch_distance(&k, q, m, kind, &mut out),
+            }
+            out
+        });
+        Ok(PyArray1::from_vec(py, out))
+    }
+
+    fn normalize<'py>(&self, py: Python<'py>, matrix: PyReadonlyArray2<'py, f32>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let shape = matrix.shape();
+        let mut rows = slice2(&matrix)?.to_vec();
+        let k = self.k;
+        py.detach(|| dist::normalize_rows(&k, &mut rows, shape[1]));
+        Ok(PyArray1::from_vec(py, rows).reshape([shape[0], shape[1]])?)
+    }
+
+    /// (codes int8 (n, d), scales float32 (n,), offsets float32 (n,)).
+    #[allow(clippy::type_complexity)]
+    fn quantize_int8<'py>(
+        &self,
+        py: Python<'py>,
+        matrix: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<(Bound<'py, PyArray2<i8>>, Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>)> {
+        let shape = matrix.shape();
+        let (n, d) = (shape[0], shape[1]);
+        let m = slice2(&matrix)?;
+        let (codes, scales, offsets) = py.detach(|| {
+            let (mut c, mut s, mut o) = (vec![0i8; n * d], vec![0f32; n], vec![0f32; n]);
+            quant::quantize_int8(m, d, &mut c, &mut s, &mut o);
+            (c, s, o)
+        });
+        Ok((PyArray1::from_vec(py, codes).reshape([n, d])?, PyArray1::from_vec(py, scales), PyArray1::from_vec(py, offsets)))
+    }
+
+    fn dequantize_int8<'py>(
+        &self,
+        py: Python<'py>,
+        codes: PyReadonlyArray2<'py, i8>,
+        scales: PyReadonlyArray1<'py, f32>,
+        offsets: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let shape = codes.shape();
+        let (n, d) = (shape[0], shape[1]);
+        let (c, s, o) = (slice2(&codes)?, slice1(&scales)?, slice1(&offsets)?);
+        if s.len() != n || o.len() != n {
+            return Err(core_error(py, "InvalidInputError", "scales and offsets must have one entry per row".into()));
+        }
+        let out = py.detach(|| {
+            let mut out = vec![0f32; n * d];
+            quant::dequantize_int8(c, d, s, o, &mut out);
+            out
+        });
+        Ok(PyArray1::from_vec(py, out).reshape([n, d])?)
+    }
+
+    /// (codes uint8 (n, ceil(d / 8)), scales float32 (n,)).
+    fn quantize_binary<'py>(
+        &self,
+        py: Python<'py>,
+        matrix: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<(Bound<'py, PyArray2<u8>>, Bound<'py, PyArray1<f32>>)> {
+        let shape = matrix.shape();
+        let (n, d) = (shape[0], shape[1]);
+        let rb = quant::binary_row_bytes(d);
+        let m = slice2(&matrix)?;
+        let (codes, scales) = py.detach(|| {
+            let (mut c, mut s) = (vec![0u8; n * rb], vec![0f32; n]);
+            quant::quantize_binary(m, d, &mut c, &mut s);
+            (c, s)
+        });
+        Ok((PyArray1::from_vec(py, codes).reshape([n, rb])?, PyArray1::from_vec(py, scales)))
+    }
+
+    fn dequantize_binary<'py>(
+        &self,
+        py: Python<'py>,
+        codes: PyReadonlyArray2<'py, u8>,
+        dimensions: usize,
+        scales: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let shape = codes.shape();
+        let n = shape[0];
+        let (c, s) = (slice2(&codes)?, slice1(&scales)?);
+        if s.len() != n || shape[1] != quant::binary_row_bytes(dimensions) {
+            return Err(core_error(py, "InvalidInputError", "binary codes do not match their dimensions or scales".into()));
+        }
+        let out = py.detach(|| {
+            let mut out = vec![0f32; n * dimensions];
+            quant::dequantize_binary(c, dimensions, s, &mut out);
+            out
+        });
+        Ok(PyArray1::from_vec(py, out).reshape([n, dimensions])?)
+    }
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeHnsw>()?;
+    m.add_class::<Kernels>()?;
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(set_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(isa, m)?)?;
+    Ok(())
+}
