@@ -12,6 +12,19 @@ from pathlib import Path
 import pytest
 
 TOYS = Path(__file__).parent / "toys"
+CORE_BACKENDS = {"numpy", "onnx"}
+
+
+def _plugin_backends() -> list[str]:
+    """Installed backends from other distributions (the bundled plugins): tests of the
+    runtime's own rules disable them so their expectations do not depend on what else
+    happens to be installed."""
+    from importlib.metadata import entry_points
+
+    return sorted({ep.name for ep in entry_points(group="ruvector.backends")} - CORE_BACKENDS)
+
+
+PLUGIN_BACKENDS = _plugin_backends()  # read before any test installs toy backends
 
 
 def write_site(root: Path, entry_points: dict[str, str]) -> Path:

@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 
+from conftest import PLUGIN_BACKENDS
 from test_runtime import FAILING
 
 
 def ruvector(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
+    """The CLI with only the core's own backends enabled, so what serves what is known."""
+    env = {**os.environ, "COLUMNS": "200", "RUVECTOR_DISABLE": ",".join(PLUGIN_BACKENDS)}
     return subprocess.run(
         [sys.executable, "-m", "ruvector_core.cli", *args], capture_output=True, text=True, env=env, timeout=120
     )

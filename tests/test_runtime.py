@@ -7,7 +7,10 @@ import sys
 import numpy as np
 import pytest
 import ruvector_core as rv
+from conftest import PLUGIN_BACKENDS
 from ruvector_core.runtime import _parse_backend_env
+
+OTHERS = PLUGIN_BACKENDS
 
 FAILING = {
     "import_fails": "toys.failing:IMPORT_FAILS",
@@ -18,7 +21,7 @@ FAILING = {
 
 
 def test_numpy_is_discovered_through_its_entry_point() -> None:
-    rt = rv.Runtime()
+    rt = rv.Runtime(disable=OTHERS)
     info = {i.name: i for i in rt.info()}
     assert info["numpy"].usable and info["numpy"].entry_point == "numpy = ruvector_core.backends.numpy_backend:SPEC"
     assert rt.backend == "numpy"
@@ -28,19 +31,20 @@ def test_numpy_is_discovered_through_its_entry_point() -> None:
 def test_discovery_is_lazy(install_toys) -> None:
     """A backend's hook module is imported when it is first needed, not at discovery."""
     install_toys({"fallback_only": "toys.lazy_spec:SPEC"})
-    rt = rv.Runtime()
+    rt = rv.Runtime(disable=OTHERS)
     assert "toys.lazy_spec" in sys.modules and "toys.declining" not in sys.modules
     assert rt.hnsw(rv.HnswConfig(dimensions=4)).backend == "numpy"
     assert "toys.declining" not in sys.modules, "a lower-ranked backend was loaded needlessly"
-    assert {i.name: i.loaded for i in rt.info()} == {"numpy": True, "onnx": True, "fallback_only": True}
+    loaded = {i.name: i.loaded for i in rt.info()}
+    assert loaded == {"numpy": True, "onnx": True, "fallback_only": True, **{name: False for name in OTHERS}}
     assert "toys.declining" in sys.modules
 
 
 def test_failing_plugins_are_recorded_and_skipped(install_toys) -> None:
     install_toys(FAILING)
-    rt = rv.Runtime()
+    rt = rv.Runtime(disable=OTHERS)
     info = {i.name: i for i in rt.info()}
-    assert set(info) == {"numpy", "onnx", *FAILING}
+    assert set(info) == {"numpy", "onnx", *FAILING, *OTHERS}
     assert not info["import_fails"].usable
     assert "cannot open shared object file" in info["import_fails"].reason
     assert info["not_usable"].reason == "needs AVX-512, this CPU has none"
@@ -67,7 +71,7 @@ def test_asking_for_an_unusable_backend_says_why(install_toys) -> None:
 
 def test_priority_fall_through_and_declining(install_toys, caplog) -> None:
     install_toys({"declining": "toys.declining:SPEC"})
-    rt = rv.Runtime()
+    rt = rv.Runtime(disable=OTHERS)
     assert rt.candidates("hnsw") == ["declining", "numpy"]
     euclid = rt.hnsw(rv.HnswConfig(dimensions=4, metric="euclidean"))
     cosine = rt.hnsw(rv.HnswConfig(dimensions=4, metric="cosine"))
@@ -78,14 +82,14 @@ def test_priority_fall_through_and_declining(install_toys, caplog) -> None:
 
 def test_pins_and_disable(install_toys) -> None:
     install_toys({"declining": "toys.declining:SPEC"})
-    assert rv.Runtime(disable=["declining"]).candidates("hnsw") == ["numpy"]
+    assert rv.Runtime(disable=["declining", *OTHERS]).candidates("hnsw") == ["numpy"]
     only = rv.Runtime(backend="declining")
     assert only.candidates("vector_ops") == ["declining"]
     with pytest.raises(rv.CapabilityUnavailableError, match="declining: declined"):
         only.hnsw(rv.HnswConfig(dimensions=4, metric="cosine"))
     with pytest.raises(rv.CapabilityUnavailableError, match="device lost"):
         only.vector_ops
-    pinned = rv.Runtime(backends={"hnsw": "numpy"})
+    pinned = rv.Runtime(backends={"hnsw": "numpy"}, disable=OTHERS)
     assert pinned.hnsw(rv.HnswConfig(dimensions=4, metric="euclidean")).backend == "numpy"
     with pytest.raises(ValueError, match="unknown capability"):
         rv.Runtime(backends={"teleport": "numpy"})  # type: ignore[dict-item]
@@ -93,7 +97,7 @@ def test_pins_and_disable(install_toys) -> None:
 
 def test_pluggy_blocking_is_honoured(install_toys) -> None:
     install_toys({"declining": "toys.declining:SPEC"})
-    rt = rv.Runtime()
+    rt = rv.Runtime(disable=OTHERS)
     rt.plugin_manager.set_blocked("declining")
     assert rt.hnsw(rv.HnswConfig(dimensions=4, metric="euclidean")).backend == "numpy"
     assert {i.name: i.reason for i in rt.info()}["declining"] == "blocked in the plugin manager"
@@ -107,12 +111,12 @@ def test_capability_nobody_offers() -> None:
 def test_environment_configures_the_default_runtime(monkeypatch, install_toys) -> None:
     install_toys({"declining": "toys.declining:SPEC"})
     monkeypatch.setattr(rv.Runtime, "_default", None)
-    monkeypatch.setenv("RUVECTOR_DISABLE", "declining, other")
+    monkeypatch.setenv("RUVECTOR_DISABLE", ",".join(["declining", " other", *OTHERS]))
     rt = rv.Runtime.initialize()
     assert rt is rv.Runtime.initialize()
     assert rt.candidates("hnsw") == ["numpy"]
     monkeypatch.setattr(rv.Runtime, "_default", None)
-    monkeypatch.delenv("RUVECTOR_DISABLE")
+    monkeypatch.setenv("RUVECTOR_DISABLE", ",".join(OTHERS))
     monkeypatch.setenv("RUVECTOR_BACKEND", "hnsw=numpy")
     rt = rv.Runtime.initialize()
     assert rt.candidates("hnsw") == ["numpy"] and rt.candidates("vector_ops") == ["declining", "numpy"]
@@ -127,7 +131,7 @@ def test_backend_env_parsing() -> None:
 def test_explicit_plugins_without_installing() -> None:
     from toys.broken_distance import SPEC
 
-    rt = rv.Runtime(plugins=[SPEC])
+    rt = rv.Runtime(plugins=[SPEC], disable=OTHERS)
     assert rt.vector_ops.backend == "broken_distance"
     a, b = np.zeros(2, dtype=np.float32), np.array([3.0, 4.0], dtype=np.float32)
     assert rt.vector_ops.distance(a, b, "euclidean") == pytest.approx(25.0)  # the toy's bug
