@@ -17,6 +17,7 @@ demo: install
 	@for q in $(QUERIES); do $(UV) run ruvector query --db $(DEMO)/store "$$q" -k 3 || exit 1; done
 
 test: install
+	cargo test --release --quiet --manifest-path crates/ruvector-kernels/Cargo.toml
 	$(UV) run pytest
 	$(UV) run ruvector conformance -q
 
