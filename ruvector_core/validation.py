@@ -81,7 +81,8 @@ def _check_width(width: int, dimensions: int | None, what: str) -> None:
 def _check_finite(array: np.ndarray, what: str) -> None:
     # Fast path for the per-query case: any NaN or infinity makes x.x non-finite, so a
     # finite x.x proves every component finite (a BLAS call, several times cheaper than
-    # isfinite(x).all() at 384 dimensions); an overflowing x.x falls through to the check.
+    # isfinite(x).all() at 384 dimensions); an overflowing x.x (components beyond ~1e18,
+    # which numpy reports with a RuntimeWarning) falls through to the exact check.
     if array.ndim == 1 and math.isfinite(float(array.dot(array))):
         return
     if not np.isfinite(array).all():

@@ -6,12 +6,14 @@ import ruvector_core as rv
 from ruvector_core.validation import as_matrix, as_vector
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in dot")  # the fast path's, by design
 def test_huge_but_finite_values_pass_even_when_their_square_overflows() -> None:
     vector = np.full(384, 1e20, dtype=np.float32)  # x.x overflows float32; x itself is fine
     assert as_vector(vector, 384) is not None
     assert as_matrix(vector[None, :], 384).shape == (1, 384)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")  # 1e39 -> float32 inf
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e39])
 def test_non_finite_components_are_refused(bad: float) -> None:
     vector = np.ones(384, dtype=np.float64)
