@@ -10,6 +10,7 @@ import typer
 from ..errors import RuvectorError
 
 from .backends import backends
+from .bench import bench
 from .conformance import conformance
 from .memory import embed, index, query
 
@@ -24,6 +25,7 @@ app.command()(index)
 app.command()(query)
 app.command()(embed)
 app.command()(backends)
+app.command()(bench)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(conformance)
 
 

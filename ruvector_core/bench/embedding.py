@@ -1,0 +1,94 @@
+"""Embedding cases: ``embed`` one short sentence and ``embed_batch`` of 32, next to a bare
+ONNX Runtime session fed the same pre-tokenized inputs.
+
+The bare session is built with the same options as the ruvector embedder (threads, full
+graph optimisation, CPU provider) and runs only the transformer; the difference is what
+ruvector adds: validation, tokenization, padding, pooling and normalisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..models import EmbedderConfig
+from ..runtime import Runtime
+from .timing import Stat, interleaved, time_call
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    case: str  # "embed_single" or "embed_batch32"
+    backend: str
+    ruvector: Stat
+    bare_ort: Stat
+
+    @property
+    def overhead(self) -> float:
+        """ruvector's extra time over the bare session, as a fraction (0.12 = 12 %)."""
+        return self.ruvector.median / self.bare_ort.median - 1.0
+
+
+class BareOrt:
+    """The model's ONNX session alone, with ruvector's session options."""
+
+    def __init__(self, config: EmbedderConfig) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        from ..modelfiles import resolve
+
+        files = resolve(config)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = config.threads or 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(files.onnx), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_str(files.tokenizer_json)
+        self.tokenizer.enable_truncation(config.max_length)
+        self.tokenizer.no_padding()
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.output = self.session.get_outputs()[0].name
+
+    def feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Padded int64 inputs for ``texts``, built once before timing."""
+        ids = [e.ids for e in self.tokenizer.encode_batch(texts)]
+        width = max(len(t) for t in ids)
+        input_ids = np.zeros((len(ids), width), dtype=np.int64)
+        mask = np.zeros_like(input_ids)
+        for row, tokens in enumerate(ids):
+            input_ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
+        all_feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        return {name: all_feeds[name] for name in self.inputs}
+
+    def runner(self, feeds: dict[str, np.ndarray]) -> Callable[[], object]:
+        session, output = self.session, [self.output]
+        return lambda: session.run(output, feeds)
+
+
+def bench_embeddings(
+    backend: str, sentences: list[str], threads: int, single_repeats: int, batch_repeats: int
+) -> list[EmbedResult]:
+    config = EmbedderConfig(threads=threads, progress=False)
+    embedder = Runtime(backends={"embeddings": backend}).embedder(config)
+    bare = BareOrt(config)
+    single, batch = sentences[0], sentences[:32]
+    single_feeds, batch_feeds = bare.feeds([single]), bare.feeds(batch)
+    run_single, run_batch = bare.runner(single_feeds), bare.runner(batch_feeds)
+    with embedder:
+        for _ in range(3):  # warm up both sessions (allocations, thread pools)
+            embedder.embed(single), run_single(), embedder.embed_batch(batch), run_batch()
+        singles = interleaved(
+            {"ruvector": lambda: time_call(lambda: embedder.embed(single)), "ort": lambda: time_call(run_single)},
+            single_repeats,
+        )
+        batches = interleaved(
+            {"ruvector": lambda: time_call(lambda: embedder.embed_batch(batch)), "ort": lambda: time_call(run_batch)},
+            batch_repeats,
+        )
+    return [
+        EmbedResult("embed_single", backend, singles["ruvector"], singles["ort"]),
+        EmbedResult("embed_batch32", backend, batches["ruvector"], batches["ort"]),
+    ]

@@ -1,0 +1,134 @@
+"""HNSW cases: build (insert every base row) and the recall/latency curve over ``ef``.
+
+Builds repeat round-robin over the engines, up to ``repeats`` times each while the
+engine's total build time stays under ``budget`` seconds (a pure-Python build of 10k rows
+takes minutes; a compiled one, a second). Searches run one Python call per query and one
+thread; for each ``ef``, ``passes`` rounds each run every engine over all queries, so the
+engines share the machine's noise. Latency figures are per query, pooled over passes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .dataset import Split
+from .engines import IndexEngine
+from .recall import recall_at_k
+from .timing import Stat
+
+Tick = Callable[[str], None]
+
+
+@dataclass
+class CurvePoint:
+    ef: int | None
+    recall: float
+    latency: Stat  # seconds per query, pooled over passes
+    p99: float  # 99th percentile of the pooled per-query seconds
+    pass_means: list[float]  # mean seconds per query of each pass
+
+    @property
+    def qps(self) -> float:
+        return 1.0 / float(np.mean(self.pass_means))
+
+    def to_dict(self) -> dict:
+        return {
+            "ef": self.ef,
+            "recall": self.recall,
+            "qps": self.qps,
+            "latency": self.latency.to_dict(),
+            "p99": self.p99,
+            "pass_means": self.pass_means,
+        }
+
+
+@dataclass
+class EngineRun:
+    engine: IndexEngine
+    builds: list[float] = field(default_factory=list)
+    points: list[CurvePoint] = field(default_factory=list)
+    error: str | None = None
+
+
+def warm_up(engine: IndexEngine, base: np.ndarray, queries: np.ndarray, k: int) -> None:
+    """A tiny untimed build and search: JIT compilation, lazy imports, thread pools."""
+    sample = base[: min(len(base), 256)]
+    engine.build(sample, 1)
+    search = engine.searcher(max(k, 16), min(k, len(sample)))
+    for query in queries[:8]:
+        search(query)
+
+
+def build_all(
+    engines: Sequence[IndexEngine], base: np.ndarray, threads: int, repeats: int, budget: float, tick: Tick
+) -> list[EngineRun]:
+    runs = [EngineRun(engine) for engine in engines]
+    for round_ in range(repeats):
+        for run in runs:
+            if run.error or (round_ > 0 and sum(run.builds) > budget):
+                continue
+            tick(f"build {run.engine.name} ({round_ + 1}/{repeats})")
+            start = time.perf_counter()
+            try:
+                run.engine.build(base, threads)
+            except Exception as exc:  # one broken engine must not sink the run
+                run.error = f"build failed: {type(exc).__name__}: {exc}"
+                continue
+            run.builds.append(time.perf_counter() - start)
+    return runs
+
+
+def sweep(runs: Sequence[EngineRun], split: Split, efs: Sequence[int], passes: int, tick: Tick) -> None:
+    """Fill every run's curve: for each ef, ``passes`` interleaved rounds over all queries."""
+    k = split.k
+    for ef in efs:
+        live = [r for r in runs if not r.error and (r.engine.swept or ef == efs[0])]
+        latencies: dict[int, list[np.ndarray]] = {id(r): [] for r in live}
+        found: dict[int, list] = {}
+        for pass_ in range(passes):
+            for run in live:
+                tick(f"search {run.engine.name} ef={ef if run.engine.swept else 'exact'} ({pass_ + 1}/{passes})")
+                try:
+                    times, raw = _timed_pass(run.engine.searcher(ef, k), split.queries)
+                except Exception as exc:
+                    run.error = f"search failed at ef={ef}: {type(exc).__name__}: {exc}"
+                    continue
+                latencies[id(run)].append(times)
+                found[id(run)] = raw
+        for run in live:
+            if run.error or not latencies[id(run)]:
+                continue
+            rows = [run.engine.rows(r) for r in found[id(run)]]
+            pooled = np.concatenate(latencies[id(run)])
+            run.points.append(
+                CurvePoint(
+                    ef=ef if run.engine.swept else None,
+                    recall=recall_at_k(rows, split.truth),
+                    latency=Stat.of(pooled),
+                    p99=float(np.percentile(pooled, 99)),
+                    pass_means=[float(t.mean()) for t in latencies[id(run)]],
+                )
+            )
+
+
+def _timed_pass(search: Callable[[np.ndarray], object], queries: np.ndarray) -> tuple[np.ndarray, list]:
+    clock = time.perf_counter
+    times = np.empty(len(queries))
+    raw = [None] * len(queries)
+    for i in range(len(queries)):
+        query = queries[i]
+        start = clock()
+        raw[i] = search(query)
+        times[i] = clock() - start
+    return times, raw
+
+
+def count_ticks(engines: Sequence[IndexEngine], efs: Sequence[int], repeats: int, passes: int) -> int:
+    """Progress steps ``build_all`` + ``sweep`` report at most."""
+    swept = sum(1 for e in engines if e.swept)
+    exact = len(engines) - swept
+    return len(engines) * repeats + passes * (swept * len(efs) + exact)

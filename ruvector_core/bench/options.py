@@ -1,0 +1,60 @@
+"""What one benchmark run measures and how many times: the quick and full presets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+FULL_EFS = (10, 16, 20, 32, 50, 64, 80, 128, 160, 200)
+QUICK_EFS = (16, 50, 128)
+HEADLINE_EF = 50  # HnswConfig's default ef_search, and a column of the reference figures
+RECALL_GOAL = 0.95  # the conformance suite's floor for recall@10
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    quick: bool = False
+    size: int | None = None  # base rows; None: every row after the queries
+    queries: int = 1000
+    efs: tuple[int, ...] = FULL_EFS
+    threads: int = 1
+    backends: tuple[str, ...] = ()  # ruvector backends to measure; empty: every usable one
+    peers: bool = True
+    k: int = 10
+    passes: int = 3  # timed passes over all queries per ef
+    build_repeats: int = 3
+    build_budget: float = 60.0  # seconds of building per engine after which builds stop repeating
+    micro_repeats: int = 21  # samples per vector-op figure
+    embed_repeats: tuple[int, int] = (100, 30)  # samples of embed single, embed batch of 32
+    pattern_repeats: int = 200  # queries timed per pattern-match engine
+    batch_distance_rows: int = 100_000
+    quantize_rows: int = 1_000
+    quick_fixture: bool = True  # --quick with a cold cache: use the conformance fixture
+
+    @classmethod
+    def preset(cls, quick: bool, **overrides) -> BenchOptions:
+        base = cls.quick_preset() if quick else cls()
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    @classmethod
+    def quick_preset(cls) -> BenchOptions:
+        return cls(
+            quick=True,
+            size=5_000,
+            queries=200,
+            efs=QUICK_EFS,
+            passes=2,
+            build_repeats=3,
+            build_budget=4.0,
+            micro_repeats=9,
+            embed_repeats=(30, 10),
+            pattern_repeats=50,
+        )
+
+    @property
+    def headline_ef(self) -> int:
+        return min(self.efs, key=lambda ef: (abs(ef - HEADLINE_EF), ef))
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["headline_ef"] = self.headline_ef
+        return data

@@ -1,0 +1,204 @@
+"""Turning a results dict (what ``results.json`` holds) into tables: Markdown and rich.
+
+Everything here reads only the JSON-able results, so a saved run can be re-rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .targets import TARGETS, verdict
+from .timing import Stat, format_range, format_seconds
+
+CASE_ORDER = (
+    "embed_single",
+    "embed_batch32",
+    "hnsw_build",
+    "hnsw_search",
+    "hnsw_search_at_recall",
+    "distance",
+    "batch_distance",
+    "quantize_int8_one",
+    "quantize_binary_one",
+    "quantize_int8",
+    "quantize_binary",
+    "pattern_match",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    case: str
+    label: str
+    engine: str
+    median: str
+    spread: str
+    peer: str
+    peer_median: str
+    ratio: str
+    target: str
+    result: str
+    note: str = ""
+
+
+def spread(stat: Stat) -> str:
+    """``1.2–1.4 ms (n=21)``: the interquartile range (min–max are in the JSON)."""
+    if stat.n == 1:
+        return "n=1, no spread"
+    return f"{format_range(stat.q1, stat.q3)} (n={stat.n})"
+
+
+def ratio_text(ours: float, peer: float) -> str:
+    """``1.8x`` slower or ``0.52x`` (faster) than the peer: ours / peer."""
+    return f"{ours / peer:.2f}x" if peer > 0 else "—"
+
+
+def rows(results: dict) -> list[Row]:
+    """One row per (case, ruvector engine), with the best peer of the same case."""
+    figures = results.get("figures", [])
+    out: list[Row] = []
+    for case in CASE_ORDER:
+        mine = [f for f in figures if f["case"] == case and f["kind"] == "ruvector"]
+        peers = [f for f in figures if f["case"] == case and f["kind"] == "peer" and f.get("stat")]
+        best = min(peers, key=lambda f: f["stat"]["median"]) if peers else None
+        target = TARGETS.get(case)
+        for fig in mine:
+            stat = Stat.from_dict(fig["stat"]) if fig.get("stat") else None
+            out.append(
+                Row(
+                    case=case,
+                    label=fig["label"],
+                    engine=fig["engine"],
+                    median=format_seconds(stat.median) if stat else "—",
+                    spread=spread(stat) if stat else "—",
+                    peer=best["engine"] if best else "—",
+                    peer_median=format_seconds(best["stat"]["median"]) if best else "—",
+                    ratio=ratio_text(stat.median, best["stat"]["median"]) if best and stat else "—",
+                    target=f"< {format_seconds(target.seconds)}" if target else "",
+                    result=verdict(case, stat.median if stat else None),
+                    note=_note(fig, best),
+                )
+            )
+    for skipped in results.get("not_applicable", []):
+        target = TARGETS.get(skipped["case"])
+        out.append(
+            Row(
+                case=skipped["case"],
+                label=skipped["label"],
+                engine="—",
+                median="n/a",
+                spread="—",
+                peer="—",
+                peer_median="—",
+                ratio="—",
+                target=f"< {format_seconds(target.seconds)}" if target else "",
+                result="n/a",
+                note=skipped["reason"],
+            )
+        )
+    return out
+
+
+def _note(fig: dict, best: dict | None) -> str:
+    notes = [fig["note"]] if fig.get("note") else []
+    if fig["case"].startswith("embed") and best and fig.get("stat"):
+        overhead = fig["stat"]["median"] / best["stat"]["median"] - 1.0
+        notes.append(f"overhead over bare ORT {overhead * 100:+.0f} %")
+    if best and best.get("note") and fig["case"].startswith(("hnsw_search", "quantize")):
+        notes.append(f"{best['engine']}: {best['note']}")
+    return "; ".join(notes)
+
+
+COLUMNS = ("case", "backend", "median", "IQR", "best peer", "peer median", "ratio", "target", "result", "notes")
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    return (row.label, row.engine, row.median, row.spread, row.peer, row.peer_median, row.ratio, row.target, row.result, row.note)
+
+
+def markdown_table(results: dict) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
+    for row in rows(results):
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(row)) + " |")
+    return "\n".join(lines)
+
+
+def curve_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the recall@k / median latency grid per engine, as in
+    ../shared/datasets/README.md: one column per ef, ``recall / latency`` in each cell."""
+    curves = results.get("curves", [])
+    efs = sorted({p["ef"] for c in curves for p in c["points"] if p["ef"] is not None})
+    header = ["engine", "build"] + [f"ef={ef}" for ef in efs]
+    out = []
+    for curve in curves:
+        build = format_seconds(curve["build"]["median"]) if curve.get("build") else "—"
+        by_ef = {p["ef"]: p for p in curve["points"]}
+        if curve["points"] and curve["points"][0]["ef"] is None:  # exact search: one point
+            point = curve["points"][0]
+            cells = ["exact: " + _cell(point)] + [""] * (len(efs) - 1)
+        else:
+            cells = [_cell(by_ef[ef]) if ef in by_ef else "—" for ef in efs]
+        name = f"{curve['engine']} ({curve['kind']})" + (f": {curve['error']}" if curve.get("error") else "")
+        out.append([name, build, *cells])
+    return header, out
+
+
+def _cell(point: dict) -> str:
+    return f"{point['recall']:.3f} / {format_seconds(point['latency']['median'])}"
+
+
+def curve_table(results: dict) -> str:
+    header, body = curve_rows(results)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def markdown(results: dict) -> str:
+    """A self-contained Markdown report: settings, the table, the curve grid."""
+    data, settings, env = results["data"], results["settings"], results.get("environment", {})
+    parts = [
+        f"Command: `{results.get('command', 'ruvector bench')}` ({results.get('mode', '')} run, "
+        f"{results.get('elapsed_seconds', 0):.0f} s)",
+        "",
+        f"Data: {data['description']}; {data['queries']:,} queries (first rows) vs a base of "
+        f"{data['base']:,} x {data['dimensions']}, recall@{data['k']} against brute force. "
+        f"HNSW M={settings['m']}, ef_construction={settings['ef_construction']}; searches one Python "
+        f"call per query on one thread; builds and embeddings on {settings['threads']} thread(s).",
+        "",
+        f"Machine: {env.get('cpu_model', '?')}, {env.get('nproc', '?')} cores, "
+        f"{env.get('memory_gib', '?')} GiB; load average {env.get('load_before', '?')} before, "
+        f"{env.get('load_after', '?')} after.",
+        "",
+        "Ratios are ruvector / best peer measured in the same run (below 1 is faster).",
+        "",
+        markdown_table(results),
+        "",
+        f"Recall@{data['k']} / median latency per query:",
+        "",
+        curve_table(results),
+    ]
+    missing = results.get("missing_peers") or {}
+    if missing:
+        parts += ["", "Peers not measured: " + "; ".join(f"{k}: {v}" for k, v in missing.items())]
+    return "\n".join(parts) + "\n"
+
+
+def rich_tables(results: dict) -> list:
+    from rich.table import Table
+
+    table = Table(title="ruvector bench", title_justify="left", show_lines=False)
+    for column in COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in rows(results):
+        style = {"pass": "[green]pass[/]", "FAIL": "[red]FAIL[/]", "n/a": "[yellow]n/a[/]"}
+        cells = list(_cells(row))
+        cells[8] = style.get(row.result, row.result)
+        table.add_row(*cells)
+    grid = Table(title=f"recall@{results['data']['k']} / median latency", title_justify="left")
+    header, body = curve_rows(results)
+    for name in header:
+        grid.add_column(name, overflow="fold")
+    for row in body:
+        grid.add_row(*row)
+    return [table, grid]
