@@ -26,11 +26,18 @@ def as_vector(value: Any, dimensions: int | None = None, what: str = "vector") -
 
 
 def as_matrix(value: Any, dimensions: int | None = None, what: str = "vectors") -> np.ndarray:
+    array = as_matrix_unchecked(value, dimensions, what)
+    _check_finite(array, what)
+    return array
+
+
+def as_matrix_unchecked(value: Any, dimensions: int | None = None, what: str = "vectors") -> np.ndarray:
+    """Shape and dtype as ``as_matrix``, finiteness left to the caller (who checks it
+    block by block, see ``VectorOps.batch_distance``)."""
     array = _as_float32(value, what)
     if array.ndim != 2:
         raise InvalidInputError(f"{what} must be two-dimensional (n, d), got shape {array.shape}")
     _check_width(array.shape[1], dimensions, what)
-    _check_finite(array, what)
     return array
 
 
@@ -79,11 +86,21 @@ def _check_width(width: int, dimensions: int | None, what: str) -> None:
 
 
 def _check_finite(array: np.ndarray, what: str) -> None:
-    # Fast path for the per-query case: any NaN or infinity makes x.x non-finite, so a
-    # finite x.x proves every component finite (a BLAS call, several times cheaper than
-    # isfinite(x).all() at 384 dimensions); an overflowing x.x (components beyond ~1e18,
-    # which numpy reports with a RuntimeWarning) falls through to the exact check.
-    if array.ndim == 1 and math.isfinite(float(array.dot(array))):
-        return
-    if not np.isfinite(array).all():
+    if not finite(array):
         raise InvalidInputError(f"{what} contains NaN or infinity (or values beyond float32 range)")
+
+
+def finite(array: np.ndarray) -> bool:
+    """Whether every component is finite, at close to the cost of reading the array once.
+
+    Any NaN or infinity makes its row's sum non-finite, so finite row sums (one BLAS
+    matrix-vector product, or a dot product for a vector) prove the array finite; only when
+    a sum is not finite, which finite components can also cause by overflowing (beyond
+    ~1e34, or ~1e18 squared for a vector, reported by numpy as a RuntimeWarning), does the
+    exact elementwise scan decide.
+    """
+    if array.ndim == 1:
+        quick = float(array.dot(array))
+    else:
+        quick = array @ np.ones(array.shape[-1], dtype=array.dtype)
+    return bool(np.isfinite(quick).all()) or bool(np.isfinite(array).all())

@@ -9,7 +9,7 @@ import numpy as np
 from .errors import InvalidInputError
 from .models import Metric, QuantizationConfig, QuantizedVectors
 from .protocols import VectorKernels
-from .validation import as_matrix, as_vector
+from .validation import as_matrix, as_matrix_unchecked, as_vector
 
 _METRICS = get_args(Metric)
 
@@ -29,9 +29,19 @@ class VectorOps:
         return self._kernels.distance(a, b, _check_metric(metric))
 
     def batch_distance(self, query: Any, matrix: Any, metric: Metric = "cosine") -> np.ndarray:
+        """Distances from ``query`` to every row, float32 of shape (n,).
+
+        The matrix is checked for NaN and infinity through the result: a separate scan would
+        read it from memory a second time and double the cost of this memory-bound call,
+        while a non-finite component always makes its row's distance non-finite (backends
+        propagate NaN; the conformance suite checks that they do). A distance is pure
+        arithmetic, so nothing has changed when the exact check then raises."""
         query = as_vector(query, what="query")
-        matrix = as_matrix(matrix, query.shape[0], what="matrix")
-        return self._kernels.batch_distance(query, matrix, _check_metric(metric))
+        rows = as_matrix_unchecked(matrix, query.shape[0], what="matrix")
+        distances = self._kernels.batch_distance(query, rows, _check_metric(metric))
+        if not np.isfinite(distances).all():
+            as_matrix(rows, what="matrix")  # raises unless only an overflow made it non-finite
+        return distances
 
     def normalize(self, vectors: Any) -> np.ndarray:
         """Unit L2 norm per row (or for the one vector given); zero vectors stay zero."""

@@ -113,5 +113,18 @@ def test_vector_ops_bad_input(runtime: rv.Runtime) -> None:
             ops.quantize(broken[None, :])
     with pytest.raises(rv.InvalidInputError):
         ops.distance(good, good, metric="manhattan")
+    matrix = corpus().base[:64].copy()
+    for metric in ("cosine", "euclidean", "dot"):  # the core relies on NaN reaching the result
+        for bad in (np.nan, np.inf, -np.inf):
+            broken = matrix.copy()
+            broken[17, 5] = bad
+            with pytest.raises(rv.InvalidInputError):
+                ops.batch_distance(matrix[0], broken, metric)
+        zero_query = np.zeros(384, dtype=np.float32)
+        zero_query[5] = 0.0
+        broken = matrix.copy()
+        broken[3, 9] = np.inf  # inf * 0 is NaN: still detected
+        with pytest.raises(rv.InvalidInputError):
+            ops.batch_distance(zero_query, broken, metric)
     with pytest.raises(rv.InvalidInputError):
         ops.distance(good, ["a"] * 8)

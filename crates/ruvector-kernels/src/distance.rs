@@ -49,7 +49,7 @@ pub enum Kind {
 pub fn distance(k: &Kernels, a: &[f32], b: &[f32], kind: Kind) -> f32 {
     match kind {
         Kind::Dot => -(k.dot)(a, b),
-        Kind::Euclidean => (k.l2sq)(a, b).max(0.0).sqrt(),
+        Kind::Euclidean => sqrt_non_negative((k.l2sq)(a, b)),
         Kind::Cosine => {
             let (d, bb) = (k.dot_sq)(a, b);
             let aa = (k.dot)(a, a);
@@ -58,12 +58,24 @@ pub fn distance(k: &Kernels, a: &[f32], b: &[f32], kind: Kind) -> f32 {
     }
 }
 
+/// `1 - dot / (|a| |b|)`, 1 for a zero vector. NaN and infinities in the inputs must reach
+/// the result (callers detect bad input from non-finite distances), so only an exactly
+/// zero norm takes the fallback.
 fn cosine_from(dot: f32, aa: f32, bb: f32) -> f32 {
     let norms = (aa as f64).sqrt() * (bb as f64).sqrt();
-    if norms > 0.0 {
-        (1.0 - dot as f64 / norms) as f32
-    } else {
+    if norms == 0.0 {
         1.0
+    } else {
+        (1.0 - dot as f64 / norms) as f32
+    }
+}
+
+/// `sqrt(max(x, 0))` that keeps NaN (`f32::max` would turn it into 0).
+fn sqrt_non_negative(x: f32) -> f32 {
+    if x < 0.0 {
+        0.0
+    } else {
+        x.sqrt()
     }
 }
 
@@ -83,7 +95,7 @@ pub fn batch_distance(k: &Kernels, query: &[f32], matrix: &[f32], kind: Kind, ou
         }
         Kind::Euclidean => {
             for (o, row) in out.iter_mut().zip(rows) {
-                *o = (k.l2sq)(query, row).max(0.0).sqrt();
+                *o = sqrt_non_negative((k.l2sq)(query, row));
             }
         }
         Kind::Cosine => {

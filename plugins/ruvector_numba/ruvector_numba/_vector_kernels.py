@@ -38,7 +38,7 @@ def _pair(a, b, metric):
     if metric == DOT:
         return -dot
     denom = math.sqrt(na) * math.sqrt(nb)
-    if denom > 0.0:
+    if denom != 0.0:  # NaN must propagate: the core detects bad input from the result
         return 1.0 - dot / denom
     return 1.0
 
@@ -73,7 +73,7 @@ def _distance_row(query, qn, matrix, r, metric, out):
         out[r] = -dot
     else:
         denom = math.sqrt(nr) * qn
-        out[r] = 1.0 - dot / denom if denom > 0.0 else 1.0
+        out[r] = 1.0 - dot / denom if denom != 0.0 else 1.0  # NaN propagates
 
 
 @jit(nogil=True, fastmath=FASTMATH)

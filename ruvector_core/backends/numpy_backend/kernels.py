@@ -22,7 +22,8 @@ class NumpyKernels:
         if metric == "dot":
             return (-dots).astype(np.float32)
         norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(query)
-        cosines = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+        # only an exactly zero norm is special: NaN must reach the result (see VectorOps)
+        cosines = np.divide(dots, norms, out=np.zeros_like(dots), where=norms != 0)
         return (1.0 - cosines).astype(np.float32)
 
     def normalize(self, matrix: np.ndarray) -> np.ndarray:
