@@ -166,3 +166,16 @@ class BackendInfo(_Frozen):
     reason: str | None = None
     loaded: bool = False
     entry_point: str | None = None
+
+    @classmethod
+    def from_spec(cls, spec: BackendSpec, unusable_because: str | None = None) -> BackendInfo:
+        """What a ``ruvector_backend_info`` hook returns: the spec's fields, and a reason
+        when the backend cannot run here (which makes it unusable)."""
+        return cls(
+            name=spec.name,
+            version=spec.version,
+            priority=spec.priority,
+            capabilities=sorted(spec.capabilities),
+            usable=unusable_because is None,
+            reason=unusable_because,
+        )

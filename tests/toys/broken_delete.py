@@ -14,7 +14,7 @@ class LeakyDelete(NumpyHnsw):
 
 @hookimpl
 def ruvector_backend_info():
-    return BackendInfo(name=SPEC.name, version=SPEC.version, priority=SPEC.priority, capabilities=["hnsw"], usable=True)
+    return BackendInfo.from_spec(SPEC)
 
 
 @hookimpl

@@ -20,7 +20,7 @@ class SquaredEuclidean(NumpyKernels):
 
 @hookimpl
 def ruvector_backend_info():
-    return BackendInfo(name=SPEC.name, version=SPEC.version, priority=SPEC.priority, capabilities=["vector_ops"], usable=True)
+    return BackendInfo.from_spec(SPEC)
 
 
 @hookimpl

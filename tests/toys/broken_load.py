@@ -9,7 +9,7 @@ SPEC = BackendSpec(name="broken_load", version="0.0.1", priority=5, capabilities
 
 @hookimpl
 def ruvector_backend_info():
-    return BackendInfo(name=SPEC.name, version=SPEC.version, priority=SPEC.priority, capabilities=["hnsw"], usable=True)
+    return BackendInfo.from_spec(SPEC)
 
 
 @hookimpl

@@ -11,7 +11,7 @@ SPEC = BackendSpec(
 
 @hookimpl
 def ruvector_backend_info():
-    return BackendInfo(name=SPEC.name, version=SPEC.version, priority=SPEC.priority, capabilities=["hnsw", "vector_ops"], usable=True)
+    return BackendInfo.from_spec(SPEC)
 
 
 @hookimpl

@@ -31,14 +31,7 @@ else:
 
 @hookimpl
 def ruvector_backend_info() -> BackendInfo:
-    return BackendInfo(
-        name=SPEC.name,
-        version=SPEC.version,
-        priority=SPEC.priority,
-        capabilities=sorted(SPEC.capabilities),
-        usable=_UNUSABLE is None,
-        reason=_UNUSABLE,
-    )
+    return BackendInfo.from_spec(SPEC, _UNUSABLE)
 
 
 @hookimpl

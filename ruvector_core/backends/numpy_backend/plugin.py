@@ -12,13 +12,7 @@ from .kernels import NumpyKernels, NumpyLearningKernels
 
 @hookimpl
 def ruvector_backend_info() -> BackendInfo:
-    return BackendInfo(
-        name=SPEC.name,
-        version=SPEC.version,
-        priority=SPEC.priority,
-        capabilities=sorted(SPEC.capabilities),
-        usable=True,
-    )
+    return BackendInfo.from_spec(SPEC)
 
 
 @hookimpl

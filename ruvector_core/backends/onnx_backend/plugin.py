@@ -14,14 +14,7 @@ from . import SPEC
 def ruvector_backend_info() -> BackendInfo:
     missing = [name for name in ("onnxruntime", "tokenizers") if find_spec(name) is None]
     reason = f"{' and '.join(missing)} not installed: pip install 'ruvector-core[embeddings]'" if missing else None
-    return BackendInfo(
-        name=SPEC.name,
-        version=SPEC.version,
-        priority=SPEC.priority,
-        capabilities=sorted(SPEC.capabilities),
-        usable=not missing,
-        reason=reason,
-    )
+    return BackendInfo.from_spec(SPEC, reason)
 
 
 @hookimpl

@@ -54,14 +54,7 @@ if _native is not None:
 
 @hookimpl
 def ruvector_backend_info() -> BackendInfo:
-    return BackendInfo(
-        name=SPEC.name,
-        version=SPEC.version,
-        priority=SPEC.priority,
-        capabilities=sorted(SPEC.capabilities),
-        usable=_native is not None,
-        reason=_IMPORT_ERROR,
-    )
+    return BackendInfo.from_spec(SPEC, _IMPORT_ERROR)
 
 
 @hookimpl
