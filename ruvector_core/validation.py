@@ -17,11 +17,18 @@ from .models import MAX_DIMENSIONS
 
 
 def as_vector(value: Any, dimensions: int | None = None, what: str = "vector") -> np.ndarray:
+    array = as_vector_unchecked(value, dimensions, what)
+    _check_finite(array, what)
+    return array
+
+
+def as_vector_unchecked(value: Any, dimensions: int | None = None, what: str = "vector") -> np.ndarray:
+    """Shape and dtype as ``as_vector``, finiteness left to the caller: only for pure
+    kernels that reveal a non-finite input through their result (see ``VectorOps``)."""
     array = _as_float32(value, what)
     if array.ndim != 1:
         raise InvalidInputError(f"{what} must be one-dimensional, got shape {array.shape}")
     _check_width(array.shape[0], dimensions, what)
-    _check_finite(array, what)
     return array
 
 
@@ -32,8 +39,7 @@ def as_matrix(value: Any, dimensions: int | None = None, what: str = "vectors") 
 
 
 def as_matrix_unchecked(value: Any, dimensions: int | None = None, what: str = "vectors") -> np.ndarray:
-    """Shape and dtype as ``as_matrix``, finiteness left to the caller (who checks it
-    block by block, see ``VectorOps.batch_distance``)."""
+    """Shape and dtype as ``as_matrix``, finiteness left to the caller (see ``as_vector_unchecked``)."""
     array = _as_float32(value, what)
     if array.ndim != 2:
         raise InvalidInputError(f"{what} must be two-dimensional (n, d), got shape {array.shape}")

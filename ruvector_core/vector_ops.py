@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, get_args
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from .errors import InvalidInputError
 from .models import Metric, QuantizationConfig, QuantizedVectors
 from .protocols import VectorKernels
-from .validation import as_matrix, as_matrix_unchecked, as_vector
+from .validation import as_matrix, as_matrix_unchecked, as_vector, as_vector_unchecked
 
 _METRICS = get_args(Metric)
 
@@ -24,9 +25,14 @@ class VectorOps:
         self.backend = backend
 
     def distance(self, a: Any, b: Any, metric: Metric = "cosine") -> float:
-        a = as_vector(a, what="a")
-        b = as_vector(b, a.shape[0], what="b")
-        return self._kernels.distance(a, b, _check_metric(metric))
+        """One distance. NaN and infinity are detected through the result, as in
+        ``batch_distance``: a separate scan of both vectors would cost more than the kernel."""
+        a = as_vector_unchecked(a, what="a")
+        b = as_vector_unchecked(b, a.shape[0], what="b")
+        result = self._kernels.distance(a, b, _check_metric(metric))
+        if not math.isfinite(result):
+            as_vector(a, what="a"), as_vector(b, what="b")  # raise unless it was an overflow
+        return result
 
     def batch_distance(self, query: Any, matrix: Any, metric: Metric = "cosine") -> np.ndarray:
         """Distances from ``query`` to every row, float32 of shape (n,).
