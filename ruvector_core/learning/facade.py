@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..validation import as_matrix, as_vector, check_k
+from ..errors import InvalidInputError
+from ..validation import as_vector, check_k
 from . import ewc, lora, patterns
 from .library import PatternLibrary
 from .models import FisherMatrix, LoRAConfig, LoRAWeights, Pattern, PatternMatch, Trajectory
@@ -56,9 +57,11 @@ class Learning:
         For repeated matching over many patterns, a ``pattern_library`` avoids restacking."""
         if not candidates:
             return []
-        matrix = as_matrix(np.stack([p.embedding for p in candidates]), what="pattern embeddings")
-        query = as_vector(query, matrix.shape[1], "query")
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        query = as_vector(query, candidates[0].embedding.shape[0], "query")
+        try:  # Pattern embeddings are finite and unit length by construction
+            matrix = np.stack([p.embedding for p in candidates])
+        except ValueError:
+            raise InvalidInputError("patterns of different dimensions cannot be matched together") from None
         return patterns.rank_matches(self.similarities(query, matrix), candidates, threshold, check_k(k))
 
     def pattern_library(self, initial: Iterable[Pattern] = (), hnsw_above: int = 20_000) -> PatternLibrary:

@@ -57,7 +57,10 @@ class Trajectory(_Arrays):
 
 
 class Pattern(_Arrays):
-    """A reusable lesson: a centroid of successful trajectories plus how well it did since."""
+    """A reusable lesson: a centroid of successful trajectories plus how well it did since.
+
+    The embedding is stored at unit length (matching is by cosine similarity, so only its
+    direction matters), which lets matching skip normalising thousands of rows per query."""
 
     id: str
     embedding: np.ndarray
@@ -71,6 +74,13 @@ class Pattern(_Arrays):
             raise ValueError("successes cannot exceed uses")
         if self.embedding.ndim != 1 or not 0 < self.embedding.size <= MAX_DIMENSIONS:
             raise ValueError("embedding must be a non-empty vector")
+        norm = float(np.linalg.norm(self.embedding.astype(np.float64)))
+        if norm == 0.0:
+            raise ValueError("embedding must not be the zero vector")
+        if abs(norm - 1.0) > 1e-6:
+            unit = (self.embedding / norm).astype(np.float32)
+            unit.setflags(write=False)
+            object.__setattr__(self, "embedding", unit)
         return self
 
     @property

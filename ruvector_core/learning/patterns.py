@@ -19,10 +19,9 @@ DEFAULT_THRESHOLD = 0.75
 def create_pattern(embedding: Any, metadata: dict[str, Any] | None = None, id: str | None = None) -> Pattern:
     """A new pattern (no uses yet, confidence 0.5) at ``embedding``, L2-normalised."""
     vector = as_vector(embedding, what="embedding")
-    norm = float(np.linalg.norm(vector))
-    if norm == 0:
+    if not np.any(vector):
         raise InvalidInputError("a pattern embedding must not be the zero vector")
-    return Pattern(id=id or uuid.uuid4().hex, embedding=vector / norm, metadata=metadata or {})
+    return Pattern(id=id or uuid.uuid4().hex, embedding=vector, metadata=metadata or {})
 
 
 def patterns_from_trajectories(
@@ -55,10 +54,11 @@ def rank_matches(
     similarities: np.ndarray, patterns: Sequence[Pattern], threshold: float, k: int
 ) -> list[PatternMatch]:
     """Active patterns at or above ``threshold``, best ``similarity * confidence`` first."""
+    above = np.flatnonzero(similarities >= threshold)  # usually few: rank only those in Python
     matches = [
-        PatternMatch(pattern=p, similarity=float(s), score=float(s) * p.confidence)
-        for p, s in zip(patterns, similarities.tolist())
-        if s >= threshold and p.active
+        PatternMatch(pattern=p, similarity=s, score=s * p.confidence)
+        for p, s in ((patterns[i], float(similarities[i])) for i in above.tolist())
+        if p.active
     ]
     matches.sort(key=lambda m: (-m.score, m.pattern.id))
     return matches[:k]
