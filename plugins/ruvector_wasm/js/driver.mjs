@@ -1,0 +1,99 @@
+// Runs ruvector.wasm under Node.js (WebAssembly built in, no npm packages): builds an index,
+// searches it and serializes it, so that tests/test_node.py can compare with wasmtime.
+//
+//   node driver.mjs MODULE.wasm SPEC.json BASE.f32 QUERIES.f32 OUT_PREFIX
+//
+// SPEC.json: {"dimensions", "m", "ef_construction", "ef_search", "metric" (0 cosine,
+// 1 euclidean, 2 dot), "seed", "ids": [...], "k", "ef", "delete": [...ids]}; BASE.f32 and
+// QUERIES.f32 are row-major little-endian float32. Writes OUT_PREFIX.json ({"ids", "scores",
+// "batch_ids", "batch_scores", "len"}) and OUT_PREFIX.idx (the serialized index).
+import { readFileSync, writeFileSync } from "node:fs";
+
+const GREW = 1 << 30;
+const NONE = 0xffffffff;
+const [wasmPath, specPath, basePath, queryPath, outPrefix] = process.argv.slice(2);
+const spec = JSON.parse(readFileSync(specPath, "utf8"));
+const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {});
+const x = instance.exports;
+x.rv_init();
+
+const bytes = () => new Uint8Array(x.memory.buffer); // views go stale when memory grows
+function error() {
+  const p = x.rv_error_ptr(), n = x.rv_error_len();
+  return new TextDecoder().decode(bytes().slice(p, p + n));
+}
+function put(data) {
+  const u8 = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const p = x.rv_alloc(Math.max(1, u8.length));
+  if (p === 0) throw new Error("rv_alloc failed");
+  bytes().set(u8, p);
+  return p;
+}
+function f32file(path) {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+const d = spec.dimensions;
+const h = x.rv_index_new(d, spec.m, spec.ef_construction, spec.ef_search, spec.metric, BigInt(spec.seed));
+if (h === 0) throw new Error(error());
+
+// insert every row in one call, as the Python host does
+const enc = new TextEncoder();
+const encoded = spec.ids.map((s) => enc.encode(s));
+const offsets = new Uint32Array(encoded.length + 1);
+encoded.forEach((e, i) => { offsets[i + 1] = offsets[i] + e.length; });
+const text = new Uint8Array(offsets[encoded.length]);
+encoded.forEach((e, i) => text.set(e, offsets[i]));
+const base = f32file(basePath);
+const tp = put(text), op = put(offsets), vp = put(base);
+if (x.rv_insert(h, tp, text.length, op, encoded.length, vp) !== 0) throw new Error(error());
+const nodeIds = [...spec.ids];
+for (const id of spec.delete || []) {
+  const raw = enc.encode(id);
+  if (x.rv_delete(h, put(raw), raw.length) < 0) throw new Error(`delete ${id} failed`);
+}
+
+// one call per query
+const queries = f32file(queryPath);
+const nq = queries.length / d;
+const k = spec.k, ef = spec.ef;
+const qp = x.rv_alloc(4 * d), rp = x.rv_alloc(8 * k);
+const out = { ids: [], scores: [], batch_ids: [], batch_scores: [], len: x.rv_len(h) };
+for (let i = 0; i < nq; i++) {
+  new Float32Array(x.memory.buffer, qp, d).set(queries.subarray(i * d, (i + 1) * d));
+  const count = x.rv_search(h, qp, k, ef, rp) & ~GREW;
+  const words = new Uint32Array(x.memory.buffer, rp, 2 * count);
+  const floats = new Float32Array(x.memory.buffer, rp, 2 * count);
+  const ids = [], scores = [];
+  for (let j = 0; j < count; j++) {
+    ids.push(nodeIds[words[2 * j]]);
+    scores.push(floats[2 * j + 1]);
+  }
+  out.ids.push(ids);
+  out.scores.push(scores);
+}
+
+// all queries in one call
+const bq = put(queries), bn = x.rv_alloc(4 * nq * k), bs = x.rv_alloc(4 * nq * k);
+if (x.rv_search_batch(h, bq, nq, k, ef, bn, bs) < 0) throw new Error(error());
+const nodes = new Uint32Array(x.memory.buffer, bn, nq * k);
+const scores = new Float32Array(x.memory.buffer, bs, nq * k);
+for (let i = 0; i < nq; i++) {
+  const row = [], srow = [];
+  for (let j = 0; j < k; j++) {
+    const node = nodes[i * k + j];
+    row.push(node === NONE ? null : nodeIds[node]);
+    srow.push(node === NONE ? null : scores[i * k + j]);
+  }
+  out.batch_ids.push(row);
+  out.batch_scores.push(srow);
+}
+
+// the one index format
+const lp = x.rv_alloc(4);
+const sp = x.rv_serialize(h, lp);
+if (sp === 0) throw new Error(error());
+const length = new Uint32Array(x.memory.buffer, lp, 1)[0];
+writeFileSync(outPrefix + ".idx", bytes().slice(sp, sp + length));
+writeFileSync(outPrefix + ".json", JSON.stringify(out));

@@ -1,0 +1,44 @@
+"""Hook implementations of the wasm backend.
+
+Importing this module imports wasmtime and compiles the bundled ``ruvector.wasm`` once; if
+either fails (no wasmtime wheel for this platform, a damaged module file) the backend
+reports itself unusable with the reason instead of breaking the runtime.
+"""
+
+from __future__ import annotations
+
+from ruvector_core.hookspecs import hookimpl
+from ruvector_core.models import BackendInfo, HnswConfig
+
+from . import SPEC
+
+try:
+    from . import _host
+    from ._index import WasmHnsw, WasmKernels
+
+    _host.shared()  # compile the module now: a broken file or engine is a probe failure
+except Exception as exc:  # pragma: no cover - exercised only where wasmtime cannot run
+    _host = None  # type: ignore[assignment]
+    _START_ERROR: str | None = f"{type(exc).__name__}: {exc}"
+else:
+    _START_ERROR = None
+
+
+@hookimpl
+def ruvector_backend_info() -> BackendInfo:
+    return BackendInfo.from_spec(SPEC, _START_ERROR)
+
+
+@hookimpl
+def ruvector_vector_ops():  # -> WasmKernels | None
+    return WasmKernels() if _START_ERROR is None else None
+
+
+@hookimpl
+def ruvector_hnsw_index(config: HnswConfig):  # -> WasmHnsw | None
+    return WasmHnsw(config) if _START_ERROR is None else None
+
+
+@hookimpl
+def ruvector_hnsw_load(data: bytes, config: HnswConfig):  # -> WasmHnsw | None
+    return WasmHnsw.load(data, config) if _START_ERROR is None else None

@@ -1,0 +1,143 @@
+"""The host side: traps, limits, recovery, the buffer pool, the fast call path, shutdown."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import ruvector_core as rv
+from ruvector_wasm import _host
+from ruvector_wasm._host import WasmMemoryError, WasmTimeoutError, WasmTrapError
+
+
+@pytest.fixture()
+def runtime() -> rv.Runtime:
+    return rv.Runtime(backend="wasm")
+
+
+@pytest.fixture()
+def index(runtime: rv.Runtime, embeddings: np.ndarray) -> rv.HnswIndex:
+    ix = runtime.hnsw(rv.HnswConfig(dimensions=384, m=8, ef_construction=40, seed=3))
+    ix.insert_batch([f"doc-{i}" for i in range(600)], embeddings[:600])
+    return ix
+
+
+@pytest.fixture()
+def short_deadline():
+    sh = _host.shared()
+    saved = sh.timeout, sh.per_row
+    sh.timeout, sh.per_row = 1e-6, 0.0  # two epoch ticks: 50-100 ms
+    yield
+    sh.timeout, sh.per_row = saved
+
+
+def test_errors_are_ruvector_errors() -> None:
+    assert issubclass(WasmTrapError, rv.RuvectorError)
+    assert issubclass(WasmTimeoutError, WasmTrapError) and issubclass(WasmTimeoutError, TimeoutError)
+    assert issubclass(WasmMemoryError, rv.RuvectorError) and issubclass(WasmMemoryError, MemoryError)
+
+
+def test_trap_is_an_error_and_the_index_stays_usable(index: rv.HnswIndex, embeddings: np.ndarray) -> None:
+    before = index.serialize()
+    want = index.search(embeddings[700], k=5)
+    graph = index._graph
+    good = graph._q_ptr
+    graph._q_ptr = 0xFFFFFF00  # make the module read out of bounds
+    try:
+        with pytest.raises(WasmTrapError, match="trapped"):
+            index.search(embeddings[700], k=5)
+    finally:
+        if graph._inst.size and graph._q_ptr == 0xFFFFFF00:
+            graph._q_ptr = good
+    assert index.search(embeddings[700], k=5) == want
+    assert index.serialize() == before
+    index.insert("after-trap", embeddings[900])
+    assert index.search(embeddings[900], k=1)[0].id == "after-trap"
+
+
+def test_runaway_call_is_interrupted(index: rv.HnswIndex, embeddings: np.ndarray, short_deadline: None) -> None:
+    before = index.serialize()
+    queries = np.repeat(embeddings[600:700], 400, axis=0)  # 40,000 searches: far beyond 100 ms
+    with pytest.raises(WasmTimeoutError):
+        index.search_batch(queries, k=10, ef=400)
+    _host.shared().timeout = 60.0
+    assert index.serialize() == before
+    assert len(index.search(embeddings[650], k=10)) == 10
+
+
+def test_interrupted_load_is_corrupt_index_error(index: rv.HnswIndex, runtime: rv.Runtime, monkeypatch) -> None:
+    blob = index.serialize()
+    sh = _host.shared()
+    # calls with a longer allowance than the timeout (the load itself) get a deadline of now
+    monkeypatch.setattr(sh, "ticks", lambda seconds: 0 if seconds > sh.timeout else 1000)
+    with pytest.raises(rv.CorruptIndexError, match="could not be decoded"):
+        runtime.hnsw_load(blob)
+    monkeypatch.undo()
+    assert runtime.hnsw_load(blob).serialize() == blob
+
+
+def test_memory_limit_is_an_error_and_changes_nothing(index: rv.HnswIndex, embeddings: np.ndarray) -> None:
+    graph = index._graph
+    inst = graph._inst
+    before = index.serialize()
+    inst.store.set_limits(memory_size=inst.size + 4 * 65536)
+    many = np.tile(embeddings[:2000], (3, 1))
+    with pytest.raises(WasmMemoryError):
+        index.insert_batch([f"new-{i}" for i in range(len(many))], many)
+    assert index.serialize() == before and len(index) == 600
+    assert graph.memory_stats()["clears"] >= 1, "pressure must clear the pool"
+    index.insert("small", embeddings[1])  # still fits
+    assert "small" in index
+
+
+def test_pool_reuses_and_zeroes(index: rv.HnswIndex, embeddings: np.ndarray) -> None:
+    graph = index._graph
+    pool = graph._inst.pool
+    start = pool.stats()
+    for _ in range(5):
+        index.search_batch(embeddings[600:650], k=10)
+    stats = pool.stats()
+    assert stats["acquired"] - start["acquired"] == 15
+    assert stats["reused"] - start["reused"] >= 12
+    # released buffers hold zeros
+    for size, ptrs in pool.free_lists.items():
+        for ptr in ptrs:
+            assert not graph._inst.u8[ptr : ptr + size].any()
+    pool.clear()
+    assert pool.stats()["pooled_bytes"] == 0
+    index.search_batch(embeddings[600:610], k=10)
+
+
+def test_fast_path_matches_wasmtime_call(index: rv.HnswIndex) -> None:
+    inst = index._graph._inst
+    with inst.lock:
+        assert inst.call("rv_pages") == inst.fn["rv_pages"].func(inst.store) == inst.size // 65536
+        assert inst.call("rv_len", index._graph._h) == 600
+
+
+def test_clean_shutdown() -> None:
+    """Threads searching, indexes alive at exit: nothing on stderr, exit code 0."""
+    script = textwrap.dedent(
+        """
+        import threading, numpy as np, ruvector_core as rv
+        rt = rv.Runtime(backend="wasm")
+        x = np.random.default_rng(0).standard_normal((500, 32)).astype(np.float32)
+        ix = rt.hnsw(rv.HnswConfig(dimensions=32))
+        ix.insert_batch([str(i) for i in range(500)], x)
+        loaded = rt.hnsw_load(ix.serialize())
+        ops = rt.vector_ops
+        ops.batch_distance(x[0], x)
+        def work():
+            for q in x[:100]:
+                ix.search(q, k=5); loaded.search(q, k=5)
+        ts = [threading.Thread(target=work) for _ in range(3)]
+        [t.start() for t in ts]; [t.join() for t in ts]
+        print("ok")
+        """
+    )
+    run = subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+    assert run.stderr == ""

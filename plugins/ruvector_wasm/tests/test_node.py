@@ -1,0 +1,71 @@
+"""The very same ruvector.wasm under Node.js and under wasmtime: identical results and bytes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ruvector_core as rv
+
+DRIVER = Path(__file__).resolve().parents[1] / "js" / "driver.mjs"
+NODE = shutil.which("node")
+
+pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js >= 16) is not on PATH")
+
+METRIC_CODES = {"cosine": 0, "euclidean": 1, "dot": 2}
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "dot"])
+def test_node_matches_wasmtime(tmp_path: Path, embeddings: np.ndarray, metric: str) -> None:
+    base = np.ascontiguousarray(embeddings[:1500])
+    if metric != "cosine":  # rescaled rows, so the metrics really differ
+        base = base * np.random.default_rng(3).uniform(0.5, 2.0, (len(base), 1)).astype(np.float32)
+    queries = np.ascontiguousarray(embeddings[-60:])
+    ids = [f"doc-{i}" if i % 7 else f"düc-{i}-ünïcode" for i in range(len(base))]
+    deleted = ids[10:40:3]
+    config = rv.HnswConfig(dimensions=384, m=12, ef_construction=80, ef_search=40, metric=metric, seed=7)
+    k, ef = 10, 48
+
+    # wasmtime, through the public API
+    index = rv.Runtime(backend="wasm").hnsw(config)
+    index.insert_batch(ids, base)
+    for id_ in deleted:
+        assert index.delete(id_)
+    want = [index.search(q, k=k, ef=ef) for q in queries]
+    want_batch_ids, want_batch_scores = index.search_batch(queries, k=k, ef=ef)
+    want_bytes = index.serialize()
+
+    # Node.js, the same module file
+    spec = {
+        "dimensions": 384, "m": config.m, "ef_construction": config.ef_construction, "ef_search": config.ef_search,
+        "metric": METRIC_CODES[metric], "seed": config.seed, "ids": ids, "k": k, "ef": ef, "delete": deleted,
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+    base.astype("<f4").tofile(tmp_path / "base.f32")
+    queries.astype("<f4").tofile(tmp_path / "queries.f32")
+    wasm = resources.files("ruvector_wasm").joinpath("ruvector.wasm")
+    with resources.as_file(wasm) as wasm_path:
+        run = subprocess.run(
+            [NODE, str(DRIVER), str(wasm_path), str(tmp_path / "spec.json"), str(tmp_path / "base.f32"),
+             str(tmp_path / "queries.f32"), str(tmp_path / "out")],
+            capture_output=True, text=True, timeout=600,
+        )
+    assert run.returncode == 0, run.stderr
+    got = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    got_bytes = (tmp_path / "out.idx").read_bytes()
+
+    assert got["len"] == len(index)
+    for row, hits in enumerate(want):
+        assert got["ids"][row] == hits.ids, f"query {row}"
+        assert np.allclose(got["scores"][row], hits.scores, rtol=0, atol=1e-6)
+    assert [list(r) for r in want_batch_ids] == got["batch_ids"]
+    node_scores = np.array([[-np.inf if s is None else s for s in r] for r in got["batch_scores"]])
+    assert np.allclose(node_scores, want_batch_scores, rtol=0, atol=1e-6)
+    assert got_bytes == want_bytes, "serialized bytes differ between Node.js and wasmtime"
+    # and each engine's bytes load in the other's reader
+    assert rv.Runtime(backend="wasm").hnsw_load(got_bytes).search(queries[0], k=k, ef=ef) == want[0]
