@@ -4,8 +4,13 @@
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
+# rustup's toolchain builds the native backend; Debian's rustc 1.63 (below) only the wasm module
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# the test suite rebuilds the shipped ruvector.wasm and fails if it differs from the source
+export RUVECTOR_WASM_REBUILD := 1
+WASM_TOOLCHAIN := rustc libstd-rust-dev-wasm32 lld
 
-.PHONY: demo test install uv
+.PHONY: demo test install uv wasm-toolchain
 
 DEMO := .demo
 QUERIES := "how do I parse command line options" "read a compressed archive" "run code in another thread" "compare two floating point numbers"
@@ -16,13 +21,18 @@ demo: install
 	$(UV) run ruvector index $(DEMO)/stdlib-docs --db $(DEMO)/store
 	@for q in $(QUERIES); do $(UV) run ruvector query --db $(DEMO)/store "$$q" -k 3 || exit 1; done
 
-test: install
+test: install wasm-toolchain
+	@command -v node >/dev/null || { echo "make test needs Node.js (the wasm cross-engine test)"; exit 1; }
 	cargo test --release --quiet --manifest-path crates/ruvector-kernels/Cargo.toml
 	$(UV) run pytest
 	$(UV) run ruvector conformance -q
 
 install: uv
 	$(UV) sync --locked --all-packages --all-extras
+
+# Debian's Rust 1.63 with the wasm32 standard library: what reproduces the shipped module.
+wasm-toolchain:
+	@dpkg -s $(WASM_TOOLCHAIN) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(WASM_TOOLCHAIN); }
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv>=0.5"

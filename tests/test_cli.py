@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import PLUGIN_BACKENDS
+from core_support import PLUGIN_BACKENDS
 from test_runtime import FAILING
 
 

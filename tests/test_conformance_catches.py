@@ -27,7 +27,7 @@ EXPECTED_FAILURES = {
 
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
-    from conftest import write_site
+    from core_support import write_site
 
     root = tmp_path_factory.mktemp("toys")
     site = write_site(root / "site", TOYS)

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import ruvector_core as rv
-from conftest import PLUGIN_BACKENDS
+from core_support import PLUGIN_BACKENDS
 from ruvector_core.runtime import _parse_backend_env
 
 OTHERS = PLUGIN_BACKENDS

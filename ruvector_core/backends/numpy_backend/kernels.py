@@ -15,6 +15,10 @@ class NumpyKernels:
         return float(self.batch_distance(a, b[None, :], metric)[0])
 
     def batch_distance(self, query: np.ndarray, matrix: np.ndarray, metric: Metric) -> np.ndarray:
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN in, NaN out: see VectorOps
+            return self._batch_distance(query, matrix, metric)
+
+    def _batch_distance(self, query: np.ndarray, matrix: np.ndarray, metric: Metric) -> np.ndarray:
         if metric == "euclidean":
             diff = matrix - query
             return np.sqrt(np.einsum("ij,ij->i", diff, diff)).astype(np.float32)
