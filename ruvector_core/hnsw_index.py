@@ -69,14 +69,11 @@ class HnswIndex:
     def __init__(self, graph: HnswGraph, backend: str) -> None:
         self._graph = graph
         self.backend = backend
-
-    @property
-    def config(self) -> HnswConfig:
-        return self._graph.config
-
-    @property
-    def dimensions(self) -> int:
-        return self._graph.config.dimensions
+        # Read once: a compiled backend may build its config object anew on every access,
+        # which would cost more per query than the validation does.
+        self.config: HnswConfig = graph.config
+        self.dimensions: int = self.config.dimensions
+        self._default_ef = self.config.ef_search
 
     def insert(self, id: str, vector: Any) -> None:
         """Add ``vector`` under ``id``; an existing ``id`` is replaced."""
@@ -126,4 +123,4 @@ class HnswIndex:
         return f"HnswIndex(backend={self.backend!r}, dimensions={c.dimensions}, metric={c.metric!r}, count={len(self)})"
 
     def _ef(self, ef: int | None, k: int) -> int:
-        return max(self.config.ef_search if ef is None else check_ef(ef), k)
+        return max(self._default_ef if ef is None else check_ef(ef), k)

@@ -106,7 +106,8 @@ def finite(array: np.ndarray) -> bool:
     exact elementwise scan decide.
     """
     if array.ndim == 1:
-        quick = float(array.dot(array))
-    else:
-        quick = array @ np.ones(array.shape[-1], dtype=array.dtype)
-    return bool(np.isfinite(quick).all()) or bool(np.isfinite(array).all())
+        if math.isfinite(float(array.dot(array))):
+            return True
+    elif np.isfinite(array @ np.ones(array.shape[-1], dtype=array.dtype)).all():
+        return True
+    return bool(np.isfinite(array).all())
