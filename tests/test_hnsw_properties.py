@@ -57,7 +57,11 @@ def test_rejected_input_changes_nothing(base: np.ndarray, bad: np.ndarray, k: in
     except rv.InvalidInputError:
         assert not query_ok or k <= 0
     else:
-        assert query_ok and k > 0 and len(hits) == min(k, len(index))
+        # Only "at most k, all distinct": with more than 2m exact copies of one vector (which
+        # hypothesis loves to draw) HNSW can prune a copy's every in-link, as hnswlib does;
+        # the exact count is checked on points in general position below.
+        assert query_ok and k > 0 and 1 <= len(hits) <= min(k, len(index))
+        assert len({h.id for h in hits}) == len(hits)
 
 
 @settings(max_examples=40, deadline=None)
