@@ -90,6 +90,29 @@ def test_failed_write_keeps_everything(tmp_path: Path) -> None:
         assert (len(store), store.index.ids(), store.generation) == before
 
 
+def test_rewrites_compact_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replacing a source leaves tombstones; once they outnumber the live passages the
+    index is rebuilt from the vectors kept in the database."""
+    from ruvector_core.store import memory_store
+
+    monkeypatch.setattr(memory_store, "COMPACT_MIN_DELETED", 40)
+    base = corpus().base
+    with MemoryStore.open(tmp_path, model="m", dimensions=384) as store:
+        tombstones = []
+        for round_ in range(4):
+            rows = base[round_ * 30 : round_ * 30 + 30]
+            with store.writing() as batch:
+                batch.replace_source("doc", str(round_), [f"text {round_}/{i}" for i in range(30)], rows)
+            tombstones.append(store.index.stats().deleted)
+        assert tombstones == [0, 30, 0, 30]  # 60 >= max(40, 30 live): rebuilt in round 2
+        assert store.index.stats().count == 30 and len(store) == 30
+        hits = store.search(base[95], k=1)
+        assert hits[0].passage.text == "text 3/5" and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    with MemoryStore.open(tmp_path) as reopened:
+        assert reopened.index.stats().deleted == 30 and len(reopened.index) == 30
+        assert reopened.search(base[95], k=1)[0].passage.text == "text 3/5"
+
+
 WRITER = textwrap.dedent(
     """
     import sys, numpy as np

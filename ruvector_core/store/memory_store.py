@@ -29,6 +29,11 @@ from .schema import SCHEMA
 
 DB_NAME = "store.sqlite3"
 LOCK_NAME = ".writer.lock"
+#: Rebuild the index once deleted entries (kept in the graph as waypoints) outnumber live
+#: ones by this factor and this many: re-indexing changed files would otherwise grow the
+#: graph without bound.
+COMPACT_RATIO = 1.0
+COMPACT_MIN_DELETED = 1_000
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,7 @@ class MemoryStore:
                 yield batch
                 generation = self.generation + 1 if batch.changed else self.generation
                 if batch.changed:
+                    self._compact_if_worthwhile()
                     write_atomically(self.folder / _index_name(generation), self.index.serialize())
                     self._db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
                 self._db.execute("COMMIT")
@@ -158,6 +164,18 @@ class MemoryStore:
                 raise
             self.generation = generation
             self._remove_stale_files()
+
+    def _compact_if_worthwhile(self) -> None:
+        """Replace the index by a fresh build from the live passages' stored vectors."""
+        stats = self.index.stats()
+        if stats.deleted < max(COMPACT_MIN_DELETED, COMPACT_RATIO * stats.count):
+            return
+        rows = self._db.execute("SELECT id, vector FROM passages ORDER BY rowid").fetchall()
+        fresh = self.runtime.hnsw(self.index.config)
+        if rows:
+            vectors = np.frombuffer(b"".join(v for _, v in rows), dtype="<f4").reshape(len(rows), -1)
+            fresh.insert_batch([i for i, _ in rows], vectors)
+        self.index = fresh
 
     def _refresh(self) -> None:
         """Catch up with saves made by other processes since this one opened the store."""
@@ -204,9 +222,10 @@ class _Batch:
         if ids:
             self._store.index.insert_batch(ids, vectors)
         db = self._store._db
+        rows = np.ascontiguousarray(vectors, dtype="<f4")
         db.executemany(
-            "INSERT INTO passages(id, source, ordinal, text) VALUES (?, ?, ?, ?)",
-            [(i, source, ordinal, text) for ordinal, (i, text) in enumerate(zip(ids, texts))],
+            "INSERT INTO passages(id, source, ordinal, text, vector) VALUES (?, ?, ?, ?, ?)",
+            [(i, source, ordinal, text, rows[ordinal].tobytes()) for ordinal, (i, text) in enumerate(zip(ids, texts))],
         )
         db.execute("INSERT INTO sources(path, sha256, indexed_at) VALUES (?, ?, ?)", (source, sha256, time.time()))
         self.changed = True

@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS passages (
     id TEXT PRIMARY KEY,
     source TEXT NOT NULL REFERENCES sources(path),
     ordinal INTEGER NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL  -- float32 little-endian: lets the index be rebuilt without tombstones
 );
 CREATE INDEX IF NOT EXISTS passages_by_source ON passages(source);
 """
