@@ -9,8 +9,7 @@ either step is kept as the backend's ``reason`` instead of being raised.
 from __future__ import annotations
 
 import importlib
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
@@ -30,7 +29,6 @@ class BackendRecord:
     module: ModuleType | None = None
     reason: str | None = None  # why it is unusable; None while it may still be usable
     probed: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def usable(self) -> bool:
