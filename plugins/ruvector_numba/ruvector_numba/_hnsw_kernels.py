@@ -76,18 +76,14 @@ def _prefetch_vector(vectors, row):
 
 
 # -- heaps over parallel (distance, node) arrays -----------------------------------------
+# One min-heap serves both queues. The results queue stores negated distances, so its top
+# is the farthest result, and a tie evicts the smaller node, as the reference's heap of
+# (-distance, node) does.
 
 
 @jit(nogil=True)
 def _less(d1, n1, d2, n2):
     return d1 < d2 or (d1 == d2 and n1 < n2)
-
-
-@jit(nogil=True)
-def _worse(d1, n1, d2, n2):
-    """The results heap's order: larger distance first, ties evict the smaller node (as
-    the reference's heap of (-distance, node) does)."""
-    return d1 > d2 or (d1 == d2 and n1 < n2)
 
 
 @jit(nogil=True)
@@ -132,54 +128,14 @@ def _min_pop(hd, hn, size):
 
 
 @jit(nogil=True)
-def _max_push(hd, hn, size, d, n):
-    i = size
-    while i > 0:
-        p = (i - 1) >> 1
-        if _worse(d, n, hd[p], hn[p]):
-            hd[i] = hd[p]
-            hn[i] = hn[p]
-            i = p
-        else:
-            break
-    hd[i] = d
-    hn[i] = n
-    return size + 1
-
-
-@jit(nogil=True)
-def _max_pop(hd, hn, size):
-    size -= 1
-    if size <= 0:
-        return 0
-    d = hd[size]
-    n = hn[size]
-    i = 0
-    while True:
-        c = 2 * i + 1
-        if c >= size:
-            break
-        if c + 1 < size and _worse(hd[c + 1], hn[c + 1], hd[c], hn[c]):
-            c += 1
-        if _worse(hd[c], hn[c], d, n):
-            hd[i] = hd[c]
-            hn[i] = hn[c]
-            i = c
-        else:
-            break
-    hd[i] = d
-    hn[i] = n
-    return size
-
-
-@jit(nogil=True)
 def _drain_sorted(rd, rn, size, out_d, out_n):
-    """Empty the results heap into out_*[:size], ascending by (distance, node)."""
+    """Empty the results heap (negated distances) into out_*[:size], ascending by
+    (distance, node)."""
     remaining = size
     for i in range(size - 1, -1, -1):
-        out_d[i] = rd[0]
+        out_d[i] = -rd[0]
         out_n[i] = rn[0]
-        remaining = _max_pop(rd, rn, remaining)
+        remaining = _min_pop(rd, rn, remaining)
     # Ties came out smaller-node-last; an insertion sort on the nearly sorted run fixes them.
     for i in range(1, size):
         d = out_d[i]
@@ -250,12 +206,12 @@ def _search_layer(q, qi, ed, en, n_entries, ef, layer, skip_deleted, metric,
         visited[node] = ep
         csize = _min_push(cd, cn, csize, ed[e], node)
         if not (skip_deleted and deleted[node]):
-            rsize = _max_push(rd, rn, rsize, ed[e], node)
+            rsize = _min_push(rd, rn, rsize, -ed[e], node)
     while csize > 0:
         dist = cd[0]
         node = cn[0]
         csize = _min_pop(cd, cn, csize)
-        if rsize >= ef and dist > rd[0]:
+        if rsize >= ef and dist > -rd[0]:
             break
         if layer == 0:
             links = links0
@@ -274,12 +230,12 @@ def _search_layer(q, qi, ed, en, n_entries, ef, layer, skip_deleted, metric,
                 continue
             visited[x] = ep
             d = _dist(vectors, x, q, qi, metric)
-            if rsize < ef or d < rd[0]:
+            if rsize < ef or d < -rd[0]:
                 csize = _min_push(cd, cn, csize, d, x)
                 if not (skip_deleted and deleted[x]):
-                    rsize = _max_push(rd, rn, rsize, d, x)
+                    rsize = _min_push(rd, rn, rsize, -d, x)
                     if rsize > ef:
-                        rsize = _max_pop(rd, rn, rsize)
+                        rsize = _min_pop(rd, rn, rsize)
     return rsize
 
 
