@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -94,31 +96,21 @@ class WasmHnsw:
         np.cumsum([len(b) for b in encoded], out=offsets[1:])
         with self._lock:
             self._check()
-            inst = self._inst
-            buffers = []
-            try:
-                with inst.lock:
-                    t_ptr, t_cap = _keep(buffers, inst.pool.acquire(max(1, len(text))))
-                    o_ptr, _ = _keep(buffers, inst.pool.acquire(4 * (n + 1)))
-                    v_ptr, _ = _keep(buffers, inst.pool.acquire(vectors.nbytes))
-                    inst.headroom(inst.call("rv_insert_need", self._h, n, len(text)))
-                    inst.write(t_ptr, text)
-                    inst.write(o_ptr, offsets)
-                    inst.write(v_ptr, vectors)
-                    first = len(self._node_ids)
-                    status = inst.call(
-                        "rv_insert", self._h, t_ptr, len(text), o_ptr, n, v_ptr,
-                        seconds=inst.shared.timeout + n * inst.shared.per_row,
-                    )
-                    if status != 0:
-                        raise InvalidInputError(inst.error())
-            except WasmTrapError:
-                buffers.clear()
-                self._recover()
-                raise
-            finally:
-                for ptr, cap in buffers:
-                    inst.pool.release(ptr, cap)
+            with self._scratch() as (inst, acquire):
+                t_ptr = acquire(max(1, len(text)))
+                o_ptr = acquire(4 * (n + 1))
+                v_ptr = acquire(vectors.nbytes)
+                inst.headroom(inst.call("rv_insert_need", self._h, n, len(text)))
+                inst.write(t_ptr, text)
+                inst.write(o_ptr, offsets)
+                inst.write(v_ptr, vectors)
+                first = len(self._node_ids)
+                status = inst.call(
+                    "rv_insert", self._h, t_ptr, len(text), o_ptr, n, v_ptr,
+                    seconds=inst.shared.timeout + n * inst.shared.per_row,
+                )
+                if status != 0:
+                    raise InvalidInputError(inst.error())
             node_ids, live = self._node_ids, self._live
             node_ids.extend(ids)
             for i, id_ in enumerate(ids):
@@ -160,33 +152,23 @@ class WasmHnsw:
         nodes = np.empty((q, kk), dtype=np.uint32)
         with self._lock:
             self._check()
-            inst = self._inst
             rows = max(1, min(q, SEARCH_ROWS))
-            buffers = []
-            try:
-                with inst.lock:
-                    q_ptr, _ = _keep(buffers, inst.pool.acquire(queries[:rows].nbytes))
-                    n_ptr, _ = _keep(buffers, inst.pool.acquire(4 * rows * kk))
-                    s_ptr, _ = _keep(buffers, inst.pool.acquire(4 * rows * kk))
-                    for start in range(0, q, rows):
-                        chunk = queries[start : start + rows]
-                        c = chunk.shape[0]
-                        inst.write(q_ptr, chunk)
-                        status = inst.call(
-                            "rv_search_batch", self._h, q_ptr, c, kk, ef, n_ptr, s_ptr,
-                            seconds=inst.shared.timeout + c * inst.shared.per_row,
-                        )
-                        if status < 0:
-                            raise InvalidInputError(inst.error())
-                        nodes[start : start + c] = inst.u32[n_ptr // 4 : n_ptr // 4 + c * kk].reshape(c, kk)
-                        out_scores[start : start + c, :kk] = inst.f32[s_ptr // 4 : s_ptr // 4 + c * kk].reshape(c, kk)
-            except WasmTrapError:
-                buffers.clear()
-                self._recover()
-                raise
-            finally:
-                for ptr, cap in buffers:
-                    inst.pool.release(ptr, cap)
+            with self._scratch() as (inst, acquire):
+                q_ptr = acquire(queries[:rows].nbytes)
+                n_ptr = acquire(4 * rows * kk)
+                s_ptr = acquire(4 * rows * kk)
+                for start in range(0, q, rows):
+                    chunk = queries[start : start + rows]
+                    c = chunk.shape[0]
+                    inst.write(q_ptr, chunk)
+                    status = inst.call(
+                        "rv_search_batch", self._h, q_ptr, c, kk, ef, n_ptr, s_ptr,
+                        seconds=inst.shared.timeout + c * inst.shared.per_row,
+                    )
+                    if status < 0:
+                        raise InvalidInputError(inst.error())
+                    nodes[start : start + c] = inst.u32[n_ptr // 4 : n_ptr // 4 + c * kk].reshape(c, kk)
+                    out_scores[start : start + c, :kk] = inst.f32[s_ptr // 4 : s_ptr // 4 + c * kk].reshape(c, kk)
             table = self._ids_table()
         nodes = np.where(nodes == NONE, len(table) - 1, nodes)
         out_ids[:, :kk] = table[nodes]
@@ -198,20 +180,10 @@ class WasmHnsw:
                 return False
             self._check()
             raw = id.encode("utf-8")
-            inst = self._inst
-            buffers = []
-            try:
-                with inst.lock:
-                    ptr, _ = _keep(buffers, inst.pool.acquire(len(raw)))
-                    inst.write(ptr, raw)
-                    node = inst.call("rv_delete", self._h, ptr, len(raw))
-            except WasmTrapError:
-                buffers.clear()
-                self._recover()
-                raise
-            finally:
-                for ptr, cap in buffers:
-                    inst.pool.release(ptr, cap)
+            with self._scratch() as (inst, acquire):
+                ptr = acquire(len(raw))
+                inst.write(ptr, raw)
+                node = inst.call("rv_delete", self._h, ptr, len(raw))
             if node < 0:
                 return False
             del self._live[id]
@@ -272,6 +244,24 @@ class WasmHnsw:
         return f"WasmHnsw(dimensions={c.dimensions}, metric={c.metric!r}, count={len(self)})"
 
     # -- internals ------------------------------------------------------------------------
+
+    @contextmanager
+    def _scratch(self) -> Iterator[tuple[Instance, Callable[[int], int]]]:
+        """The instance under its lock and an allocator of temporary buffers, released on
+        the way out. A trap moves the index into a fresh instance before the error goes
+        on; the trapped instance's buffers go with it, so they are not released."""
+        inst = self._inst
+        buffers: list[tuple[int, int]] = []
+        try:
+            with inst.lock:
+                yield inst, lambda nbytes: _keep(buffers, inst.pool.acquire(nbytes))[0]
+        except WasmTrapError:
+            buffers.clear()
+            self._recover()
+            raise
+        finally:
+            for ptr, cap in buffers:
+                inst.pool.release(ptr, cap)
 
     def _check(self) -> None:
         if self._broken is not None:
