@@ -71,7 +71,7 @@ fn cosine_from(dot: f32, aa: f32, bb: f32) -> f32 {
 }
 
 /// `sqrt(max(x, 0))` that keeps NaN (`f32::max` would turn it into 0).
-fn sqrt_non_negative(x: f32) -> f32 {
+pub fn sqrt_non_negative(x: f32) -> f32 {
     if x < 0.0 {
         0.0
     } else {
@@ -118,17 +118,17 @@ pub fn normalize_rows(k: &Kernels, matrix: &mut [f32], d: usize) {
     }
 }
 
-/// Scale one vector to unit L2 norm in place; a zero vector stays zero.
+/// Scale one vector to unit L2 norm in place; a zero vector stays zero, and a vector with a
+/// NaN stays as it is, so that the NaN reaches every distance computed from it.
 pub fn normalize(k: &Kernels, v: &mut [f32]) {
     let norm = ((k.dot)(v, v) as f64).sqrt();
-    if norm > 0.0 && norm.is_finite() {
+    if norm == 0.0 || norm.is_nan() {
+        return;
+    }
+    if norm.is_finite() {
         let inv = 1.0 / norm;
         for x in v.iter_mut() {
             *x = (*x as f64 * inv) as f32;
-        }
-    } else if !(norm > 0.0) {
-        for x in v.iter_mut() {
-            *x = 0.0;
         }
     } else {
         // the squared norm overflowed float32: rescale in float64

@@ -510,7 +510,7 @@ impl Hnsw {
         match self.p.metric {
             Metric::Cosine => 1.0 - d,
             Metric::Dot => -d,
-            Metric::Euclidean => -(d.max(0.0).sqrt()),
+            Metric::Euclidean => -distance::sqrt_non_negative(d),
         }
     }
 

@@ -303,5 +303,8 @@ class NumpyHnsw:
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0).astype(np.float32)
+    # Only a zero row is left as zeros: a NaN or infinity in a query must reach the
+    # distances, where the core detects it (see HnswIndex.search), without warnings on the way.
+    with np.errstate(invalid="ignore", over="ignore"):
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms != 0).astype(np.float32)
