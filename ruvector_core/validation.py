@@ -1,7 +1,9 @@
 """Conversion and checking of user input, done once at the API boundary.
 
-Backends receive only what passes here: finite, C-contiguous float32 arrays of the right
-shape, positive k, and string ids, so a malformed argument can never reach compiled code.
+Backends receive only what passes here: C-contiguous float32 arrays of the right shape,
+positive k, and string ids, so a malformed argument can never reach compiled code. Arrays
+are finite too, except the inputs of pure computations (distances, searches), which are
+checked through their results: backends propagate NaN, so a non-finite input shows there.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def as_vector(value: Any, dimensions: int | None = None, what: str = "vector") -
 
 def as_vector_unchecked(value: Any, dimensions: int | None = None, what: str = "vector") -> np.ndarray:
     """Shape and dtype as ``as_vector``, finiteness left to the caller: only for pure
-    kernels that reveal a non-finite input through their result (see ``VectorOps``)."""
+    computations that reveal a non-finite input through their result (``VectorOps``,
+    ``HnswIndex.search``)."""
     array = _as_float32(value, what)
     if array.ndim != 1:
         raise InvalidInputError(f"{what} must be one-dimensional, got shape {array.shape}")
@@ -48,12 +51,16 @@ def as_matrix_unchecked(value: Any, dimensions: int | None = None, what: str = "
 
 
 def check_k(k: Any) -> int:
+    if type(k) is int and k > 0:  # the common case, checked first: this runs per query
+        return k
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
         raise InvalidInputError(f"k must be a positive integer, got {k!r}")
     return int(k)
 
 
 def check_ef(ef: Any) -> int:
+    if type(ef) is int and ef > 0:  # the common case, checked first: this runs per query
+        return ef
     if isinstance(ef, bool) or not isinstance(ef, (int, np.integer)) or ef <= 0:
         raise InvalidInputError(f"ef must be a positive integer, got {ef!r}")
     return int(ef)

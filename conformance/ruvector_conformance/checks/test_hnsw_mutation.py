@@ -103,3 +103,20 @@ def test_bad_input_leaves_index_unchanged(runtime: rv.Runtime) -> None:
     assert index.delete("no-such-id") is False
     assert len(index) == 100
     assert index.serialize() == before, "a rejected call changed the index"
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "dot"])
+def test_search_rejects_non_finite_queries(runtime: rv.Runtime, metric: str) -> None:
+    """The core finds NaN and infinity in a query through the search's scores, so the
+    backend must let them reach every distance (a NaN that vanished would be answered)."""
+    data = corpus()
+    index = small_index(runtime, rows=100, metric=metric)
+    for position in (0, 191, 383):
+        for bad in (np.nan, np.inf, -np.inf):
+            query = data.queries[0].copy()
+            query[position] = bad
+            with pytest.raises(rv.InvalidInputError):
+                index.search(query, k=5)
+    huge = data.queries[0] * np.float32(1e30)  # finite, though its squared norm overflows
+    with np.errstate(over="ignore"):  # numpy's warning about that overflow is expected
+        assert len(index.search(huge, k=5)) == 5
