@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use rayon::prelude::*;
 use ruvector_kernels::distance::{self as dist, Kind};
 use ruvector_kernels::{format, quant, Executor, Hnsw, Metric, Params};
@@ -155,6 +155,53 @@ fn params_of(config: &Bound<'_, PyAny>) -> PyResult<Params> {
 struct NativeHnsw {
     inner: RwLock<Hnsw>,
     config: Py<PyAny>,
+    names: IdNames,
+}
+
+impl NativeHnsw {
+    fn wrap(graph: Hnsw, config: Bound<'_, PyAny>) -> Self {
+        NativeHnsw { inner: RwLock::new(graph), config: config.unbind(), names: IdNames::default() }
+    }
+}
+
+/// The Python `str` of each node's id, made the first time a search returns the node and
+/// handed out again after that: a node's id never changes, and sharing one `str` costs a
+/// reference count where making it costs an allocation and a UTF-8 decode per hit.
+#[derive(Default)]
+struct IdNames(Mutex<Vec<Option<Py<PyString>>>>);
+
+impl IdNames {
+    /// The ids of the `found` nodes that have no `str` yet, each once; called under the
+    /// index's read lock without the GIL.
+    fn missing(&self, g: &Hnsw, found: impl Iterator<Item = u32>) -> Vec<(u32, String)> {
+        let names = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut nodes: Vec<u32> = found.filter(|&node| names.get(node as usize).map_or(true, Option::is_none)).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes.into_iter().map(|node| (node, g.id(node).to_owned())).collect()
+    }
+
+    /// The names of `nodes`, in order, after adding the `missing` ones. The new `str`s are
+    /// made before the lock is taken, and under it only reference counts change: making an
+    /// object can run the garbage collector, whose finalizers can let another thread take
+    /// the GIL and then wait here for the lock, which this thread could never give back.
+    fn of(&self, py: Python<'_>, missing: Vec<(u32, String)>, nodes: impl Iterator<Item = u32>) -> Vec<Py<PyAny>> {
+        let made: Vec<(usize, Py<PyString>)> =
+            missing.into_iter().map(|(node, id)| (node as usize, PyString::new(py, &id).unbind())).collect();
+        let mut names = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for (slot, name) in made {
+            if names.len() <= slot {
+                names.resize_with(slot + 1, || None);
+            }
+            names[slot].get_or_insert(name);
+        }
+        nodes
+            .map(|node| match &names[node as usize] {
+                Some(name) => name.clone_ref(py).into_any(),
+                None => py.None(),
+            })
+            .collect()
+    }
 }
 
 #[pymethods]
@@ -163,7 +210,7 @@ impl NativeHnsw {
     fn new(config: Bound<'_, PyAny>) -> PyResult<Self> {
         let params = params_of(&config)?;
         let graph = Hnsw::new(params).map_err(PyValueError::new_err)?;
-        Ok(NativeHnsw { inner: RwLock::new(graph), config: config.unbind() })
+        Ok(NativeHnsw::wrap(graph, config))
     }
 
     /// The `HnswConfig` this index was made with.
@@ -184,15 +231,19 @@ impl NativeHnsw {
     }
 
     /// At most `k` live (id, similarity) pairs, best first.
-    fn search(&self, py: Python<'_>, query: PyReadonlyArray1<'_, f32>, k: usize, ef: usize) -> PyResult<Vec<(String, f64)>> {
+    fn search<'py>(&self, py: Python<'py>, query: PyReadonlyArray1<'py, f32>, k: usize, ef: usize) -> PyResult<Bound<'py, PyList>> {
         let q = query.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Ok(py.detach(|| {
+        let (found, missing) = py.detach(|| {
             let g = read(&self.inner);
             if q.len() != g.params().dimensions {
-                return Vec::new();
+                return (Vec::new(), Vec::new());
             }
-            g.search(q, k, ef).into_iter().map(|(node, score)| (g.id(node).to_owned(), score as f64)).collect()
-        }))
+            let found = g.search(q, k, ef);
+            let missing = self.names.missing(&g, found.iter().map(|hit| hit.0));
+            (found, missing)
+        });
+        let names = self.names.of(py, missing, found.iter().map(|hit| hit.0));
+        PyList::new(py, names.into_iter().zip(&found).map(|(name, &(_, score))| (name, score as f64)))
     }
 
     /// (ids, scores) of shape (q, k): an object array padded with None and float32 scores
@@ -208,20 +259,16 @@ impl NativeHnsw {
         let rows = queries.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
         let (q, d) = (shape[0], shape[1]);
         let exec = executor();
-        let hits: Vec<Vec<(String, f32)>> = py.detach(|| {
+        let (hits, missing) = py.detach(|| {
             let g = read(&self.inner);
             if d != g.params().dimensions {
-                return vec![Vec::new(); q];
+                return (vec![Vec::new(); q], Vec::new());
             }
             let g = &*g;
-            let one = |i: usize| -> Vec<(String, f32)> {
-                g.search(&rows[i * d..(i + 1) * d], k, ef).into_iter().map(|(node, s)| (g.id(node).to_owned(), s)).collect()
-            };
-            if q >= 4 {
-                exec.map(q, one)
-            } else {
-                (0..q).map(one).collect()
-            }
+            let one = |i: usize| g.search(&rows[i * d..(i + 1) * d], k, ef);
+            let hits: Vec<Vec<(u32, f32)>> = if q >= 4 { exec.map(q, one) } else { (0..q).map(one).collect() };
+            let missing = self.names.missing(g, hits.iter().flatten().map(|hit| hit.0));
+            (hits, missing)
         });
         // k comes from the caller unbounded: fail with MemoryError rather than abort
         let cells = q.checked_mul(k).ok_or_else(|| PyMemoryError::new_err("q * k overflows"))?;
@@ -231,10 +278,11 @@ impl NativeHnsw {
             return Err(PyMemoryError::new_err(format!("cannot allocate {q} x {k} results")));
         }
         scores.resize(cells, f32::NEG_INFINITY);
+        let mut names = self.names.of(py, missing, hits.iter().flatten().map(|hit| hit.0)).into_iter();
         for (row, found) in hits.iter().enumerate() {
-            for (col, (id, score)) in found.iter().enumerate() {
-                ids.push(PyString::new(py, id).into_any().unbind());
-                scores[row * k + col] = *score;
+            for (col, &(_, score)) in found.iter().enumerate() {
+                ids.extend(names.next());
+                scores[row * k + col] = score;
             }
             for _ in found.len()..k {
                 ids.push(py.None());
@@ -309,7 +357,7 @@ fn read_dims(index: &NativeHnsw) -> usize {
 fn load(py: Python<'_>, data: &[u8], config: Bound<'_, PyAny>) -> PyResult<NativeHnsw> {
     let result = py.detach(|| catch_unwind(AssertUnwindSafe(|| format::decode(data))));
     match result {
-        Ok(Ok(graph)) => Ok(NativeHnsw { inner: RwLock::new(graph), config: config.unbind() }),
+        Ok(Ok(graph)) => Ok(NativeHnsw::wrap(graph, config)),
         Ok(Err(e)) => Err(core_error(py, "CorruptIndexError", e.0)),
         Err(_) => Err(core_error(py, "CorruptIndexError", "index bytes could not be decoded".into())),
     }
