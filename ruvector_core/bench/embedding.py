@@ -1,9 +1,10 @@
 """Embedding cases: ``embed`` one short sentence and ``embed_batch`` of 32, next to a bare
 ONNX Runtime session fed the same pre-tokenized inputs.
 
-The bare session is built with the same options as the ruvector embedder (threads, full
-graph optimisation, CPU provider) and runs only the transformer; the difference is what
-ruvector adds: validation, tokenization, padding, pooling and normalisation.
+The bare session is the ruvector embedder's own session recipe (same file, threads and
+options; see ``onnx_backend.session``) and runs only the transformer on the whole batch
+padded to its longest text; the difference is what ruvector adds (validation,
+tokenization, padding, pooling and normalisation) less what its length-sorted runs save.
 """
 
 from __future__ import annotations
@@ -35,16 +36,13 @@ class BareOrt:
     """The model's ONNX session alone, with ruvector's session options."""
 
     def __init__(self, config: EmbedderConfig) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        from ..backends.onnx_backend.session import session
         from ..modelfiles import resolve
 
         files = resolve(config)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = config.threads or 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(files.onnx), options, providers=["CPUExecutionProvider"])
+        self.session = session(files, config.threads or 1)
         self.tokenizer = Tokenizer.from_str(files.tokenizer_json)
         self.tokenizer.enable_truncation(config.max_length)
         self.tokenizer.no_padding()

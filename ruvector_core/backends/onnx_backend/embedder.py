@@ -1,10 +1,9 @@
 """Sentence embeddings: tokenize, run the transformer, masked mean pooling, L2 normalise.
 
-Inside one call texts are sorted by token count and cut into chunks of at most
-``batch_size``, each padded only to its own longest text; a chunk also ends early when
-padding would waste more than a third of its work (a 56-token text in a chunk of 20-token
-ones). Results come back in input order. ONNX Runtime sessions and tokenizers are safe to
-call from several threads at once.
+Inside one call texts are sorted by token count and cut into runs of at most
+``batch_size``, each padded only to its own longest text (see ``chunking``). Results come
+back in input order. ONNX Runtime sessions and tokenizers are safe to call from several
+threads at once.
 """
 
 from __future__ import annotations
@@ -18,20 +17,18 @@ from tokenizers import Tokenizer
 from ...errors import ModelError
 from ...modelfiles import ModelFiles
 from ...models import EmbedderConfig
+from .chunking import plan_runs
+from .session import session
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-_MAX_PADDING = 1.0 / 3.0  # of a chunk's token positions
 
 
 class OnnxEmbedder:
     def __init__(self, files: ModelFiles, config: EmbedderConfig) -> None:
         self.name = files.name
         self._batch_size = config.batch_size
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = config.threads or os.cpu_count() or 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self._session = ort.InferenceSession(str(files.onnx), options, providers=["CPUExecutionProvider"])
+            self._session = session(files, config.threads or os.cpu_count() or 1)
             self._tokenizer = Tokenizer.from_str(files.tokenizer_json)
         except Exception as exc:  # onnxruntime and tokenizers raise their own untyped errors
             raise ModelError(f"model {files.name!r} could not be loaded: {exc}") from exc
@@ -47,9 +44,8 @@ class OnnxEmbedder:
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
-        order = np.argsort(lengths, kind="stable")
         out: np.ndarray | None = None
-        for chunk in _chunks(order, lengths, self._batch_size):
+        for chunk in plan_runs(lengths, self._batch_size):
             pooled = self._run([encodings[i].ids for i in chunk], int(lengths[chunk[-1]]))
             if out is None:
                 out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
@@ -73,19 +69,3 @@ class OnnxEmbedder:
         pooled = summed / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
-def _chunks(order: np.ndarray, lengths: np.ndarray, limit: int) -> list[np.ndarray]:
-    """Split indices sorted by token count into runs that pad little."""
-    chunks: list[np.ndarray] = []
-    start, tokens = 0, 0
-    for position, index in enumerate(order):
-        length = int(lengths[index])
-        rows = position - start + 1
-        padded = rows * length  # sorted ascending: this text is the chunk's longest
-        if rows > limit or (rows > 1 and padded - (tokens + length) > _MAX_PADDING * padded):
-            chunks.append(order[start:position])
-            start, tokens = position, 0
-        tokens += length
-    chunks.append(order[start:])
-    return chunks
