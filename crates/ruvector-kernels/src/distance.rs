@@ -1,6 +1,8 @@
 //! Distance kernels. `dot`, `l2sq` and `dot_sq` have an AVX2 + FMA version chosen at run time
-//! on x86_64 and a portable version (eight independent accumulators, which compilers turn
-//! into SSE or wasm simd128 code) everywhere else.
+//! on x86_64, an f32x4 version on wasm32 built with `simd128`, and a portable version (eight
+//! independent accumulators, which compilers turn into SSE code) everywhere else. The
+//! portable loops stay scalar on wasm32: LLVM does not vectorise them there, hence the
+//! explicit simd128 module.
 //!
 //! Inputs of different lengths are compared over the shorter one; callers pass equal lengths.
 
@@ -26,10 +28,14 @@ pub fn kernels() -> Kernels {
             return Kernels { dot: x86::dot, l2sq: x86::l2sq, dot_sq: x86::dot_sq, isa: "avx2+fma" };
         }
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return Kernels { dot: wasm::dot, l2sq: wasm::l2sq, dot_sq: wasm::dot_sq, isa: "simd128" };
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     portable_kernels()
 }
 
-/// The portable kernels (used on every target; on x86_64 only without AVX2/FMA).
+/// The portable kernels (the fallback on x86_64 without AVX2/FMA and on targets without a
+/// SIMD module; also the reference the SIMD kernels are tested against).
 pub fn portable_kernels() -> Kernels {
     Kernels { dot: portable::dot, l2sq: portable::l2sq, dot_sq: portable::dot_sq, isa: "portable" }
 }
@@ -211,6 +217,85 @@ pub mod portable {
             q += y * y;
         }
         (s, q)
+    }
+}
+
+/// wasm32 simd128 kernels: four f32x4 accumulators over blocks of 16 floats (so consecutive
+/// adds do not wait on each other), then single f32x4 steps, then the last 1-3 floats as
+/// one zero-padded f32x4 (zeros add nothing to any of the sums; NaN and infinities still
+/// reach them). simd128 has no fused multiply-add, so every engine rounds exactly alike.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm {
+    use core::arch::wasm32::*;
+
+    /// `f(acc, a[i..i + 4], b[i..i + 4])` folded over the common length of `a` and `b` into
+    /// four accumulators, which are then combined with `add`.
+    #[inline(always)]
+    fn fold<S: Copy>(a: &[f32], b: &[f32], zero: S, f: impl Fn(S, v128, v128) -> S, add: impl Fn(S, S) -> S) -> S {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let load = |i: usize| {
+            // SAFETY: called with i + 4 <= n, inside both slices; wasm loads may be unaligned.
+            unsafe { (v128_load(pa.add(i) as *const v128), v128_load(pb.add(i) as *const v128)) }
+        };
+        let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
+        let mut i = 0;
+        while i + 16 <= n {
+            let ((x0, y0), (x1, y1), (x2, y2), (x3, y3)) = (load(i), load(i + 4), load(i + 8), load(i + 12));
+            s0 = f(s0, x0, y0);
+            s1 = f(s1, x1, y1);
+            s2 = f(s2, x2, y2);
+            s3 = f(s3, x3, y3);
+            i += 16;
+        }
+        while i + 4 <= n {
+            let (x, y) = load(i);
+            s0 = f(s0, x, y);
+            i += 4;
+        }
+        if i < n {
+            let (mut x, mut y) = ([0f32; 4], [0f32; 4]);
+            x[..n - i].copy_from_slice(&a[i..n]);
+            y[..n - i].copy_from_slice(&b[i..n]);
+            // SAFETY: reads the two local 4-float arrays.
+            s1 = f(s1, unsafe { v128_load(x.as_ptr() as *const v128) }, unsafe { v128_load(y.as_ptr() as *const v128) });
+        }
+        add(add(s0, s1), add(s2, s3))
+    }
+
+    #[inline(always)]
+    fn hsum(v: v128) -> f32 {
+        (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v)) + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
+    }
+
+    // Plain wrappers: `#[target_feature]` intrinsics do not implement the `Fn` traits.
+    #[inline(always)]
+    fn add(x: v128, y: v128) -> v128 {
+        f32x4_add(x, y)
+    }
+
+    #[inline(always)]
+    fn mul_add(acc: v128, x: v128, y: v128) -> v128 {
+        f32x4_add(acc, f32x4_mul(x, y))
+    }
+
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+        hsum(fold(a, b, f32x4_splat(0.0), mul_add, add))
+    }
+
+    pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
+        let step = |acc, x, y| {
+            let t = f32x4_sub(x, y);
+            mul_add(acc, t, t)
+        };
+        hsum(fold(a, b, f32x4_splat(0.0), step, add))
+    }
+
+    pub fn dot_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
+        let step = |(d, q): (v128, v128), x, y| (mul_add(d, x, y), mul_add(q, y, y));
+        let add2 = |(d0, q0): (v128, v128), (d1, q1): (v128, v128)| (add(d0, d1), add(q0, q1));
+        let (d, q) = fold(a, b, (f32x4_splat(0.0), f32x4_splat(0.0)), step, add2);
+        (hsum(d), hsum(q))
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Dependency-free and compatible with Rust 1.63 (the wasm backend builds it with Debian's
 //! rustc). x86_64 SIMD paths (AVX2 + FMA) are chosen at run time and live behind
-//! `cfg(target_arch = "x86_64")`; every other target gets the portable code.
+//! `cfg(target_arch = "x86_64")`; wasm32 built with `simd128` gets f32x4 kernels at compile
+//! time; every other target gets the portable code.
 //!
 //! * [`distance`]: dot / squared L2 / cosine kernels and matrix helpers.
 //! * [`quant`]: int8 (per-vector affine, 256 levels) and binary (sign bits) quantization.
