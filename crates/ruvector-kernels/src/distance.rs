@@ -220,37 +220,36 @@ pub mod portable {
     }
 }
 
-/// wasm32 simd128 kernels: four f32x4 accumulators over blocks of 16 floats (so consecutive
-/// adds do not wait on each other), then single f32x4 steps, then the last 1-3 floats as
-/// one zero-padded f32x4 (zeros add nothing to any of the sums; NaN and infinities still
-/// reach them). simd128 has no fused multiply-add, so every engine rounds exactly alike.
+/// wasm32 simd128 kernels. Each sums `term(a[i..i + 4], b[i..i + 4])` over the vectors:
+/// blocks of 32 floats are reduced as two trees of four f32x4 terms into two accumulators,
+/// then single f32x4 steps follow, then the last 1-3 floats as one zero-padded f32x4 (zeros
+/// add nothing to any of the sums; NaN and infinities still reach them). The wide blocks
+/// matter under wasmtime: its compiler (Cranelift) keeps the loop-carried accumulators in
+/// stack slots, so every accumulator update is a store-to-load round trip; two updates per
+/// 32 floats instead of four per 16 took a 384-d dot from 85 to 62 ns. simd128 has no fused
+/// multiply-add, so every engine rounds exactly alike.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm {
     use core::arch::wasm32::*;
 
-    /// `f(acc, a[i..i + 4], b[i..i + 4])` folded over the common length of `a` and `b` into
-    /// four accumulators, which are then combined with `add`.
+    /// The sum of `term` over the 4-float blocks of the common length of `a` and `b`.
     #[inline(always)]
-    fn fold<S: Copy>(a: &[f32], b: &[f32], zero: S, f: impl Fn(S, v128, v128) -> S, add: impl Fn(S, S) -> S) -> S {
+    fn fold<S: Copy>(a: &[f32], b: &[f32], zero: S, term: impl Fn(v128, v128) -> S, add: impl Fn(S, S) -> S) -> S {
         let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let load = |i: usize| {
+        let at = |i: usize| {
             // SAFETY: called with i + 4 <= n, inside both slices; wasm loads may be unaligned.
-            unsafe { (v128_load(pa.add(i) as *const v128), v128_load(pb.add(i) as *const v128)) }
+            unsafe { term(v128_load(pa.add(i) as *const v128), v128_load(pb.add(i) as *const v128)) }
         };
-        let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
+        let (mut s0, mut s1) = (zero, zero);
         let mut i = 0;
-        while i + 16 <= n {
-            let ((x0, y0), (x1, y1), (x2, y2), (x3, y3)) = (load(i), load(i + 4), load(i + 8), load(i + 12));
-            s0 = f(s0, x0, y0);
-            s1 = f(s1, x1, y1);
-            s2 = f(s2, x2, y2);
-            s3 = f(s3, x3, y3);
-            i += 16;
+        while i + 32 <= n {
+            s0 = add(s0, add(add(at(i), at(i + 4)), add(at(i + 8), at(i + 12))));
+            s1 = add(s1, add(add(at(i + 16), at(i + 20)), add(at(i + 24), at(i + 28))));
+            i += 32;
         }
         while i + 4 <= n {
-            let (x, y) = load(i);
-            s0 = f(s0, x, y);
+            s0 = add(s0, at(i));
             i += 4;
         }
         if i < n {
@@ -258,9 +257,9 @@ mod wasm {
             x[..n - i].copy_from_slice(&a[i..n]);
             y[..n - i].copy_from_slice(&b[i..n]);
             // SAFETY: reads the two local 4-float arrays.
-            s1 = f(s1, unsafe { v128_load(x.as_ptr() as *const v128) }, unsafe { v128_load(y.as_ptr() as *const v128) });
+            s1 = add(s1, term(unsafe { v128_load(x.as_ptr() as *const v128) }, unsafe { v128_load(y.as_ptr() as *const v128) }));
         }
-        add(add(s0, s1), add(s2, s3))
+        add(s0, s1)
     }
 
     #[inline(always)]
@@ -275,26 +274,26 @@ mod wasm {
     }
 
     #[inline(always)]
-    fn mul_add(acc: v128, x: v128, y: v128) -> v128 {
-        f32x4_add(acc, f32x4_mul(x, y))
+    fn mul(x: v128, y: v128) -> v128 {
+        f32x4_mul(x, y)
     }
 
     pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-        hsum(fold(a, b, f32x4_splat(0.0), mul_add, add))
+        hsum(fold(a, b, f32x4_splat(0.0), mul, add))
     }
 
     pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
-        let step = |acc, x, y| {
+        let square_diff = |x, y| {
             let t = f32x4_sub(x, y);
-            mul_add(acc, t, t)
+            f32x4_mul(t, t)
         };
-        hsum(fold(a, b, f32x4_splat(0.0), step, add))
+        hsum(fold(a, b, f32x4_splat(0.0), square_diff, add))
     }
 
     pub fn dot_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
-        let step = |(d, q): (v128, v128), x, y| (mul_add(d, x, y), mul_add(q, y, y));
+        let terms = |x, y| (f32x4_mul(x, y), f32x4_mul(y, y));
         let add2 = |(d0, q0): (v128, v128), (d1, q1): (v128, v128)| (add(d0, d1), add(q0, q1));
-        let (d, q) = fold(a, b, (f32x4_splat(0.0), f32x4_splat(0.0)), step, add2);
+        let (d, q) = fold(a, b, (f32x4_splat(0.0), f32x4_splat(0.0)), terms, add2);
         (hsum(d), hsum(q))
     }
 }
