@@ -23,7 +23,7 @@ demo: install
 
 test: install wasm-toolchain
 	@command -v node >/dev/null || { echo "make test needs Node.js (the wasm cross-engine test)"; exit 1; }
-	cargo test --release --quiet --manifest-path crates/ruvector-kernels/Cargo.toml
+	cargo test --release --quiet --all-features --manifest-path crates/ruvector-kernels/Cargo.toml
 	$(UV) run pytest
 	$(UV) run ruvector conformance -q
 

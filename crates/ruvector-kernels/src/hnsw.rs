@@ -609,7 +609,7 @@ impl Hnsw {
                 }
             }
             let links = self.links(c.id, layer);
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(any(target_arch = "x86_64", target_arch = "wasm32"))]
             for &x in links {
                 prefetch(self.data.as_ptr().wrapping_add(x as usize * self.stride + self.vec_off));
             }
@@ -1002,6 +1002,18 @@ pub(crate) struct Parts<'a> {
 fn prefetch(p: *const u32) {
     // SAFETY: prefetch never faults, whatever the address.
     unsafe { std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0) }
+}
+
+/// wasm has no prefetch instruction: a load whose value is thrown away does the same job, as
+/// the CPU starts the independent cache misses of all neighbours at once instead of one per
+/// distance. Volatile so that neither LLVM nor the engine's compiler drops it.
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+fn prefetch(p: *const u32) {
+    // SAFETY: callers pass the first word of a node's vector inside `data`.
+    unsafe {
+        std::ptr::read_volatile(p);
+    }
 }
 
 #[cfg(test)]

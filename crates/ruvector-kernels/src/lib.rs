@@ -1,8 +1,10 @@
 //! ruvector's compute kernels, shared by the native (PyO3) and wasm backends.
 //!
 //! Dependency-free and compatible with Rust 1.63 (the wasm backend builds it with Debian's
-//! rustc). x86_64 SIMD paths (AVX2 + FMA) are chosen at run time and live behind
-//! `cfg(target_arch = "x86_64")`; every other target gets the portable code.
+//! rustc). x86_64 SIMD paths (AVX2 + FMA, and AVX-512F with the `avx512` feature, which needs
+//! Rust 1.89) are chosen at run time and live behind `cfg(target_arch = "x86_64")`; wasm32
+//! built with `simd128` gets f32x4 kernels at compile time; every other target gets the
+//! portable code.
 //!
 //! * [`distance`]: dot / squared L2 / cosine kernels and matrix helpers.
 //! * [`quant`]: int8 (per-vector affine, 256 levels) and binary (sign bits) quantization.

@@ -15,5 +15,5 @@ SPEC = BackendSpec(
     priority=100,
     capabilities=frozenset({"vector_ops", "hnsw"}),
     plugin="ruvector_native.plugin",
-    description="Rust kernels (AVX2/FMA SIMD, multithreaded HNSW) through PyO3",
+    description="Rust kernels (AVX-512F or AVX2/FMA SIMD, multithreaded HNSW) through PyO3",
 )

@@ -16,8 +16,6 @@
 
 use std::alloc::{alloc, dealloc, Layout};
 
-mod search;
-
 use ruvector_kernels::distance::{self as dist, Kind};
 use ruvector_kernels::hnsw::NONE;
 use ruvector_kernels::{format, quant, Hnsw, Metric, Params, Sequential};
@@ -31,12 +29,6 @@ const ALIGN: usize = 16;
 // trap (an interrupted call, a panic) does not unwind and would leave it held forever.
 static mut INDEXES: Vec<Option<Box<Hnsw>>> = Vec::new();
 static mut ERROR: String = String::new();
-static mut SCRATCH: search::Scratch = search::Scratch::new();
-
-fn scratch() -> &'static mut search::Scratch {
-    // SAFETY: single-threaded and not re-entered; callers do not keep the reference.
-    unsafe { &mut *std::ptr::addr_of_mut!(SCRATCH) }
-}
 
 fn set_error(msg: String) {
     // SAFETY: single-threaded, and no reference to ERROR outlives a call.
@@ -274,10 +266,12 @@ pub unsafe extern "C" fn rv_search(h: i32, query: *const f32, k: u32, ef: u32, o
         let d = ix.params().dimensions;
         // SAFETY: the host passes d floats and room for 2k words.
         let (q, out) = unsafe { (slice(query, d), slice_mut(out, 2 * k as usize)) };
-        search::search(ix, scratch(), q, k as usize, ef as usize, |i, node, score| {
-            out[2 * i] = node;
-            out[2 * i + 1] = score.to_bits();
-        }) as i32
+        let hits = ix.search(q, k as usize, ef as usize);
+        for (pair, &(node, score)) in out.chunks_exact_mut(2).zip(&hits) {
+            pair[0] = node;
+            pair[1] = score.to_bits();
+        }
+        hits.len() as i32
     });
     if count >= 0 && pages() != before {
         count | GREW
@@ -297,14 +291,11 @@ pub unsafe extern "C" fn rv_search_batch(h: i32, queries: *const f32, nq: usize,
         // SAFETY: the host passes nq * d floats and room for nq * k of each output.
         let (qs, nodes, scores) = unsafe { (slice(queries, nq * d), slice_mut(out_nodes, nq * k), slice_mut(out_scores, nq * k)) };
         for i in 0..nq {
-            let (rn, rs) = (&mut nodes[i * k..(i + 1) * k], &mut scores[i * k..(i + 1) * k]);
-            let found = search::search(ix, scratch(), &qs[i * d..(i + 1) * d], k, ef as usize, |j, node, score| {
-                rn[j] = node;
-                rs[j] = score;
-            });
-            for j in found..k {
-                rn[j] = NONE;
-                rs[j] = f32::NEG_INFINITY;
+            let hits = ix.search(&qs[i * d..(i + 1) * d], k, ef as usize);
+            for j in 0..k {
+                let (node, score) = hits.get(j).copied().unwrap_or((NONE, f32::NEG_INFINITY));
+                nodes[i * k + j] = node;
+                scores[i * k + j] = score;
             }
         }
         0
