@@ -77,3 +77,16 @@ def test_bad_input_and_closing(reference: dict) -> None:
     embedder.close()
     with pytest.raises(rv.RuvectorError, match="closed"):
         embedder.embed("after close")
+
+
+def test_embedding_leaves_the_callers_floating_point_state_alone(embedder: rv.Embedder) -> None:
+    """ONNX Runtime can set flush-to-zero on the threads it runs on, which would silently
+    zero every subnormal in the caller's later numpy work (hypothesis noticed once)."""
+    embedder.embed_batch(["a sentence", "another, longer sentence with more tokens in it"])
+    subnormal = np.float32(1e-40)
+    assert np.array([subnormal]) * np.float32(1.0) != 0
+    seen: list[np.ndarray] = []
+    worker = threading.Thread(target=lambda: seen.append(np.array([subnormal]) * np.float32(1.0)))
+    worker.start()
+    worker.join()
+    assert seen[0] != 0
