@@ -21,6 +21,8 @@ RUN_COST_TOKENS = 16
 def plan_runs(lengths: np.ndarray, limit: int, run_cost: float = RUN_COST_TOKENS) -> list[np.ndarray]:
     """Indices into ``lengths`` grouped into runs of at most ``limit`` texts, shortest
     first, minimising ``sum(len(run) * longest(run)) + run_cost * len(runs)``."""
+    if len(lengths) <= 1:  # the common single-text call has one plan
+        return [np.arange(len(lengths))] if len(lengths) else []
     order = np.argsort(lengths, kind="stable")
     widths = lengths[order].astype(np.float64)
     n = len(order)
