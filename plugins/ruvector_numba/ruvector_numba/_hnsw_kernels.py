@@ -137,16 +137,7 @@ def _drain_sorted(rd, rn, size, out_d, out_n):
         out_n[i] = rn[0]
         remaining = _min_pop(rd, rn, remaining)
     # Ties came out smaller-node-last; an insertion sort on the nearly sorted run fixes them.
-    for i in range(1, size):
-        d = out_d[i]
-        n = out_n[i]
-        j = i - 1
-        while j >= 0 and _less(d, n, out_d[j], out_n[j]):
-            out_d[j + 1] = out_d[j]
-            out_n[j + 1] = out_n[j]
-            j -= 1
-        out_d[j + 1] = d
-        out_n[j + 1] = n
+    _sort_pairs(out_d, out_n, size)
 
 
 @jit(nogil=True)
