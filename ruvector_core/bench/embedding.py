@@ -37,29 +37,21 @@ class BareOrt:
     """The model's ONNX session alone, with ruvector's session options."""
 
     def __init__(self, config: EmbedderConfig) -> None:
-        from tokenizers import Tokenizer
-
-        from ..backends.onnx_backend.session import session
+        from ..backends.onnx_backend.session import session, tokenizer
         from ..modelfiles import resolve
 
         files = resolve(config)
         self.session = session(files, config.threads or 1)
-        self.tokenizer = Tokenizer.from_str(files.tokenizer_json)
-        self.tokenizer.enable_truncation(config.max_length)
-        self.tokenizer.no_padding()
+        self.tokenizer = tokenizer(files, config.max_length)
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.output = self.session.get_outputs()[0].name
 
     def feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Padded int64 inputs for ``texts``, built once before timing."""
+        from ..backends.onnx_backend.session import padded_inputs
+
         ids = [e.ids for e in self.tokenizer.encode_batch(texts)]
-        width = max(len(t) for t in ids)
-        input_ids = np.zeros((len(ids), width), dtype=np.int64)
-        mask = np.zeros_like(input_ids)
-        for row, tokens in enumerate(ids):
-            input_ids[row, : len(tokens)] = tokens
-            mask[row, : len(tokens)] = 1
-        all_feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        all_feeds = padded_inputs(ids, max(len(t) for t in ids))
         return {name: all_feeds[name] for name in self.inputs}
 
     def runner(self, feeds: dict[str, np.ndarray]) -> Callable[[], object]:

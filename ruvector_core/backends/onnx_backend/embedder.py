@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import onnxruntime as ort
-from tokenizers import Tokenizer
 
 from ...errors import ModelError
 from ...modelfiles import ModelFiles
 from ...models import EmbedderConfig
 from .chunking import plan_runs
-from .session import session
+from .session import padded_inputs, session, tokenizer
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -29,11 +27,9 @@ class OnnxEmbedder:
         self._batch_size = config.batch_size
         try:
             self._session = session(files, config.threads or os.cpu_count() or 1)
-            self._tokenizer = Tokenizer.from_str(files.tokenizer_json)
+            self._tokenizer = tokenizer(files, config.max_length)
         except Exception as exc:  # onnxruntime and tokenizers raise their own untyped errors
             raise ModelError(f"model {files.name!r} could not be loaded: {exc}") from exc
-        self._tokenizer.enable_truncation(config.max_length)
-        self._tokenizer.no_padding()
         self._inputs = [i.name for i in self._session.get_inputs()]
         unknown = set(self._inputs) - set(_INPUTS)
         if unknown:
@@ -57,14 +53,9 @@ class OnnxEmbedder:
         self._session = None  # type: ignore[assignment]
 
     def _run(self, ids: list[list[int]], width: int) -> np.ndarray:
-        input_ids = np.zeros((len(ids), width), dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for row, tokens in enumerate(ids):
-            input_ids[row, : len(tokens)] = tokens
-            mask[row, : len(tokens)] = 1
-        feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        feeds = padded_inputs(ids, width)
         hidden = self._session.run([self._output], {name: feeds[name] for name in self._inputs})[0]
-        return _mean_pool_normalized(hidden, mask)
+        return _mean_pool_normalized(hidden, feeds["attention_mask"])
 
 
 def _mean_pool_normalized(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""The ONNX Runtime session an embedder runs, with the options measured to be fastest.
+"""The ONNX Runtime session an embedder runs, with the options measured to be fastest, and
+the tokenizer and padded inputs that feed it (shared by the embedder and the bench's bare
+session, so both run the same thing).
 
 One departure from ORT's defaults: its ``SkipLayerNormFusion`` is disabled. It replaces
 each residual Add + LayerNorm with one fused kernel whose CPU version is much the slower
@@ -14,7 +16,9 @@ later numpy work.
 
 from __future__ import annotations
 
+import numpy as np
 import onnxruntime as ort
+from tokenizers import Tokenizer
 
 from ...modelfiles import ModelFiles
 
@@ -31,3 +35,23 @@ def session(files: ModelFiles, threads: int) -> ort.InferenceSession:
         providers=["CPUExecutionProvider"],
         disabled_optimizers=list(DISABLED_OPTIMIZERS),
     )
+
+
+def tokenizer(files: ModelFiles, max_length: int) -> Tokenizer:
+    """The model's tokenizer, truncating at ``max_length`` and not padding (runs are padded
+    by ``padded_inputs`` to their own longest text)."""
+    made = Tokenizer.from_str(files.tokenizer_json)
+    made.enable_truncation(max_length)
+    made.no_padding()
+    return made
+
+
+def padded_inputs(ids: list[list[int]], width: int) -> dict[str, np.ndarray]:
+    """``input_ids``, ``attention_mask`` and ``token_type_ids`` for token lists padded to
+    ``width``."""
+    input_ids = np.zeros((len(ids), width), dtype=np.int64)
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for row, tokens in enumerate(ids):
+        input_ids[row, : len(tokens)] = tokens
+        mask[row, : len(tokens)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
