@@ -422,72 +422,59 @@ mod x86 {
         }
     }
 
+    /// `step(acc, a[i..i + 8], b[i..i + 8])` over the common length of `a` and `b`: four
+    /// accumulators over blocks of 32 floats (independent chains hide the FMA latency), then
+    /// 8-float steps into the first. Returns the accumulators' total and where the 0-7 floats
+    /// left for the caller's scalar tail begin.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    unsafe fn fold(a: &[f32], b: &[f32], step: impl Fn(__m256, __m256, __m256) -> __m256) -> (f32, usize) {
         let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let mut i = 0usize;
-        // SAFETY: every load reads 8 floats at i < i + 8 <= n, inside both slices.
+        // SAFETY: called with i + 8 <= n, inside both slices.
+        let load = |i: usize| unsafe { (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))) };
         unsafe {
-            let mut a0 = _mm256_setzero_ps();
-            let mut a1 = _mm256_setzero_ps();
-            let mut a2 = _mm256_setzero_ps();
-            let mut a3 = _mm256_setzero_ps();
+            let (mut a0, mut a1, mut a2, mut a3) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+            let mut i = 0usize;
             while i + 32 <= n {
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)), a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), _mm256_loadu_ps(pb.add(i + 16)), a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), _mm256_loadu_ps(pb.add(i + 24)), a3);
+                let ((x0, y0), (x1, y1), (x2, y2), (x3, y3)) = (load(i), load(i + 8), load(i + 16), load(i + 24));
+                a0 = step(a0, x0, y0);
+                a1 = step(a1, x1, y1);
+                a2 = step(a2, x2, y2);
+                a3 = step(a3, x3, y3);
                 i += 32;
             }
             while i + 8 <= n {
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), a0);
+                let (x, y) = load(i);
+                a0 = step(a0, x, y);
                 i += 8;
             }
-            let mut s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-            while i < n {
-                s += *pa.add(i) * *pb.add(i);
-                i += 1;
-            }
-            s
+            (hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))), i)
         }
     }
 
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn l2sq_avx2(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let mut i = 0usize;
-        // SAFETY: as in dot_avx2.
-        unsafe {
-            let mut a0 = _mm256_setzero_ps();
-            let mut a1 = _mm256_setzero_ps();
-            let mut a2 = _mm256_setzero_ps();
-            let mut a3 = _mm256_setzero_ps();
-            while i + 32 <= n {
-                let d0 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-                let d1 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)));
-                let d2 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 16)), _mm256_loadu_ps(pb.add(i + 16)));
-                let d3 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 24)), _mm256_loadu_ps(pb.add(i + 24)));
-                a0 = _mm256_fmadd_ps(d0, d0, a0);
-                a1 = _mm256_fmadd_ps(d1, d1, a1);
-                a2 = _mm256_fmadd_ps(d2, d2, a2);
-                a3 = _mm256_fmadd_ps(d3, d3, a3);
-                i += 32;
-            }
-            while i + 8 <= n {
-                let d0 = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-                a0 = _mm256_fmadd_ps(d0, d0, a0);
-                i += 8;
-            }
-            let mut s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-            while i < n {
-                let t = *pa.add(i) - *pb.add(i);
-                s += t * t;
-                i += 1;
-            }
-            s
+    unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY (here and below): the caller runs on a CPU with AVX2 and FMA.
+        let (mut s, i) = unsafe { fold(a, b, |acc, x, y| unsafe { _mm256_fmadd_ps(x, y, acc) }) };
+        for (x, y) in a[i..].iter().zip(&b[i..]) {
+            s += x * y;
         }
+        s
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn l2sq_avx2(a: &[f32], b: &[f32]) -> f32 {
+        let step = |acc, x, y| unsafe {
+            let d = _mm256_sub_ps(x, y);
+            _mm256_fmadd_ps(d, d, acc)
+        };
+        let (mut s, i) = unsafe { fold(a, b, step) };
+        for (x, y) in a[i..].iter().zip(&b[i..]) {
+            let t = x - y;
+            s += t * t;
+        }
+        s
     }
 
     #[target_feature(enable = "avx2,fma")]
