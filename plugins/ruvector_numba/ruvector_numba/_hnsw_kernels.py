@@ -276,17 +276,21 @@ def _link(other, new, links, row, limit, metric, vectors, td, tn, sel):
 
 
 @jit(nogil=True)
+def _walk_buffers(n, width):
+    """Scratch for one walk over an n-node graph: the candidate heap (room for every node)
+    and the results and final heaps (``width`` entries), distances and nodes each."""
+    return (np.empty(n + 1, dtype=np.float32), np.empty(n + 1, dtype=np.int32),
+            np.empty(width, dtype=np.float32), np.empty(width, dtype=np.int32),
+            np.empty(width, dtype=np.float32), np.empty(width, dtype=np.int32))
+
+
+@jit(nogil=True)
 def insert_nodes(start, stop, metric, m, ef_construction, vectors, levels, links0, upper,
                  upper_off, state, visited, epoch):
     """Link nodes start..stop-1 (vectors, levels, upper_off already written) one by one."""
     n = stop
     cap = min(ef_construction, n) + 2
-    cd = np.empty(n + 1, dtype=np.float32)
-    cn = np.empty(n + 1, dtype=np.int32)
-    rd = np.empty(cap, dtype=np.float32)
-    rn = np.empty(cap, dtype=np.int32)
-    fd = np.empty(cap, dtype=np.float32)
-    fn = np.empty(cap, dtype=np.int32)
+    cd, cn, rd, rn, fd, fn = _walk_buffers(n, cap)
     ed = np.empty(cap, dtype=np.float32)
     en = np.empty(cap, dtype=np.int32)
     sel = np.empty(2 * m + 1, dtype=np.int32)
@@ -397,12 +401,7 @@ def search(query, k, ef, metric, vectors, deleted, links0, upper, upper_off, sta
     q = np.empty((1, query.shape[0]), dtype=np.float32)
     _prepare(query, metric, q)
     width = min(max(ef, k), n) + 2
-    cd = np.empty(n + 1, dtype=np.float32)
-    cn = np.empty(n + 1, dtype=np.int32)
-    rd = np.empty(width, dtype=np.float32)
-    rn = np.empty(width, dtype=np.int32)
-    fd = np.empty(width, dtype=np.float32)
-    fn = np.empty(width, dtype=np.int32)
+    cd, cn, rd, rn, fd, fn = _walk_buffers(n, width)
     kk = min(k, n)
     out_nodes = np.empty(kk, dtype=np.int32)
     out_scores = np.empty(kk, dtype=np.float64)
@@ -423,12 +422,7 @@ def search_many(queries, k, ef, metric, vectors, deleted, links0, upper, upper_o
     kk = min(k, n)
     for t in prange(workers):
         q = np.empty((1, d), dtype=np.float32)
-        cd = np.empty(n + 1, dtype=np.float32)
-        cn = np.empty(n + 1, dtype=np.int32)
-        rd = np.empty(width, dtype=np.float32)
-        rn = np.empty(width, dtype=np.int32)
-        fd = np.empty(width, dtype=np.float32)
-        fn = np.empty(width, dtype=np.int32)
+        cd, cn, rd, rn, fd, fn = _walk_buffers(n, width)
         nodes = np.empty(kk, dtype=np.int32)
         scores = np.empty(kk, dtype=np.float64)
         for i in range(t, nq, workers):
