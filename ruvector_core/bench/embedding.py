@@ -1,8 +1,8 @@
 """Embedding cases: ``embed`` one short sentence and ``embed_batch`` of 32, next to a bare
 ONNX Runtime session fed the same pre-tokenized inputs.
 
-The bare session is the ruvector embedder's own session recipe (same file, threads and
-options; see ``onnx_backend.session``) and runs only the transformer on the whole batch
+The bare session is the ruvector embedder's own session recipe (same fused model file,
+threads and options; see ``onnx_backend.session``) and runs only the transformer on the whole batch
 padded to its longest text; the difference is what ruvector adds (validation,
 tokenization, padding, pooling and normalisation) less what its length-sorted runs save.
 """
@@ -37,12 +37,14 @@ class BareOrt:
     """The model's ONNX session alone, with ruvector's session options."""
 
     def __init__(self, config: EmbedderConfig) -> None:
+        from ..backends.onnx_backend.fused_model import runnable_model
         from ..backends.onnx_backend.session import session, tokenizer
         from ..modelfiles import resolve
+        from ..modelfiles.sources import cache_dir
 
         files = resolve(config)
-        self.session = session(files, config.threads or 1)
         self.tokenizer = tokenizer(files, config.max_length)
+        self.session = session(runnable_model(files, cache_dir(config), self.tokenizer), config.threads or 1)
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.output = self.session.get_outputs()[0].name
 

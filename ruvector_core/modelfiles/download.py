@@ -18,9 +18,9 @@ from pathlib import Path
 from filelock import FileLock
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from ..atomic import fsync_dir, write_atomically
+from ..atomic import fsync_dir
 from ..errors import ModelDownloadError, ModelIntegrityError
-from .integrity import sha256_of
+from .integrity import matches_recorded_digest, record_digest
 
 log = logging.getLogger("ruvector")
 
@@ -43,7 +43,7 @@ def fetch(url: str, dest: Path, expected_sha256: str | None, model: str, progres
                     f"model {model!r}: {url} has sha256 {digest}, expected {expected_sha256}; "
                     "the file on the server is not the one expected: check the URL and the sha256"
                 )
-            write_atomically(_digest_path(dest), digest.encode())
+            record_digest(dest, digest)
             os.replace(partial, dest)
             fsync_dir(dest.parent)
         finally:
@@ -52,14 +52,11 @@ def fetch(url: str, dest: Path, expected_sha256: str | None, model: str, progres
 
 
 def _cached_copy_is_good(dest: Path, expected: str | None, model: str) -> bool:
-    if not dest.exists():
-        return False
-    sidecar = _digest_path(dest)
-    recorded = expected or (sidecar.read_text().strip() if sidecar.exists() else None)
-    if recorded is not None and sha256_of(dest) == recorded:
+    existed = dest.exists()
+    if matches_recorded_digest(dest, expected):
         return True
-    log.warning("model %r: cached %s is corrupt or unverified; fetching it again", model, dest)
-    dest.unlink()
+    if existed:
+        log.warning("model %r: cached %s is corrupt or unverified; fetching it again", model, dest)
     return False
 
 
@@ -102,7 +99,3 @@ def _stream(url: str, partial: Path, model: str, show_progress: bool) -> str:
 def _content_length(response: object) -> int | None:
     length = getattr(response, "headers", {}).get("Content-Length")
     return int(length) if length and length.isdigit() else None
-
-
-def _digest_path(dest: Path) -> Path:
-    return dest.with_name(dest.name + ".sha256")

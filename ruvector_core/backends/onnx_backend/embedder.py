@@ -1,5 +1,7 @@
 """Sentence embeddings: tokenize, run the transformer, masked mean pooling, L2 normalise.
 
+The transformer runs as its fused graph where that applies (see ``fused_model``).
+
 Inside one call texts are sorted by token count and cut into runs of at most
 ``batch_size``, each padded only to its own longest text (see ``chunking``). Results come
 back in input order. ONNX Runtime sessions and tokenizers are safe to call from several
@@ -14,8 +16,10 @@ import numpy as np
 
 from ...errors import ModelError
 from ...modelfiles import ModelFiles
+from ...modelfiles.sources import cache_dir
 from ...models import EmbedderConfig
 from .chunking import plan_runs
+from .fused_model import runnable_model
 from .session import padded_inputs, session, tokenizer
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -26,8 +30,9 @@ class OnnxEmbedder:
         self.name = files.name
         self._batch_size = config.batch_size
         try:
-            self._session = session(files, config.threads or os.cpu_count() or 1)
             self._tokenizer = tokenizer(files, config.max_length)
+            model = runnable_model(files, cache_dir(config), self._tokenizer)
+            self._session = session(model, config.threads or os.cpu_count() or 1)
         except Exception as exc:  # onnxruntime and tokenizers raise their own untyped errors
             raise ModelError(f"model {files.name!r} could not be loaded: {exc}") from exc
         self._inputs = [i.name for i in self._session.get_inputs()]

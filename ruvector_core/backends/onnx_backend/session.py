@@ -1,6 +1,7 @@
 """The ONNX Runtime session an embedder runs, with the options measured to be fastest, and
 the tokenizer and padded inputs that feed it (shared by the embedder and the bench's bare
-session, so both run the same thing).
+session, so both run the same thing). The model file it is given is normally the fused one
+(see ``fused_model``).
 
 One departure from ORT's defaults: its ``SkipLayerNormFusion`` is disabled. It replaces
 each residual Add + LayerNorm with one fused kernel whose CPU version is much the slower
@@ -16,6 +17,8 @@ later numpy work.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
@@ -25,12 +28,12 @@ from ...modelfiles import ModelFiles
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
 
-def session(files: ModelFiles, threads: int) -> ort.InferenceSession:
+def session(model: Path, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(
-        str(files.onnx),
+        str(model),
         options,
         providers=["CPUExecutionProvider"],
         disabled_optimizers=list(DISABLED_OPTIMIZERS),
