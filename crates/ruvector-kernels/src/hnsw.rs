@@ -13,10 +13,10 @@
 //! * Levels are drawn from a hash of `(seed, node index)`, so a graph reloaded from bytes
 //!   continues exactly as the original would.
 //!
-//! Memory layout follows hnswlib: one flat `u32` array holds, per node, the layer-0 link
-//! count, `2m` link slots and the vector (as `f32` bits), so a visit touches one place.
-//! Upper-layer lists live in a second flat array; ids in one text buffer with an
-//! open-addressing table from live id to node.
+//! Memory layout: one flat `u32` array holds, per node, the layer-0 link count and `2m`
+//! link slots; a second, of 64-byte blocks, holds the vectors, each starting on a cache
+//! line (see [`Block`]). Upper-layer lists live in a third flat array; ids in one text
+//! buffer with an open-addressing table from live id to node.
 //!
 //! Batch inserts are processed in chunks whose size depends only on the graph size: every
 //! node of a chunk searches the graph as it was before the chunk (in parallel through the
@@ -217,13 +217,25 @@ fn chunk_size(n: usize) -> usize {
     (n / 16).max(1).min(64)
 }
 
+/// 16 floats on a 64-byte boundary: the unit the vectors are stored in, each vector
+/// taking whole blocks. A vector that starts mid-line (as in hnswlib's layout, and in this
+/// crate's before, with the links in front of it) makes every 64-byte load of the AVX-512
+/// kernels straddle two cache lines, and searches took about 10 % longer. The padding is
+/// nothing when `dimensions` is a multiple of 16, as embedding sizes are, and under 64
+/// bytes per vector otherwise.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Block([f32; 16]);
+
 pub struct Hnsw {
     p: Params,
     k: Kernels,
-    /// Words per node in `data`: 1 (count) + 2m (links) + d (vector).
-    stride: usize,
-    vec_off: usize,
-    data: Vec<u32>,
+    /// Words per node in `links0`: 1 (count) + 2m (links).
+    links0_stride: usize,
+    links0: Vec<u32>,
+    /// Blocks per node in `vectors`.
+    vec_blocks: usize,
+    vectors: Vec<Block>,
     levels: Vec<u8>,
     deleted: Vec<u8>,
     /// Per node: start in `upper` of its layers 1..=level, each `1 + m` words; NONE for level 0.
@@ -244,13 +256,13 @@ pub struct Hnsw {
 impl Hnsw {
     pub fn new(p: Params) -> Result<Hnsw, String> {
         p.check()?;
-        let vec_off = 1 + 2 * p.m;
         Ok(Hnsw {
-            stride: vec_off + p.dimensions,
-            vec_off,
+            links0_stride: 1 + 2 * p.m,
+            links0: Vec::new(),
+            vec_blocks: (p.dimensions + 15) / 16,
+            vectors: Vec::new(),
             p,
             k: distance::kernels(),
-            data: Vec::new(),
             levels: Vec::new(),
             deleted: Vec::new(),
             upper_off: Vec::new(),
@@ -305,28 +317,28 @@ impl Hnsw {
     /// The stored vector of `node` (L2-normalised for cosine).
     #[inline]
     pub fn vector(&self, node: u32) -> &[f32] {
-        let start = node as usize * self.stride + self.vec_off;
-        let words = &self.data[start..start + self.p.dimensions];
-        // SAFETY: u32 and f32 have the same size and alignment and every bit pattern is a
-        // valid f32; the slice borrows `self.data` for its whole lifetime.
-        unsafe { std::slice::from_raw_parts(words.as_ptr() as *const f32, words.len()) }
+        let start = node as usize * self.vec_blocks;
+        let blocks = &self.vectors[start..start + self.vec_blocks];
+        // SAFETY: a `Block` is 16 f32 with no padding (repr(C), size 64), so the blocks are
+        // 16 * vec_blocks >= dimensions contiguous f32; the slice borrows `self.vectors`.
+        unsafe { std::slice::from_raw_parts(blocks.as_ptr() as *const f32, self.p.dimensions) }
     }
 
     fn vector_mut(&mut self, node: u32) -> &mut [f32] {
-        let start = node as usize * self.stride + self.vec_off;
+        let start = node as usize * self.vec_blocks;
         let d = self.p.dimensions;
-        let words = &mut self.data[start..start + d];
+        let blocks = &mut self.vectors[start..start + self.vec_blocks];
         // SAFETY: as in `vector`, and the borrow is unique.
-        unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut f32, words.len()) }
+        unsafe { std::slice::from_raw_parts_mut(blocks.as_mut_ptr() as *mut f32, d) }
     }
 
     /// The neighbour list of `node` on `layer` (which must be <= its level).
     #[inline]
     pub fn links(&self, node: u32, layer: usize) -> &[u32] {
         if layer == 0 {
-            let base = node as usize * self.stride;
-            let count = self.data[base] as usize;
-            &self.data[base + 1..base + 1 + count]
+            let base = node as usize * self.links0_stride;
+            let count = self.links0[base] as usize;
+            &self.links0[base + 1..base + 1 + count]
         } else {
             let base = self.upper_off[node as usize] as usize + (layer - 1) * (1 + self.p.m);
             let count = self.upper[base] as usize;
@@ -336,9 +348,9 @@ impl Hnsw {
 
     fn set_links(&mut self, node: u32, layer: usize, list: &[u32]) {
         if layer == 0 {
-            let base = node as usize * self.stride;
-            self.data[base] = list.len() as u32;
-            self.data[base + 1..base + 1 + list.len()].copy_from_slice(list);
+            let base = node as usize * self.links0_stride;
+            self.links0[base] = list.len() as u32;
+            self.links0[base + 1..base + 1 + list.len()].copy_from_slice(list);
         } else {
             let base = self.upper_off[node as usize] as usize + (layer - 1) * (1 + self.p.m);
             self.upper[base] = list.len() as u32;
@@ -400,7 +412,8 @@ impl Hnsw {
 
     /// Bytes held by the index (allocated capacity of its arrays).
     pub fn memory_bytes(&self) -> usize {
-        self.data.capacity() * 4
+        self.links0.capacity() * 4
+            + self.vectors.capacity() * std::mem::size_of::<Block>()
             + self.levels.capacity()
             + self.deleted.capacity()
             + self.upper_off.capacity() * 4
@@ -611,7 +624,7 @@ impl Hnsw {
             let links = self.links(c.id, layer);
             #[cfg(any(target_arch = "x86_64", target_arch = "wasm32"))]
             for &x in links {
-                prefetch(self.data.as_ptr().wrapping_add(x as usize * self.stride + self.vec_off));
+                prefetch(self.vectors.as_ptr().wrapping_add(x as usize * self.vec_blocks) as *const u32);
             }
             for &x in links {
                 if !s.visit(x) {
@@ -702,7 +715,8 @@ impl Hnsw {
         let grow = |cap: usize| if want <= cap { 0 } else { (want.max(n + n / 4)) - n };
         let extra = grow(self.levels.capacity());
         if extra > 0 {
-            self.data.reserve_exact(extra * self.stride);
+            self.links0.reserve_exact(extra * self.links0_stride);
+            self.reserve_vectors(extra);
             self.levels.reserve_exact(extra);
             self.deleted.reserve_exact(extra);
             self.upper_off.reserve_exact(extra);
@@ -714,6 +728,13 @@ impl Hnsw {
         }
     }
 
+    /// Room for the vectors of `rows` more nodes, asked for in huge pages (see
+    /// [`advise_huge_pages`]) before any of it is written.
+    fn reserve_vectors(&mut self, rows: usize) {
+        self.vectors.reserve_exact(rows * self.vec_blocks);
+        advise_huge_pages(&self.vectors);
+    }
+
     fn push_node(&mut self, id: &str, vector: &[f32]) -> u32 {
         let node = self.node_count() as u32;
         if let Some(old) = self.table_remove(id.as_bytes()) {
@@ -722,8 +743,8 @@ impl Hnsw {
             self.n_deleted += 1;
         }
         let level = draw_level(self.p.seed, node as u64, self.p.m);
-        let new_len = self.data.len() + self.stride;
-        self.data.resize(new_len, 0);
+        self.links0.resize(self.links0.len() + self.links0_stride, 0);
+        self.vectors.resize(self.vectors.len() + self.vec_blocks, Block::default());
         self.vector_mut(node).copy_from_slice(vector);
         if self.p.metric == Metric::Cosine {
             let k = self.k;
@@ -879,7 +900,9 @@ impl Hnsw {
         let mut h = Hnsw::new(p).expect("validated params");
         let n = parts.levels.len();
         let d = h.p.dimensions;
-        h.data = vec![0u32; n * h.stride];
+        h.links0 = vec![0u32; n * h.links0_stride];
+        h.reserve_vectors(n);
+        h.vectors.resize(n * h.vec_blocks, Block::default());
         h.levels = parts.levels.to_vec();
         h.deleted = parts.flags.to_vec();
         h.upper_off = Vec::with_capacity(n);
@@ -895,9 +918,8 @@ impl Hnsw {
         h.upper = vec![0u32; upper_words];
         for i in 0..n {
             let src = &parts.vectors[i * d * 4..(i + 1) * d * 4];
-            let row = &mut h.data[i * h.stride + h.vec_off..i * h.stride + h.vec_off + d];
-            for (w, b) in row.iter_mut().zip(src.chunks_exact(4)) {
-                *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            for (x, b) in h.vector_mut(i as u32).iter_mut().zip(src.chunks_exact(4)) {
+                *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
         }
         let mut list_idx = 0usize;
@@ -1010,11 +1032,41 @@ fn prefetch(p: *const u32) {
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
 fn prefetch(p: *const u32) {
-    // SAFETY: callers pass the first word of a node's vector inside `data`.
+    // SAFETY: callers pass the first word of a node's vector inside `vectors`.
     unsafe {
         std::ptr::read_volatile(p);
     }
 }
+
+/// Asks Linux to back the capacity of `v` with 2 MiB pages. A search reads vectors all over
+/// the array, and with 4 KiB pages nearly every one costs a TLB miss once the index passes
+/// a few MB (2048 TLB entries cover 8 MB); searches of a 16 MB index took about 4 % longer.
+/// Only pages not yet touched are affected, so callers advise before writing. With the
+/// kernel's default THP setting (`madvise`) nothing else asks for them; when refused
+/// (THP off, other systems) nothing changes. Touching a new 2 MiB page of spare capacity
+/// makes all of it resident, so RSS can run up to 2 MiB ahead of the stored vectors.
+#[cfg(target_os = "linux")]
+fn advise_huge_pages<T>(v: &Vec<T>) {
+    extern "C" {
+        fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: std::os::raw::c_int) -> std::os::raw::c_int;
+    }
+    const MADV_HUGEPAGE: std::os::raw::c_int = 14;
+    const PAGE: usize = 4096;
+    let start = v.as_ptr() as usize;
+    let end = start + v.capacity() * std::mem::size_of::<T>();
+    // madvise wants a page-aligned start; only whole pages inside the allocation are named
+    let (first, last) = ((start + PAGE - 1) & !(PAGE - 1), end & !(PAGE - 1));
+    if last > first {
+        // SAFETY: the range lies inside memory this Vec owns, and MADV_HUGEPAGE changes only
+        // how the kernel backs it, never its contents; a failure leaves things as they were.
+        unsafe {
+            madvise(first as *mut std::ffi::c_void, last - first, MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages<T>(_: &Vec<T>) {}
 
 #[cfg(test)]
 mod tests {
