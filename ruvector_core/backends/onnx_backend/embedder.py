@@ -43,6 +43,8 @@ class OnnxEmbedder:
         self.dimensions = int(self.embed_batch([""]).shape[1])
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
+        if len(texts) == 1:
+            return self._embed_one(texts[0])[None, :]
         encodings = self._tokenizer.encode_batch(texts)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         out: np.ndarray | None = None
@@ -56,6 +58,18 @@ class OnnxEmbedder:
 
     def close(self) -> None:
         self._session = None  # type: ignore[assignment]
+
+    def _embed_one(self, text: str) -> np.ndarray:
+        """One text needs no sorting, padding or mask, and its pooling is a plain sum.
+
+        The general path's extra numpy calls matter here: right after a run, with ONNX
+        Runtime's weights through the caches, each costs several microseconds; this path
+        took about 50 us less per sentence, a third of what ruvector adds over a bare
+        session call."""
+        ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        summed = self._session.run([self._output], {name: feeds[name] for name in self._inputs})[0][0].sum(axis=0)
+        return summed / max(float(np.sqrt(summed @ summed)), 1e-12)
 
     def _run(self, ids: list[list[int]], width: int) -> np.ndarray:
         feeds = padded_inputs(ids, width)
