@@ -147,3 +147,5 @@ def test_concurrent_processes_share_one_download(server, tmp_path: Path) -> None
     outputs = [run.communicate(timeout=300)[0].strip() for run in runs]
     assert all(run.returncode == 0 for run in runs) and len(set(outputs)) == 1
     assert httpd.requests.count("/model.onnx") == 1, "the lock lets one process download, the rest reuse it"
+    fused = tmp_path / "models" / "fused"
+    assert len(list(fused.glob("*.onnx"))) == 1 and not list(fused.glob("*.part")), "one fused graph in the cache, no partial file left"
