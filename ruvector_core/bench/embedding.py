@@ -9,7 +9,6 @@ tokenization, padding, pooling and normalisation) less what its length-sorted ru
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ import numpy as np
 
 from ..models import EmbedderConfig
 from ..runtime import Runtime
-from .timing import Stat, time_call
+from .timing import Stat, in_blocks, time_call
 
 
 @dataclass(frozen=True)
@@ -61,31 +60,6 @@ class BareOrt:
         return lambda: session.run(output, feeds)
 
 
-SETTLE_SECONDS = 0.1
-BLOCK = 5
-
-
-def in_blocks(cases: dict[str, Callable[[], object]], samples: int) -> dict[str, Stat]:
-    """Time each case in blocks of ``BLOCK`` consecutive calls, the cases taking turns.
-
-    Samples are not interleaved call by call as elsewhere: after a run, ONNX Runtime's pool
-    threads spin for tens of milliseconds waiting for more work, so a session timed right
-    after the other one competes with those threads (a 2.5 ms single embed measured 5-11 ms
-    that way, and a 60 ms batch 90 ms). Before each block its own session runs untimed for
-    ``SETTLE_SECONDS``, long enough for the other pool to go to sleep while its own stays
-    warm, as it is for a caller embedding one text after another.
-    """
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    while any(len(values) < samples for values in times.values()):
-        for name, call in cases.items():
-            settle_until = time.perf_counter() + SETTLE_SECONDS
-            while time.perf_counter() < settle_until:
-                call()
-            for _ in range(min(BLOCK, samples - len(times[name]))):
-                times[name].append(time_call(call))
-    return {name: Stat.of(values) for name, values in times.items()}
-
-
 def bench_embeddings(
     backend: str, sentences: list[str], threads: int, single_repeats: int, batch_repeats: int
 ) -> list[EmbedResult]:
@@ -98,8 +72,13 @@ def bench_embeddings(
     with embedder:
         for _ in range(3):  # warm up both sessions (allocations, thread pools)
             embedder.embed(single), run_single(), embedder.embed_batch(batch), run_batch()
-        singles = in_blocks({"ruvector": lambda: embedder.embed(single), "ort": run_single}, single_repeats)
-        batches = in_blocks({"ruvector": lambda: embedder.embed_batch(batch), "ort": run_batch}, batch_repeats)
+        # in blocks: ORT's pool threads spin after a run, and would slow the other session's call
+        singles = in_blocks(
+            {"ruvector": lambda: time_call(lambda: embedder.embed(single)), "ort": lambda: time_call(run_single)}, single_repeats
+        )
+        batches = in_blocks(
+            {"ruvector": lambda: time_call(lambda: embedder.embed_batch(batch)), "ort": lambda: time_call(run_batch)}, batch_repeats
+        )
     return [
         EmbedResult("embed_single", backend, singles["ruvector"], singles["ort"]),
         EmbedResult("embed_batch32", backend, batches["ruvector"], batches["ort"]),

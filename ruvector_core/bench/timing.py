@@ -70,6 +70,32 @@ def interleaved(cases: dict[str, Callable[[], float]], repeats: int) -> dict[str
     return {name: Stat.of(values) for name, values in samples.items()}
 
 
+SETTLE_SECONDS = 0.1
+BLOCK = 5
+
+
+def in_blocks(cases: dict[str, Callable[[], float]], repeats: int) -> dict[str, Stat]:
+    """Like ``interleaved``, but each case's sampler runs ``BLOCK`` times in a row, the
+    cases taking turns: for multi-threaded work.
+
+    After a call, a thread pool's workers spin for a while waiting for more work (ONNX
+    Runtime's for tens of milliseconds, OpenBLAS's too), so a case timed right after
+    another's competes with its spinning threads: a 2.5 ms single embed measured 5-11 ms
+    that way, and a two-thread batch distance ran at one thread's speed. Before each block
+    its own sampler runs untimed for ``SETTLE_SECONDS``, long enough for the other pools
+    to go to sleep while its own stays warm, as in a program that calls it repeatedly.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    while any(len(values) < repeats for values in samples.values()):
+        for name, sample in cases.items():
+            settle_until = time.perf_counter() + SETTLE_SECONDS
+            while time.perf_counter() < settle_until:
+                sample()
+            for _ in range(min(BLOCK, repeats - len(samples[name]))):
+                samples[name].append(sample())
+    return {name: Stat.of(values) for name, values in samples.items()}
+
+
 def _unit(seconds: float) -> tuple[str, float]:
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if seconds >= scale:

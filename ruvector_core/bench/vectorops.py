@@ -18,7 +18,7 @@ import numpy as np
 
 from ..models import QuantizationConfig
 from ..runtime import Runtime
-from .timing import Stat, calls_for, interleaved, time_call, time_per_call
+from .timing import Stat, calls_for, in_blocks, interleaved, time_call, time_per_call
 
 BATCH_DISTANCE_ROWS = 100_000
 QUANTIZE_ROWS = 1_000
@@ -30,6 +30,7 @@ class OpCase:
     label: str
     timers: dict[str, tuple[str, Callable[[], float]]]  # engine -> (kind, sampler)
     errors: dict[str, str]  # engine -> why it could not be timed
+    threaded: bool = False  # engines may use several threads: timed in blocks (see run)
 
 
 class _Timers:
@@ -85,11 +86,11 @@ def cases(
     block_label = f"{quantize_rows:,} x {vectors.shape[1]}"
     return [
         OpCase("distance", f"distance, one pair ({vectors.shape[1]}-d cosine)", distance.timers, distance.errors),
-        OpCase("batch_distance", f"batch distance, 1 query vs {rows}", batch.timers, batch.errors),
+        OpCase("batch_distance", f"batch distance, 1 query vs {rows}", batch.timers, batch.errors, threaded=True),
         OpCase("quantize_int8_one", f"quantize int8, one {vectors.shape[1]}-d vector", one_int8.timers, one_int8.errors),
         OpCase("quantize_binary_one", f"quantize binary, one {vectors.shape[1]}-d vector", one_binary.timers, one_binary.errors),
-        OpCase("quantize_int8", f"quantize int8, {block_label}", q_int8.timers, q_int8.errors),
-        OpCase("quantize_binary", f"quantize binary, {block_label}", q_binary.timers, q_binary.errors),
+        OpCase("quantize_int8", f"quantize int8, {block_label}", q_int8.timers, q_int8.errors, threaded=True),
+        OpCase("quantize_binary", f"quantize binary, {block_label}", q_binary.timers, q_binary.errors, threaded=True),
     ]
 
 
@@ -110,4 +111,8 @@ PEER_NOTES = {
 
 
 def run(case: OpCase, repeats: int) -> dict[str, Stat]:
-    return interleaved({name: sampler for name, (_, sampler) in case.timers.items()}, repeats)
+    """Single-vector cases interleave engines call by call; cases over many rows, where
+    numpy's BLAS and the backends' pools use several threads, go in blocks so that no
+    engine runs against another's spinning threads."""
+    samplers = {name: sampler for name, (_, sampler) in case.timers.items()}
+    return in_blocks(samplers, repeats) if case.threaded else interleaved(samplers, repeats)
