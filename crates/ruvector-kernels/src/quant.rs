@@ -85,21 +85,21 @@ pub fn binary_row_bytes(d: usize) -> usize {
 }
 
 /// Sign bits (`codes`: rows * binary_row_bytes(d)) and mean |x| per row.
+///
+/// Each byte is built from its eight components at once rather than bit by bit into
+/// memory, which the compiler vectorises; the |x| sum keeps its order, so scales are
+/// unchanged.
 pub fn quantize_binary(matrix: &[f32], d: usize, codes: &mut [u8], scales: &mut [f32]) {
     if d == 0 {
         return;
     }
     let rb = binary_row_bytes(d);
     for (r, row) in matrix.chunks_exact(d).enumerate() {
-        let out = &mut codes[r * rb..(r + 1) * rb];
-        for b in out.iter_mut() {
-            *b = 0;
+        for (byte, bits) in codes[r * rb..(r + 1) * rb].iter_mut().zip(row.chunks(8)) {
+            *byte = bits.iter().enumerate().fold(0u8, |acc, (i, &x)| acc | (((x > 0.0) as u8) << (7 - i)));
         }
         let mut sum = 0f64;
-        for (i, &x) in row.iter().enumerate() {
-            if x > 0.0 {
-                out[i / 8] |= 0x80 >> (i % 8);
-            }
+        for &x in row {
             sum += (x as f64).abs();
         }
         scales[r] = (sum / d as f64) as f32;
