@@ -36,14 +36,10 @@ class BareOrt:
     """The model's ONNX session alone, with ruvector's session options."""
 
     def __init__(self, config: EmbedderConfig) -> None:
-        from ..backends.onnx_backend.fused_model import runnable_model
-        from ..backends.onnx_backend.session import session, tokenizer
+        from ..backends.onnx_backend.embedder import load
         from ..modelfiles import resolve
-        from ..modelfiles.sources import cache_dir
 
-        files = resolve(config)
-        self.tokenizer = tokenizer(files, config.max_length)
-        self.session = session(runnable_model(files, cache_dir(config), self.tokenizer), config.threads or 1)
+        self.tokenizer, self.session = load(resolve(config), config)
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.output = self.session.get_outputs()[0].name
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
 
 from ...errors import ModelError
 from ...modelfiles import ModelFiles
@@ -25,14 +27,20 @@ from .session import padded_inputs, session, tokenizer
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+def load(files: ModelFiles, config: EmbedderConfig) -> tuple[Tokenizer, ort.InferenceSession]:
+    """The tokenizer and the session over the model's fused graph (where it applies): what
+    an embedder runs, and what the bench's bare session runs beside it."""
+    model_tokenizer = tokenizer(files, config.max_length)
+    model = runnable_model(files, cache_dir(config), model_tokenizer)
+    return model_tokenizer, session(model, config.threads or os.cpu_count() or 1)
+
+
 class OnnxEmbedder:
     def __init__(self, files: ModelFiles, config: EmbedderConfig) -> None:
         self.name = files.name
         self._batch_size = config.batch_size
         try:
-            self._tokenizer = tokenizer(files, config.max_length)
-            model = runnable_model(files, cache_dir(config), self._tokenizer)
-            self._session = session(model, config.threads or os.cpu_count() or 1)
+            self._tokenizer, self._session = load(files, config)
         except Exception as exc:  # onnxruntime and tokenizers raise their own untyped errors
             raise ModelError(f"model {files.name!r} could not be loaded: {exc}") from exc
         self._inputs = [i.name for i in self._session.get_inputs()]
