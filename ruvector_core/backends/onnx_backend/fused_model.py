@@ -46,7 +46,8 @@ def runnable_model(files: ModelFiles, cache: Path, tokenizer: Tokenizer) -> Path
     if find_spec("onnx") is None:  # part of the embeddings extra; imported only to fuse
         log.info("model %r runs unfused: the onnx package is not installed", files.name)
         return files.onnx
-    key = f"{sha256_of(files.onnx)[:32]}-ort{ort.__version__}-fusion{FUSION_VERSION}"
+    digest = files.onnx_sha256 or sha256_of(files.onnx)
+    key = f"{digest[:32]}-ort{ort.__version__}-fusion{FUSION_VERSION}"
     fused, unfused = cache / "fused" / f"{key}.onnx", cache / "fused" / f"{key}.unfused"
     try:
         fused.parent.mkdir(parents=True, exist_ok=True)
