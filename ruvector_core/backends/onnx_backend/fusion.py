@@ -167,11 +167,12 @@ def _fuse_attention(g: _Graph, softmax: NodeProto, rewrite: _Rewrite, index: int
         raise _NoMatch("Q, K and V come from different inputs")
 
     head_size, hidden = _head_size(g, q.heads), len(q.bias)
-    weight, weight_nodes, weight_inits = _packed_weights(g, [q.weight, k.weight, v.weight], f"ruvector_qkv_{index}")
-    if not len(q.bias) == len(k.bias) == len(v.bias):
+    if not hidden == len(k.bias) == len(v.bias):
         raise _NoMatch("Q, K and V have different widths")
     if hidden % head_size:
         raise _NoMatch("hidden size is not a multiple of the head size")
+    weight = f"ruvector_qkv_{index}"
+    weight_nodes, weight_inits = _packed_weights(g, [q.weight, k.weight, v.weight], weight)
     bias = numpy_helper.from_array(np.concatenate([q.bias, k.bias, v.bias]).astype(np.float32), f"ruvector_qkv_{index}_bias")
     rewrite.initializers += [*weight_inits, bias]
     rewrite.nodes += weight_nodes
@@ -238,7 +239,7 @@ def _key_heads(g: _Graph, k_heads: str) -> NodeProto:
 
 
 def _projection(g: _Graph, heads: NodeProto) -> _Projection:
-    if heads.op_type != "Transpose" or list(_attribute(heads, "perm", [])) != _HEADS_PERM:
+    if list(_attribute(heads, "perm", [])) != _HEADS_PERM:  # callers pass a Transpose
         raise _NoMatch("not a split into heads")
     split = g.made_by(heads.input[0], "Reshape")
     biased = g.made_by(split.input[0], "Add")
@@ -263,8 +264,9 @@ def _head_size(g: _Graph, heads: NodeProto) -> int:
     return int(last)
 
 
-def _packed_weights(g: _Graph, weights: list[str], name: str) -> tuple[str, list[NodeProto], list[TensorProto]]:
-    """Q, K and V's weights side by side as one (hidden, 3 * hidden) matrix.
+def _packed_weights(g: _Graph, weights: list[str], name: str) -> tuple[list[NodeProto], list[TensorProto]]:
+    """The nodes and constants that make ``name``: Q, K and V's weights side by side as one
+    (hidden, 3 * hidden) matrix.
 
     Float weights are concatenated. Weights stored as int8 with a per-column scale and
     dequantized in the graph (``Cast`` then ``Mul``, as in the default model's file) stay
@@ -272,7 +274,7 @@ def _packed_weights(g: _Graph, weights: list[str], name: str) -> tuple[str, list
     nodes, which ORT folds into a constant when it loads the model."""
     if all(w in g.initializers for w in weights):
         packed = np.concatenate([g.constant(w) for w in weights], axis=1).astype(np.float32)
-        return name, [], [numpy_helper.from_array(packed, name)]
+        return [], [numpy_helper.from_array(packed, name)]
     codes, scales = zip(*(_dequantized(g, w) for w in weights))
     if len({c.dtype for c in codes}) != 1:
         raise _NoMatch("Q, K and V weights are stored differently")
@@ -282,7 +284,7 @@ def _packed_weights(g: _Graph, weights: list[str], name: str) -> tuple[str, list
         helper.make_node("Cast", [code_init.name], [f"{name}_float"], to=TensorProto.FLOAT),
         helper.make_node("Mul", [f"{name}_float", scale_init.name], [name]),
     ]
-    return name, nodes, [code_init, scale_init]
+    return nodes, [code_init, scale_init]
 
 
 def _dequantized(g: _Graph, weight: str) -> tuple[np.ndarray, np.ndarray]:
@@ -301,7 +303,7 @@ def _dequantized(g: _Graph, weight: str) -> tuple[np.ndarray, np.ndarray]:
 def _fuse_bias_gelu(g: _Graph, erf: NodeProto, rewrite: _Rewrite) -> None:
     """``x * 0.5 * (1 + erf(x / sqrt(2)))`` with ``x = h + bias`` becomes ``BiasGelu(h, bias)``."""
     divided = g.made_by(erf.input[0], "Div")
-    if divided.input[1] not in g.initializers or not np.isclose(g.scalar(divided.input[1]), _GELU_CONSTANTS["div"]):
+    if not np.isclose(g.scalar(divided.input[1]), _GELU_CONSTANTS["div"]):
         raise _NoMatch("erf input is not x / sqrt(2)")
     x = divided.input[0]
     plus_one = g.only_reader(erf.output[0], "Add")
