@@ -54,6 +54,23 @@ def test_fused_graph_computes_what_the_original_does(files: ModelFiles, default_
     assert np.abs(got[real] - want[real]).max() < 1e-4
 
 
+def test_float_weights_fuse_too(files: ModelFiles, default_graph: onnx.ModelProto) -> None:
+    """A model exported with float32 weights (no in-graph dequantization) fuses the same
+    way and computes the same function."""
+    floats = _with_float_weights(default_graph)
+    fused, fusions = fusion.fuse(floats)
+    assert fusions == fusion.Fusions(attention=6, bias_gelu=6)
+    casts = [n for n in fused.graph.node if n.op_type == "Cast"]
+    assert [c.output[0] for c in casts] == [fusion._MASK_INT32], "packed QKV weights are plain float constants"
+    ids = [e.ids for e in tokenizer(files, 256).encode_batch(["a float model", "with padding, longer than the first"])]
+    feeds = padded_inputs(ids, max(map(len, ids)))
+    want, got = (
+        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0] for m in (floats, fused)
+    )
+    real = feeds["attention_mask"].astype(bool)
+    assert np.abs(got[real] - want[real]).max() < 1e-4
+
+
 def test_embedder_runs_the_fused_graph_kept_in_its_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = rv.EmbedderConfig(cache_dir=str(tmp_path), progress=False)
     first = rv.Runtime().embedder(config).embed("fused attention")
@@ -115,6 +132,24 @@ def test_without_the_onnx_package_the_model_runs_as_it_is(files: ModelFiles, tmp
 
 def _must_not_run(model: onnx.ModelProto) -> None:
     raise AssertionError("the graph was rewritten again")
+
+
+def _with_float_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` with each ``Cast(int8 codes) * scale`` weight replaced by its float32 value."""
+    floats = onnx.ModelProto()
+    floats.CopyFrom(model)
+    constants = {t.name: onnx.numpy_helper.to_array(t) for t in floats.graph.initializer}
+    producer = {out: node for node in floats.graph.node for out in node.output}
+    dequantized = []
+    for node in floats.graph.node:
+        cast = producer.get(node.input[0]) if node.op_type == "Mul" else None
+        if cast is not None and cast.op_type == "Cast" and cast.input[0] in constants and node.input[1] in constants:
+            value = constants[cast.input[0]].astype(np.float32) * constants[node.input[1]]
+            floats.graph.initializer.append(onnx.numpy_helper.from_array(value, node.output[0]))
+            dequantized += [node, cast]
+    for node in dequantized:
+        floats.graph.node.remove(node)
+    return floats
 
 
 def _must_not_hash(path: Path) -> None:
