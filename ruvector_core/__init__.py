@@ -37,6 +37,9 @@ from .runtime import Runtime
 from .vector_ops import VectorOps
 from .version import __version__
 
+# The layers above the contract that the package root offers (see docs/architecture.md).
+from . import learning  # noqa: E402, I001 - after the runtime it registers ``rt.learning`` with
+
 __all__ = [
     "BackendError",
     "BackendInfo",

@@ -1,11 +1,14 @@
 """The runtime: which backend serves which capability, and the objects they serve.
 
-Backends are ranked per capability by priority (highest first, then by name). A capability
-request walks that ranking, importing and probing each backend the first time it is
-needed, and takes the first non-None answer: pluggy's ``firstresult`` contract, applied in
-our order so that we also know who answered. Users narrow the ranking with ``backend=``
-(one backend for everything), ``backends={capability: name}`` and ``disable=``, or for
-the default runtime with ``RUVECTOR_BACKEND`` and ``RUVECTOR_DISABLE``.
+The runtime is the one dispatch mechanism. Backends are ranked per capability by priority
+(highest first, then by name). A capability request walks that ranking, importing and
+probing each backend the first time it is needed, calls that one backend's hook through
+pluggy, and takes the first answer that is not None and has the capability's protocol.
+pluggy registers, validates and blocks hook implementations; it does not order them,
+because the runtime must know who answered, import backends lazily, and pass a failing
+backend's request to the next one, none of which ``firstresult`` does. Users narrow the
+ranking with ``backend=`` (one backend for everything), ``backends={capability: name}`` and
+``disable=``, or for the default runtime with ``RUVECTOR_BACKEND`` and ``RUVECTOR_DISABLE``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import pluggy
@@ -22,14 +25,18 @@ from . import discovery, hookspecs, index_format
 from .errors import BackendUnavailableError, CapabilityUnavailableError, RuvectorError
 from .embedder import Embedder
 from .hnsw_index import HnswIndex
-from .learning import Learning
 from .models import CAPABILITIES, BackendInfo, BackendSpec, Capability, EmbedderConfig, HnswConfig
+from .protocols import Embedder as EmbedderKernels
+from .protocols import HnswGraph, LearningKernels, VectorKernels
 from .vector_ops import VectorOps
 
 log = logging.getLogger("ruvector")
 
 ENV_BACKEND = "RUVECTOR_BACKEND"
 ENV_DISABLE = "RUVECTOR_DISABLE"
+
+#: builds what ``Runtime.learning`` hands out from the serving backend's kernels
+LearningFacadeFactory = Callable[[LearningKernels, str, "Runtime"], Any]
 
 
 class Runtime:
@@ -43,6 +50,7 @@ class Runtime:
 
     _default: ClassVar[Runtime | None] = None
     _default_lock: ClassVar[threading.Lock] = threading.Lock()
+    _learning_facade: ClassVar[LearningFacadeFactory | None] = None
 
     def __init__(
         self,
@@ -110,33 +118,50 @@ class Runtime:
 
     @property
     def vector_ops(self) -> VectorOps:
-        if "vector_ops" not in self._cache:
-            kernels, name = self._serve("vector_ops", "ruvector_vector_ops")
-            self._cache["vector_ops"] = VectorOps(kernels, name)
-        return self._cache["vector_ops"]
+        with self._load_lock:
+            if "vector_ops" not in self._cache:
+                kernels, name = self._serve("vector_ops", "ruvector_vector_ops", VectorKernels)
+                self._cache["vector_ops"] = VectorOps(kernels, name)
+            ops: VectorOps = self._cache["vector_ops"]
+            return ops
 
     def hnsw(self, config: HnswConfig) -> HnswIndex:
-        graph, name = self._serve("hnsw", "ruvector_hnsw_index", config=config)
+        graph, name = self._serve("hnsw", "ruvector_hnsw_index", HnswGraph, config=config)
         return HnswIndex(graph, name)
 
     def hnsw_load(self, data: bytes) -> HnswIndex:
         """Load bytes written by ``HnswIndex.serialize`` of any backend."""
         config = index_format.read_config(data)
-        graph, name = self._serve("hnsw", "ruvector_hnsw_load", data=bytes(data), config=config)
+        graph, name = self._serve("hnsw", "ruvector_hnsw_load", HnswGraph, data=bytes(data), config=config)
         return HnswIndex(graph, name)
 
     def embedder(self, config: EmbedderConfig | None = None) -> Embedder:
         """A text embedder; the default config loads all-MiniLM-L6-v2 from its PyPI packages."""
         config = config or EmbedderConfig()
-        embedder, name = self._serve("embeddings", "ruvector_embedder", config=config)
+        embedder, name = self._serve("embeddings", "ruvector_embedder", EmbedderKernels, config=config)
         return Embedder(embedder, name, config)
 
     @property
-    def learning(self) -> Learning:
-        if "learning" not in self._cache:
-            kernels, name = self._serve("learning", "ruvector_learning")
-            self._cache["learning"] = Learning(kernels, name, self)
-        return self._cache["learning"]
+    def learning(self) -> Any:
+        """The learning facade (``ruvector_core.learning.Learning``) on the serving backend's kernels.
+
+        The learning package stands above the runtime, so the runtime does not import it:
+        the package registers its facade with ``use_learning_facade`` when it is imported,
+        which ``import ruvector_core`` does.
+        """
+        factory = Runtime._learning_facade
+        if factory is None:
+            raise CapabilityUnavailableError("learning needs its package: import ruvector_core.learning")
+        with self._load_lock:
+            if "learning" not in self._cache:
+                kernels, name = self._serve("learning", "ruvector_learning", LearningKernels)
+                self._cache["learning"] = factory(kernels, name, self)
+            return self._cache["learning"]
+
+    @classmethod
+    def use_learning_facade(cls, factory: LearningFacadeFactory) -> None:
+        """Set what ``learning`` builds from a backend's kernels (the learning package calls this)."""
+        cls._learning_facade = factory
 
     # -- ranking and loading -----------------------------------------------------------
 
@@ -150,27 +175,33 @@ class Runtime:
             if r.spec is not None and capability in r.spec.capabilities and r.name not in self._disabled
         ]
 
-    def _serve(self, capability: Capability, hook: str, **kwargs: Any) -> tuple[Any, str]:
+    def _serve(self, capability: Capability, hook: str, protocol: type, **kwargs: Any) -> tuple[Any, str]:
+        """The first ranked backend's answer that is not None and has ``protocol``'s methods."""
         declined: list[str] = []
         for name in self.candidates(capability):
             record = self._probe(name)
-            if not record.usable:
+            if not record.usable or record.spec is None:
                 declined.append(f"{name}: {record.reason}")
                 continue
             if capability not in record.spec.capabilities:
                 declined.append(f"{name}: does not offer {capability}")
                 continue
             try:
-                result = self._call(record, hook, **kwargs)
+                answers = self._call(record, hook, **kwargs)
             except RuvectorError:
                 raise
             except Exception as exc:  # isolate a failing backend, let the next one serve
                 log.warning("backend %s failed in %s: %s", name, hook, discovery.describe(exc))
                 declined.append(f"{name}: {discovery.describe(exc)}")
                 continue
-            if result is not None:
+            result = answers[0] if answers else None
+            if result is None:
+                declined.append(f"{name}: declined this request")
+            elif not isinstance(result, protocol):
+                log.warning("backend %s returned a %s from %s", name, type(result).__name__, hook)
+                declined.append(f"{name}: returned a {type(result).__name__}, not a {protocol.__name__}")
+            else:
                 return result, name
-            declined.append(f"{name}: declined this request")
         detail = "; ".join(declined) if declined else "no installed backend offers it"
         raise CapabilityUnavailableError(f"no backend can serve {capability} ({detail})")
 
@@ -180,9 +211,11 @@ class Runtime:
                 return name
         return None
 
-    def _call(self, record: discovery.BackendRecord, hook: str, **kwargs: Any) -> Any:
+    def _call(self, record: discovery.BackendRecord, hook: str, **kwargs: Any) -> list[Any]:
+        """The answers (zero or one) of ``record``'s own implementation of ``hook``."""
         others = [p for p in self.plugin_manager.get_plugins() if p is not record.module]
-        return self.plugin_manager.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
+        answers: list[Any] = self.plugin_manager.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
+        return answers
 
     def _probe(self, name: str) -> discovery.BackendRecord:
         """Import, register and ask the backend whether it can run here, once."""
@@ -203,7 +236,7 @@ class Runtime:
             try:
                 self.plugin_manager.register(module, name=name)
                 record.module = module
-                answers = self._call(record, "ruvector_backend_info")  # not firstresult: a list
+                answers = self._call(record, "ruvector_backend_info")
                 reported = answers[0] if len(answers) == 1 else None
             except Exception as exc:
                 record.reason = f"failed to start: {discovery.describe(exc)}"

@@ -7,16 +7,17 @@ import shutil
 from pathlib import Path
 
 TOYS = Path(__file__).parent / "toys"
-CORE_BACKENDS = {"numpy", "onnx"}
+# the reference backend, and the one embeddings backend (nothing else offers embeddings)
+EXPECTED_BACKENDS = {"numpy", "onnx"}
 
 
 def _plugin_backends() -> list[str]:
-    """Installed backends from other distributions (the bundled plugins): tests of the
+    """Installed compute backends besides the reference (the bundled plugins): tests of the
     runtime's own rules disable them so their expectations do not depend on what else
     happens to be installed."""
     from importlib.metadata import entry_points
 
-    return sorted({ep.name for ep in entry_points(group="ruvector.backends")} - CORE_BACKENDS)
+    return sorted({ep.name for ep in entry_points(group="ruvector.backends")} - EXPECTED_BACKENDS)
 
 
 PLUGIN_BACKENDS = _plugin_backends()  # read before any test installs toy backends

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Builds module/ (Rust) into src/ruvector_wasm/ruvector.wasm, byte for byte the same file on
+# Builds rust/ (Rust) into python/ruvector_wasm/ruvector.wasm, byte for byte the same file on
 # every run and from any checkout directory.
 #
 # Toolchain: Debian's rustc 1.63 with the wasm32 standard library
 #   apt-get install -y rustc cargo libstd-rust-dev-wasm32 lld
 # (rustup's toolchains work too, but only the pinned compiler reproduces the shipped bytes).
 #
-# Usage: plugins/ruvector_wasm/build.sh [OUTPUT]      (default: src/ruvector_wasm/ruvector.wasm)
+# Usage: plugins/ruvector_wasm/build.sh [OUTPUT]      (default: python/ruvector_wasm/ruvector.wasm)
 # Environment:
 #   RUSTC                          compiler to use (default /usr/bin/rustc)
 #   RUVECTOR_WASM_ANY_RUSTC=1      build with another rustc version (the bytes will differ)
@@ -14,7 +14,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 ROOT="$(cd "$HERE/../.." && pwd -P)"          # the repository root (holds crates/)
-OUT="$(realpath -m "${1:-$HERE/src/ruvector_wasm/ruvector.wasm}")"
+OUT="$(realpath -m "${1:-$HERE/python/ruvector_wasm/ruvector.wasm}")"
 RUSTC="${RUSTC:-/usr/bin/rustc}"
 PINNED_RUSTC="rustc 1.63.0"
 
@@ -33,7 +33,7 @@ trap 'rm -rf "$BUILD_DIR"' EXIT
 # `-C metadata` (and so its symbol names, which decide the function order in the output)
 # from the checkout's absolute path, so the same sources built in two directories differ.
 # Here every input is named relative to the repository root and every flag is pinned;
-# nothing from the environment (RUSTFLAGS, CARGO_*) is read. module/Cargo.toml describes
+# nothing from the environment (RUSTFLAGS, CARGO_*) is read. rust/Cargo.toml describes
 # the same build for `cargo check` / `cargo build` during development.
 COMMON=(
     --edition 2021
@@ -56,7 +56,7 @@ env -u RUSTFLAGS -u RUSTC_WRAPPER -u RUSTC_BOOTSTRAP SOURCE_DATE_EPOCH=0 "$RUSTC
     --crate-name ruvector_wasm --crate-type cdylib -C metadata=ruvector-wasm-module-0.1.0 \
     -C lto=fat -C strip=symbols \
     --extern ruvector_kernels="$BUILD_DIR/libruvector_kernels.rlib" -L "dependency=$BUILD_DIR" \
-    -o "$BUILD_DIR/ruvector_wasm.wasm" plugins/ruvector_wasm/module/src/lib.rs
+    -o "$BUILD_DIR/ruvector_wasm.wasm" plugins/ruvector_wasm/rust/src/lib.rs
 
 mkdir -p "$(dirname "$OUT")"
 cp "$BUILD_DIR/ruvector_wasm.wasm" "$OUT.tmp"

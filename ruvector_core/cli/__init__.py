@@ -1,18 +1,24 @@
-"""The ``ruvector`` command line."""
+"""The ``ruvector`` command line.
+
+The memory commands and ``backends`` are the core's own. Other distributions add commands
+through the ``ruvector.commands`` entry-point group (``ruvector-bench`` adds ``bench``,
+``ruvector-conformance`` adds ``conformance``): each entry point names a function that
+takes the ``typer.Typer`` app and registers its commands on it.
+"""
 
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
 
 import pydantic
 import typer
 
 from ..errors import RuvectorError
-
 from .backends import backends
-from .bench import bench
-from .conformance import conformance
 from .memory import embed, index, query
+
+COMMANDS_GROUP = "ruvector.commands"
 
 app = typer.Typer(
     name="ruvector",
@@ -25,12 +31,20 @@ app.command()(index)
 app.command()(query)
 app.command()(embed)
 app.command()(backends)
-app.command()(bench)
-app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(conformance)
+
+
+def _add_installed_commands() -> None:
+    """Register every installed distribution's commands; a broken one is reported, not fatal."""
+    for entry_point in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            entry_point.load()(app)
+        except Exception as exc:  # a broken add-on must not take the memory commands down with it
+            typer.echo(f"warning: command {entry_point.name!r} unavailable: {type(exc).__name__}: {exc}", err=True)
 
 
 def main() -> None:
     """Run the CLI; expected failures print one line, not a traceback."""
+    _add_installed_commands()
     try:
         app()  # usage errors are typer's to report; it exits itself
     except (RuvectorError, pydantic.ValidationError) as exc:

@@ -1,5 +1,6 @@
 """The learning system: patterns of what worked, LoRA adapters, elastic weight consolidation."""
 
+from ..runtime import Runtime
 from .facade import Learning
 from .library import PatternLibrary
 from .models import FisherMatrix, LoRAConfig, LoRAWeights, ModelWeights, Pattern, PatternMatch, Trajectory
@@ -15,3 +16,5 @@ __all__ = [
     "PatternMatch",
     "Trajectory",
 ]
+
+Runtime.use_learning_facade(Learning)  # what ``rt.learning`` hands out

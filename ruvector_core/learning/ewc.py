@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from .models import FisherMatrix, LoRAWeights, ModelWeights, Trajectory
+from .pairs import training_pairs
 
 
 def fisher_from_gradients(per_sample: Mapping[str, np.ndarray], anchor: ModelWeights) -> FisherMatrix:
@@ -28,8 +29,6 @@ def lora_fisher(lora: LoRAWeights, trajectories: Sequence[Trajectory]) -> Fisher
     unit-variance Gaussian model of the adapted query, averaged over the task's positive
     queries. For y = x + s x A B this is s^2 (x A)_j^2 for B[j, k] and
     s^2 x_a^2 sum_k B[j, k]^2 for A[a, j], computed exactly rather than sampled."""
-    from .lora import training_pairs
-
     queries, _, weights = training_pairs(trajectories)
     w = (weights / weights.sum())[:, None]
     projected_sq = (queries @ lora.a) ** 2  # (n, r)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -14,13 +14,12 @@ from .library import PatternLibrary
 from .models import FisherMatrix, LoRAConfig, LoRAWeights, Pattern, PatternMatch, Trajectory
 from .persistence import load_lora, load_patterns, save_lora, save_patterns
 
-if TYPE_CHECKING:
-    from ..protocols import LearningKernels
-    from ..runtime import Runtime
+from ..protocols import LearningKernels
+from ..runtime import Runtime
 
 
 class Learning:
-    """The record's learning module; formulas in DESIGN.md section 6."""
+    """The learning module; its formulas are in docs/architecture.md."""
 
     create_pattern = staticmethod(patterns.create_pattern)
     adapt = staticmethod(lora.adapt)
@@ -65,7 +64,7 @@ class Learning:
         return patterns.rank_matches(self.similarities(query, matrix), candidates, threshold, check_k(k))
 
     def pattern_library(self, initial: Iterable[Pattern] = (), hnsw_above: int = 20_000) -> PatternLibrary:
-        return PatternLibrary(self, initial, hnsw_above)
+        return PatternLibrary(self.similarities, self.runtime.hnsw, initial, hnsw_above)
 
     def train_lora(
         self,

@@ -7,29 +7,44 @@ candidates first, widening its search until every pattern above the threshold is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import InvalidInputError, UnknownIdError
+from ..hnsw_index import HnswIndex
 from ..models import HnswConfig
 from ..validation import as_vector
 from .models import Pattern, PatternMatch
 from .patterns import DEFAULT_THRESHOLD, rank_matches
 from .persistence import load_patterns, save_patterns
 
-if TYPE_CHECKING:
-    from ..hnsw_index import HnswIndex
-    from .facade import Learning
+#: cosine similarities of a query to unit rows: ``Learning.similarities`` on the serving kernels
+Similarities = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: makes the HNSW index that narrows candidates in a large library: ``Runtime.hnsw``
+IndexFactory = Callable[[HnswConfig], HnswIndex]
 
 _FIRST_CANDIDATES = 64
 
 
+class LibraryMaker(Protocol):
+    """What makes libraries on a backend's kernels: ``rt.learning``."""
+
+    def pattern_library(self, initial: Iterable[Pattern] = (), hnsw_above: int = 20_000) -> PatternLibrary: ...
+
+
 class PatternLibrary:
-    def __init__(self, learning: Learning, patterns: Iterable[Pattern] = (), hnsw_above: int = 20_000) -> None:
-        self._learning = learning
+    def __init__(
+        self,
+        similarities: Similarities,
+        new_index: IndexFactory,
+        patterns: Iterable[Pattern] = (),
+        hnsw_above: int = 20_000,
+    ) -> None:
+        self._similarities = similarities
+        self._new_index = new_index
         self._hnsw_above = hnsw_above
         self._patterns: dict[str, Pattern] = {}
         self._row: dict[str, int] = {}
@@ -89,7 +104,7 @@ class PatternLibrary:
             return []
         query = as_vector(query, self._matrix.shape[1], "query")
         if self._index is None:
-            sims = self._learning.similarities(query, self._matrix[: len(self._ids)])
+            sims = self._similarities(query, self._matrix[: len(self._ids)])
             rows = np.flatnonzero(sims >= threshold)
             ids = [self._ids[r] for r in rows]
             live = [(i, s) for i, s in zip(ids, sims[rows]) if i is not None]
@@ -101,8 +116,9 @@ class PatternLibrary:
         save_patterns(path, self._patterns.values())
 
     @classmethod
-    def load(cls, learning: Learning, path: str | Path, hnsw_above: int = 20_000) -> PatternLibrary:
-        return cls(learning, load_patterns(path), hnsw_above)
+    def load(cls, learning: LibraryMaker, path: str | Path, hnsw_above: int = 20_000) -> PatternLibrary:
+        """A library of the patterns saved at ``path``, on ``learning``'s (``rt.learning``'s) kernels."""
+        return learning.pattern_library(load_patterns(path), hnsw_above)
 
     def _candidates(self, query: np.ndarray, threshold: float) -> list[tuple[str, float]]:
         """Widen the HNSW search until the weakest hit falls below the threshold."""
@@ -127,7 +143,7 @@ class PatternLibrary:
 
     def _build_index(self) -> None:
         dims = self._matrix.shape[1]
-        index = self._learning.runtime.hnsw(HnswConfig(dimensions=dims, metric="cosine"))
+        index = self._new_index(HnswConfig(dimensions=dims, metric="cosine"))
         ids = list(self._patterns)
         index.insert_batch(ids, np.stack([self._patterns[i].embedding for i in ids]))
         self._index = index

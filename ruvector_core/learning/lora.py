@@ -15,33 +15,12 @@ import numpy as np
 from ..errors import InvalidInputError
 from .ewc import penalty_gradient
 from .models import FisherMatrix, LoRAConfig, LoRAWeights, Trajectory
+from .pairs import training_pairs
+
+LossAndGradients = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], tuple[float, np.ndarray, np.ndarray]]
 
 _ADAM_BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
-
-
-def training_pairs(trajectories: Sequence[Trajectory]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(queries, targets, weights) of the positive trajectories, weights = rewards."""
-    positive = [t for t in trajectories if t.positive]
-    if not positive:
-        raise InvalidInputError("training needs at least one positive trajectory")
-    queries = np.stack([t.query for t in positive]).astype(np.float64)
-    targets = np.stack([t.target for t in positive]).astype(np.float64)
-    weights = np.array([t.reward if t.reward > 0 else 1.0 for t in positive])
-    return queries, targets, weights
-
-
-def loss_and_gradients(
-    queries: np.ndarray, targets: np.ndarray, weights: np.ndarray, a: np.ndarray, b: np.ndarray, scale: float
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Weighted mean squared error and its gradients with respect to A and B."""
-    projected = queries @ a  # (n, r)
-    residual = queries + scale * projected @ b - targets  # (n, d)
-    weighted = residual * (weights / weights.sum())[:, None]
-    loss = float((weighted * residual).sum())
-    grad_b = 2.0 * scale * projected.T @ weighted
-    grad_a = 2.0 * scale * queries.T @ (weighted @ b.T)
-    return loss, grad_a, grad_b
 
 
 def train_lora(
@@ -50,13 +29,14 @@ def train_lora(
     start: LoRAWeights | None = None,
     ewc: FisherMatrix | None = None,
     ewc_lambda: float = 0.0,
-    gradients: Callable[..., tuple[float, np.ndarray, np.ndarray]] = loss_and_gradients,
+    *,
+    gradients: LossAndGradients,
 ) -> LoRAWeights:
     """Fit an adapter to the positive trajectories; deterministic for a given seed.
 
     ``start`` continues from an earlier adapter; ``ewc`` with ``ewc_lambda`` adds the
     penalty ``lambda / 2 * sum F (theta - theta*)^2`` to the loss. ``gradients`` is the
-    kernel computing the loss and its gradients (a backend's, or the reference).
+    kernel computing the loss and its gradients: the serving backend's ``lora_gradients``.
     """
     queries, targets, weights = training_pairs(trajectories)
     d = queries.shape[1]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / "ruvector_numba"
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "python" / "ruvector_numba"
 
 # Compiles one tiny kernel (K.distance) and reports where numba cached it.
 CACHE_PROBE = textwrap.dedent(

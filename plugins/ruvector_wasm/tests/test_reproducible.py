@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PLUGIN = Path(__file__).resolve().parents[1]
-SHIPPED = PLUGIN / "src" / "ruvector_wasm" / "ruvector.wasm"
+SHIPPED = PLUGIN / "python" / "ruvector_wasm" / "ruvector.wasm"
 BUILD = PLUGIN / "build.sh"
 
 

@@ -6,8 +6,9 @@ backend; it must not import the compiled extension. The hook implementations liv
 """
 
 from ruvector_core.models import BackendSpec
+from ruvector_core.version import distribution_version
 
-__version__ = "0.1.0"
+__version__ = distribution_version("ruvector-native")
 
 SPEC = BackendSpec(
     name="native",
@@ -17,3 +18,5 @@ SPEC = BackendSpec(
     plugin="ruvector_native.plugin",
     description="Rust kernels (AVX-512F or AVX2/FMA SIMD, multithreaded HNSW) through PyO3",
 )
+
+__all__ = ["SPEC", "__version__"]

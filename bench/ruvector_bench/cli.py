@@ -1,0 +1,124 @@
+"""``ruvector bench``: the record's performance suite on real embeddings, every installed
+backend beside hnswlib, FAISS, USearch and bare ONNX Runtime, in one run."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from . import BenchOptions, output, report, runner
+from .timing import format_seconds
+
+THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "RAYON_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def bench(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="5k base, 200 queries, ef 16/50/128, fewer repeats: about a minute")
+    ] = False,
+    size: Annotated[int | None, typer.Option(min=10, help="base rows (default: every row after the queries)")] = None,
+    queries: Annotated[int | None, typer.Option(min=1, help="held-out query rows (default 1000, quick 200)")] = None,
+    ef: Annotated[
+        list[str] | None,
+        typer.Option("--ef", help="ef values of the recall/QPS sweep: repeat it or give a list (--ef 16,50,128)"),
+    ] = None,
+    threads: Annotated[int, typer.Option(min=1, help="threads for builds, embeddings and BLAS; searches use one")] = 1,
+    backend: Annotated[
+        list[str] | None, typer.Option("--backend", help="ruvector backend to measure (repeatable; default all usable)")
+    ] = None,
+    peers: Annotated[bool, typer.Option(help="also measure hnswlib, FAISS, USearch, bare ORT where installed")] = True,
+    repeats: Annotated[int | None, typer.Option(min=1, help="timed passes per ef and builds per engine")] = None,
+    out: Annotated[Path, typer.Option("--out", help="folder for results.json, recall_qps.json/.png, results.md")] = Path(
+        "bench-results"
+    ),
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Time embed, embed batch, HNSW build and search, distances and quantization on real data."""
+    for variable in THREAD_VARIABLES:  # before any backend's thread pool starts
+        os.environ[variable] = str(threads)
+    options = BenchOptions.preset(
+        quick,
+        size=size,
+        queries=queries,
+        efs=_efs(ef),
+        threads=threads,
+        backends=tuple(backend or ()),
+        peers=peers,
+        passes=repeats,
+        build_repeats=repeats,
+    )
+    console = Console()
+    command = shlex.join(["ruvector", *sys.argv[1:]]) if sys.argv[1:2] == ["bench"] else "ruvector bench"
+    with _RichProgress(console, enabled=progress) as bar:
+        results = runner.run(options, bar, command=command)
+    written = output.write(results, out)
+    for table in report.rich_tables(results):
+        console.print(table)
+    data = results["data"]
+    console.print(
+        f"{data['description']}: {data['queries']:,} queries vs {data['base']:,} x {data['dimensions']}; "
+        f"threads {threads}; finished in {format_seconds(results['elapsed_seconds'])}"
+    )
+    console.print("wrote " + ", ".join(str(p) for p in written.values()))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``bench`` to the ``ruvector`` command line (the ``ruvector.commands`` entry point)."""
+    app.command()(bench)
+
+
+def _efs(values: list[str] | None) -> tuple[int, ...] | None:
+    if not values:
+        return None
+    try:
+        efs = sorted({int(part) for value in values for part in value.split(",") if part.strip()})
+    except ValueError:
+        raise typer.BadParameter("--ef takes integers, e.g. --ef 16,50,128") from None
+    if not efs or efs[0] < 1:
+        raise typer.BadParameter("--ef values must be >= 1")
+    return tuple(efs)
+
+
+class _RichProgress(runner.Progress):
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=not enabled,
+        )
+        self._data = None
+        self._task = None
+
+    def __enter__(self) -> _RichProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+    def data(self, total: int) -> None:
+        self._data = self._bar.add_task("embedding the stdlib corpus (first run only)", total=total)
+
+    def data_advance(self, rows: int) -> None:
+        self._bar.advance(self._data, rows)
+
+    def start(self, total: int) -> None:
+        self._task = self._bar.add_task("benchmarking", total=total)
+
+    def step(self, description: str) -> None:
+        self._bar.update(self._task, advance=1, description=description)
+
+    def finish(self) -> None:
+        self._bar.update(self._task, completed=self._bar.tasks[self._task].total, description="done")

@@ -1,0 +1,209 @@
+"""Index engines under test: every installed ruvector HNSW backend and the peers.
+
+Each engine builds a fresh index from a base matrix (row ``i`` gets id/label ``i``) with
+M=16 and ef_construction=100 on cosine similarity, and hands out a one-query search
+function for a given ``ef`` that the caller times, one Python call per query, one thread.
+Converting raw results to base rows happens outside the timed call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
+from typing import Any
+
+import numpy as np
+
+from ruvector_core.models import HnswConfig
+from ruvector_core.runtime import Runtime
+
+M = 16
+EF_CONSTRUCTION = 100
+
+Search = Callable[[np.ndarray], Any]
+
+
+def package_version(distribution: str) -> str | None:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+class IndexEngine:
+    name: str
+    kind: str  # "ruvector" or "peer"
+    version: str | None = None
+    swept = True  # False for exact search: one point, no ef
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        raise NotImplementedError
+
+    def searcher(self, ef: int, k: int) -> Search:
+        raise NotImplementedError
+
+    def rows(self, raw: Any) -> list[int]:
+        raise NotImplementedError
+
+
+class RuvectorEngine(IndexEngine):
+    kind = "ruvector"
+
+    def __init__(self, backend: str, runtime: Runtime | None = None) -> None:
+        self.name = backend
+        self.runtime = runtime or Runtime(backends={"hnsw": backend})
+        self.version = self.runtime.spec(backend).version
+        self._index = None
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        config = HnswConfig(dimensions=base.shape[1], m=M, ef_construction=EF_CONSTRUCTION, metric="cosine")
+        index = self.runtime.hnsw(config)
+        index.insert_batch([str(i) for i in range(len(base))], base)
+        self._index = index
+
+    def searcher(self, ef: int, k: int) -> Search:
+        index = self._index
+        return lambda query: index.search(query, k=k, ef=ef)
+
+    def rows(self, raw: Any) -> list[int]:
+        return [int(hit.id) for hit in raw]
+
+
+class HnswlibEngine(IndexEngine):
+    name = "hnswlib"
+    kind = "peer"
+
+    def __init__(self) -> None:
+        import hnswlib
+
+        self._hnswlib = hnswlib
+        self.version = package_version("hnswlib")
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        index = self._hnswlib.Index(space="cosine", dim=base.shape[1])
+        index.init_index(max_elements=len(base), ef_construction=EF_CONSTRUCTION, M=M, random_seed=0)
+        index.set_num_threads(threads)
+        index.add_items(base, np.arange(len(base)))
+        self._index = index
+
+    def searcher(self, ef: int, k: int) -> Search:
+        index = self._index
+        index.set_ef(ef)
+        return lambda query: index.knn_query(query, k=k, num_threads=1)
+
+    def rows(self, raw: Any) -> list[int]:
+        return raw[0][0].tolist()
+
+
+class FaissEngine(IndexEngine):
+    name = "faiss"
+    kind = "peer"
+
+    def __init__(self) -> None:
+        import faiss
+
+        self._faiss = faiss
+        self.version = package_version("faiss-cpu") or getattr(faiss, "__version__", None)
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        faiss = self._faiss
+        index = faiss.IndexHNSWFlat(base.shape[1], M, faiss.METRIC_INNER_PRODUCT)  # unit vectors: IP = cosine
+        index.hnsw.efConstruction = EF_CONSTRUCTION
+        faiss.omp_set_num_threads(threads)
+        try:
+            index.add(_unit_rows(base))
+        finally:
+            faiss.omp_set_num_threads(1)
+        self._index = index
+
+    def searcher(self, ef: int, k: int) -> Search:
+        index = self._index
+        self._faiss.omp_set_num_threads(1)
+        index.hnsw.efSearch = ef
+        return lambda query: index.search(query[None, :], k)
+
+    def rows(self, raw: Any) -> list[int]:
+        return raw[1][0].tolist()
+
+
+class UsearchEngine(IndexEngine):
+    name = "usearch"
+    kind = "peer"
+
+    def __init__(self) -> None:
+        from usearch.index import Index
+
+        self._cls = Index
+        self.version = package_version("usearch")
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        index = self._cls(
+            ndim=base.shape[1], metric="cos", dtype="f32", connectivity=M, expansion_add=EF_CONSTRUCTION
+        )
+        index.add(np.arange(len(base)), base, threads=threads)
+        self._index = index
+
+    def searcher(self, ef: int, k: int) -> Search:
+        index = self._index
+        index.expansion_search = ef
+        return lambda query: index.search(query, k, threads=1)
+
+    def rows(self, raw: Any) -> list[int]:
+        return raw.keys.tolist()
+
+
+class BruteForceEngine(IndexEngine):
+    """Exact search with numpy: recall 1.0, one point on the curve."""
+
+    name = "numpy-exact"
+    kind = "peer"
+    swept = False
+
+    def __init__(self) -> None:
+        self.version = np.__version__
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        self._base = _unit_rows(base)
+
+    def searcher(self, ef: int, k: int) -> Search:
+        base = self._base
+
+        def search(query: np.ndarray) -> np.ndarray:
+            sims = base @ query
+            top = np.argpartition(-sims, k - 1)[:k]
+            return top[np.argsort(-sims[top], kind="stable")]
+
+        return search
+
+    def rows(self, raw: Any) -> list[int]:
+        return raw.tolist()
+
+
+PEERS: dict[str, tuple[str, Callable[[], IndexEngine]]] = {
+    # name: (module that must be importable, factory)
+    "hnswlib": ("hnswlib", HnswlibEngine),
+    "faiss": ("faiss", FaissEngine),
+    "usearch": ("usearch", UsearchEngine),
+    "numpy-exact": ("numpy", BruteForceEngine),
+}
+
+
+def installed_peers() -> tuple[list[IndexEngine], dict[str, str]]:
+    """The peers that import here, and why the others are missing."""
+    engines: list[IndexEngine] = []
+    missing: dict[str, str] = {}
+    for name, (module, factory) in PEERS.items():
+        if find_spec(module) is None:
+            missing[name] = f"{module} is not installed (pip install 'ruvector-core[bench]')"
+            continue
+        try:
+            engines.append(factory())
+        except Exception as exc:  # a broken wheel must not stop the benchmark
+            missing[name] = f"failed to load: {type(exc).__name__}: {exc}"
+    return engines, missing
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.ascontiguousarray(matrix / np.maximum(norms, 1e-12), dtype=np.float32)

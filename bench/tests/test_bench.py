@@ -1,0 +1,207 @@
+"""``ruvector bench``: the parts that need no clock, and the command end to end on a tiny
+run. Nothing here asserts a speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ruvector_bench import dataset, report
+from ruvector_bench.options import BenchOptions
+from ruvector_bench.recall import fastest_at_recall, pareto, recall_at_k
+from ruvector_bench.targets import verdict
+from ruvector_bench.timing import Stat, format_range, format_seconds
+
+
+def test_recall_counts_exact_neighbours_found() -> None:
+    truth = np.array([[0, 1, 2], [3, 4, 5]])
+    assert recall_at_k(truth, truth) == 1.0
+    assert recall_at_k([[2, 1, 0], [5, 4, 3]], truth) == 1.0  # order does not matter
+    assert recall_at_k([[0, 9, 8], [3, 4, -1]], truth) == pytest.approx(3 / 6)  # -1 is padding
+    assert recall_at_k([[7, 8, 9], [6, 7, 8]], truth) == 0.0
+    assert recall_at_k([[0, 1, 2, 7, 8], [3, 9, 9, 9, 9]], truth) == pytest.approx(4 / 6)  # wider rows
+
+
+def test_recall_rejects_mismatched_rows() -> None:
+    with pytest.raises(ValueError):
+        recall_at_k([[0, 1]], np.array([[0, 1], [2, 3]]))
+
+
+def _point(ef: int, recall: float, median: float) -> dict:
+    return {"ef": ef, "recall": recall, "latency": {"median": median}}
+
+
+def test_fastest_point_at_a_recall_and_the_pareto_front() -> None:
+    points = [_point(10, 0.90, 1.0), _point(20, 0.96, 2.0), _point(40, 0.99, 3.0), _point(80, 0.98, 4.0)]
+    assert fastest_at_recall(points, 0.95)["ef"] == 20
+    assert fastest_at_recall(points, 0.999) is None
+    assert [p["ef"] for p in pareto(points)] == [10, 20, 40]
+
+
+def test_exact_neighbours_match_a_naive_search() -> None:
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((200, 16)).astype(np.float32)
+    queries = rng.standard_normal((7, 16)).astype(np.float32)
+    truth = dataset.exact_neighbours(queries, base, 5)
+    unit = base / np.linalg.norm(base, axis=1, keepdims=True)
+    for query, row in zip(queries, truth):
+        sims = unit @ (query / np.linalg.norm(query))
+        assert list(row) == list(np.argsort(-sims)[:5])
+
+
+def test_split_takes_queries_first_then_the_base() -> None:
+    vectors = np.random.default_rng(2).standard_normal((50, 8)).astype(np.float32)
+    split = dataset.split(vectors, queries=10, size=30, k=3)
+    assert np.array_equal(split.queries, vectors[:10]) and np.array_equal(split.base, vectors[10:40])
+    assert split.truth.shape == (10, 3) and split.k == 3
+    assert len(dataset.split(vectors, queries=10, size=None, k=3).base) == 40
+    with pytest.raises(ValueError):
+        dataset.split(vectors, queries=10, size=41)
+
+
+def test_short_sentences_are_short_prose_in_a_fixed_order() -> None:
+    texts = [f"this is sentence number {i} of the corpus" for i in range(100)] + ["x" * 200, "a.b(c) = d[e] + f{g} h"]
+    chosen = dataset.short_sentences(texts)
+    assert len(chosen) == 32 and chosen == dataset.short_sentences(texts)
+    assert all(t.startswith("this is sentence") for t in chosen)
+
+
+def test_stat_summarises_median_and_quartiles() -> None:
+    stat = Stat.of([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert (stat.median, stat.q1, stat.q3, stat.min, stat.max, stat.n) == (3.0, 2.0, 4.0, 1.0, 5.0, 5)
+    assert Stat.from_dict(stat.to_dict()) == stat
+    with pytest.raises(ValueError):
+        Stat.of([])
+
+
+def test_times_are_printed_in_readable_units() -> None:
+    assert format_seconds(0.0123) == "12.3 ms"
+    assert format_seconds(4.5e-5) == "45.0 µs"
+    assert format_seconds(1.0) == "1.00 s"
+    assert format_seconds(None) == "—"
+    assert format_range(0.0107, 0.011) == "10.7–11.0 ms"
+
+
+def test_targets_pass_fail_and_not_applicable() -> None:
+    assert verdict("embed_single", 0.004) == "pass"
+    assert verdict("embed_single", 0.012) == "FAIL"
+    assert verdict("pattern_match", None) == "n/a"
+    assert verdict("hnsw_build", 3.0) == ""  # the record sets no target
+
+
+def test_headline_ef_is_the_sweep_value_nearest_fifty() -> None:
+    assert BenchOptions().headline_ef == 50
+    assert BenchOptions(efs=(10, 48, 64)).headline_ef == 48
+    quick = BenchOptions.preset(True, size=None, threads=2)
+    assert quick.quick and quick.size == 5_000 and quick.threads == 2
+
+
+def _stat(median: float, n: int = 9) -> dict:
+    return Stat(median, median * 0.9, median * 1.1, median * 0.8, median * 1.5, n).to_dict()
+
+
+RESULTS = {
+    "command": "ruvector bench --quick",
+    "mode": "quick",
+    "elapsed_seconds": 12.0,
+    "settings": {"m": 16, "ef_construction": 100, "threads": 1},
+    "data": {"description": "test data", "queries": 20, "base": 100, "dimensions": 384, "k": 10},
+    "environment": {"cpu_model": "Test CPU", "nproc": 2, "memory_gib": 8},
+    "figures": [
+        {"case": "embed_single", "label": "embed one", "engine": "onnx", "kind": "ruvector", "stat": _stat(0.004), "note": ""},
+        {"case": "embed_single", "label": "embed one", "engine": "onnxruntime-bare", "kind": "peer", "stat": _stat(0.002), "note": ""},
+        {"case": "hnsw_search", "label": "search", "engine": "numba", "kind": "ruvector", "stat": _stat(6e-3), "note": "recall 0.990"},
+        {"case": "hnsw_search", "label": "search", "engine": "hnswlib", "kind": "peer", "stat": _stat(3e-3), "note": "recall 0.991"},
+        {"case": "hnsw_search", "label": "search", "engine": "faiss", "kind": "peer", "stat": _stat(2e-3), "note": "recall 0.992"},
+        {"case": "distance", "label": "distance", "engine": "numba", "kind": "ruvector", "stat": None, "note": "failed: boom"},
+    ],
+    "curves": [
+        {"engine": "numba", "kind": "ruvector", "build": _stat(1.0, 1), "error": None,
+         "points": [{"ef": 16, "recall": 0.9, "qps": 1e4, "latency": _stat(1e-4)}, {"ef": 50, "recall": 0.99, "qps": 5e3, "latency": _stat(2e-4)}]},
+        {"engine": "numpy-exact", "kind": "peer", "build": None, "error": None,
+         "points": [{"ef": None, "recall": 1.0, "qps": 1e3, "latency": _stat(1e-3)}]},
+    ],
+    "not_applicable": [{"case": "pattern_match", "label": "pattern match", "reason": "no learning here"}],
+    "missing_peers": {"usearch": "usearch is not installed"},
+}
+
+
+def test_rows_compare_each_backend_with_its_best_peer() -> None:
+    rows = {(r.case, r.engine): r for r in report.rows(RESULTS)}
+    embed = rows[("embed_single", "onnx")]
+    assert (embed.peer, embed.ratio, embed.result) == ("onnxruntime-bare", "2.00x", "pass")
+    assert "overhead over bare ORT +100 %" in embed.note
+    search = rows[("hnsw_search", "numba")]
+    assert (search.peer, search.peer_median, search.ratio, search.result) == ("faiss", "2.00 ms", "3.00x", "FAIL")
+    assert rows[("distance", "numba")].median == "—" and "boom" in rows[("distance", "numba")].note
+    pattern = rows[("pattern_match", "—")]
+    assert (pattern.result, pattern.note) == ("n/a", "no learning here")
+    assert [r.case for r in report.rows(RESULTS)] == ["embed_single", "hnsw_search", "distance", "pattern_match"]
+
+
+def test_markdown_report_has_the_table_and_the_curve_grid() -> None:
+    text = report.markdown(RESULTS)
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("| case |"))
+    assert header.count("|") == len(report.COLUMNS) + 1
+    assert "| engine | build | ef=16 | ef=50 |" in text
+    assert "| numba (ruvector) | 1.00 s | 0.900 / 100 µs | 0.990 / 200 µs |" in text
+    assert "exact: 1.000 / 1.00 ms" in text
+    assert "usearch is not installed" in text and "Test CPU" in text
+
+
+def test_rich_tables_render() -> None:
+    from rich.console import Console
+
+    console = Console(width=250, record=True)
+    for table in report.rich_tables(RESULTS):
+        console.print(table)
+    out = console.export_text()
+    assert "onnxruntime-bare" in out and "0.990 / 200 µs" in out
+
+
+def _bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "250", "RUVECTOR_CACHE_DIR": str(tmp_path / "cache")}
+    return subprocess.run(
+        [sys.executable, "-m", "ruvector_core.cli", "bench", *args],
+        capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path,
+    )
+
+
+@pytest.mark.skipif(find_spec("ruvector_conformance") is None, reason="needs the conformance fixture")
+def test_bench_command_runs_a_tiny_quick_run_and_writes_its_files(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    result = _bench(
+        tmp_path, "--quick", "--size", "300", "--queries", "40", "--ef", "10,32", "--repeats", "1",
+        "--backend", "numpy", "--out", str(out), "--no-progress",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ruvector bench" in result.stdout and "recall@10" in result.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["data"]["source"] == "fixture"  # --quick on a cold cache: no corpus embedding
+    assert (results["data"]["queries"], results["data"]["base"], results["data"]["k"]) == (40, 300, 10)
+    numpy_curve = next(c for c in results["curves"] if c["engine"] == "numpy")
+    assert [p["ef"] for p in numpy_curve["points"]] == [10, 32]
+    assert all(0.0 <= p["recall"] <= 1.0 and p["qps"] > 0 for p in numpy_curve["points"])
+    cases = {(f["case"], f["engine"]) for f in results["figures"]}
+    for case in ("hnsw_build", "hnsw_search", "distance", "batch_distance", "quantize_int8", "quantize_binary"):
+        assert (case, "numpy") in cases
+    assert {"embed_single", "embed_batch32"} <= {n["case"] for n in results["not_applicable"]}  # onnx not selected
+    curves = json.loads((out / "recall_qps.json").read_text())
+    assert curves["curves"] == results["curves"]
+    assert "| case |" in (out / "results.md").read_text()
+    if find_spec("matplotlib") is not None:
+        assert (out / "recall_qps.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_command_names_a_backend_that_is_not_installed(tmp_path: Path) -> None:
+    result = _bench(tmp_path, "--quick", "--backend", "no_such_backend", "--no-progress")
+    assert result.returncode == 1
+    assert "no_such_backend" in result.stderr and "not installed" in result.stderr

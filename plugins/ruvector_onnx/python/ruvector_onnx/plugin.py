@@ -1,0 +1,24 @@
+"""Hook implementations of the ONNX Runtime embeddings backend."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+from ruvector_core.hookspecs import hookimpl
+from .modelfiles import resolve
+from ruvector_core.models import BackendInfo, EmbedderConfig
+from . import SPEC
+
+
+@hookimpl
+def ruvector_backend_info() -> BackendInfo:
+    missing = [name for name in ("onnxruntime", "tokenizers") if find_spec(name) is None]
+    reason = f"{' and '.join(missing)} not installed: pip install 'ruvector-core[embeddings]'" if missing else None
+    return BackendInfo.from_spec(SPEC, reason)
+
+
+@hookimpl
+def ruvector_embedder(config: EmbedderConfig):
+    from .embedder import OnnxEmbedder  # imports onnxruntime: only when asked for
+
+    return OnnxEmbedder(resolve(config), config)
