@@ -1,10 +1,13 @@
 """ruvector: AI-agent memory for Python with pluggable compute backends.
 
-    import ruvector_core as rv
-    rt = rv.Runtime.initialize()
-    ix = rt.hnsw(rv.HnswConfig(dimensions=384))
+import ruvector_core as rv
+rt = rv.Runtime.initialize()
+ix = rt.hnsw(rv.HnswConfig(dimensions=384))
 """
 
+# The layers above the contract that the package root offers (see docs/architecture.md).
+from . import learning as learning  # registers what ``rt.learning`` hands out
+from .embedder import Embedder
 from .errors import (
     BackendError,
     BackendUnavailableError,
@@ -20,7 +23,6 @@ from .errors import (
     RuvectorError,
     UnknownIdError,
 )
-from .embedder import Embedder
 from .hnsw_index import HnswIndex, SearchHits
 from .hookspecs import hookimpl
 from .models import (
@@ -36,9 +38,6 @@ from .models import (
 from .runtime import Runtime
 from .vector_ops import VectorOps
 from .version import __version__
-
-# The layers above the contract that the package root offers (see docs/architecture.md).
-from . import learning  # noqa: E402, I001 - after the runtime it registers ``rt.learning`` with
 
 __all__ = [
     "BackendError",

@@ -58,7 +58,7 @@ class SearchHits(Sequence[SearchResult]):
         if isinstance(other, SearchHits):
             return self._pairs == other._pairs
         if isinstance(other, Sequence) and not isinstance(other, str):
-            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]

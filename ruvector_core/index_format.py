@@ -149,8 +149,24 @@ def _parse_header(data: bytes) -> _Header:
             f"index data is {len(data)} bytes, shorter than the {HEADER.size + CHECKSUM_BYTES}"
             " bytes of an empty index: truncated or not an index"
         )
-    (magic, version, metric, reserved8, d, m, efc, efs, n, n_deleted, entry, max_level,
-     reserved32, seed, id_bytes, link_count) = HEADER.unpack_from(data, 0)
+    (
+        magic,
+        version,
+        metric,
+        reserved8,
+        d,
+        m,
+        efc,
+        efs,
+        n,
+        n_deleted,
+        entry,
+        max_level,
+        reserved32,
+        seed,
+        id_bytes,
+        link_count,
+    ) = HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise CorruptIndexError("not a ruvector HNSW index (bad magic bytes)")
     if version != VERSION:
@@ -192,9 +208,7 @@ class _Reader:
 
     def require(self, size: int) -> None:
         if size > self.remaining:
-            raise CorruptIndexError(
-                f"index data is truncated: {size} more bytes needed, {self.remaining} present"
-            )
+            raise CorruptIndexError(f"index data is truncated: {size} more bytes needed, {self.remaining} present")
 
     def raw(self, size: int) -> bytes:
         self.require(size)
@@ -238,16 +252,15 @@ def _check_ids(offsets: np.ndarray, id_text: bytes, deleted: np.ndarray) -> list
     except UnicodeDecodeError as exc:
         raise CorruptIndexError(f"index ids are not valid UTF-8: {exc}") from None
     if len(text) == len(id_text):  # ASCII: byte offsets are character offsets
-        ids = [text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+        ids = [text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
     else:
         try:
             ids = [
-                id_text[a:b].decode("utf-8")
-                for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())
+                id_text[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
             ]
         except UnicodeDecodeError as exc:
             raise CorruptIndexError(f"an index id is not valid UTF-8: {exc}") from None
-    live = [i for i, gone in zip(ids, deleted.tolist()) if not gone]
+    live = [i for i, gone in zip(ids, deleted.tolist(), strict=True) if not gone]
     if len(set(live)) != len(live):
         raise CorruptIndexError("index holds the same live id twice")
     return ids

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import pluggy
 
 from . import discovery, hookspecs, index_format
-from .errors import BackendUnavailableError, CapabilityUnavailableError, RuvectorError
 from .embedder import Embedder
+from .errors import BackendUnavailableError, CapabilityUnavailableError, RuvectorError
 from .hnsw_index import HnswIndex
 from .models import CAPABILITIES, BackendInfo, BackendSpec, Capability, EmbedderConfig, HnswConfig
 from .protocols import Embedder as EmbedderKernels

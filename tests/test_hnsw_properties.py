@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import ruvector_core as rv
-from ruvector_core import index_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+import ruvector_core as rv
+from ruvector_core import index_format
 
 DIMS = 6
 RUNTIME = rv.Runtime(backend="numpy")

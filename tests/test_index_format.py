@@ -6,9 +6,10 @@ import struct
 import zlib
 
 import numpy as np
-import ruvector_core as rv
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import ruvector_core as rv
 from ruvector_core import index_format
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pydantic
 import pytest
-import ruvector_core as rv
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import ruvector_core as rv
 from ruvector_core.learning import LoRAConfig, ModelWeights, Pattern, Trajectory
 
 D = 384
@@ -29,7 +30,7 @@ def low_rank_task(seed: int, dims: np.ndarray, n: int = 1200, strength: float = 
 
 
 def trajectories(q: np.ndarray, t: np.ndarray) -> list[Trajectory]:
-    return [Trajectory(query=a, target=b, reward=1.0) for a, b in zip(q, t)]
+    return [Trajectory(query=a, target=b, reward=1.0) for a, b in zip(q, t, strict=True)]
 
 
 def held_out_recall(q: np.ndarray, t: np.ndarray, adapter=None) -> float:
@@ -96,7 +97,10 @@ def test_ewc_step_never_overshoots(lam: float, step: float, seed: int) -> None:
     after = pulled - anchor.tensors["w"]
     assert np.all(np.abs(after) <= np.abs(before) + 1e-6), "moved away from the anchor"
     assert np.all(after * before >= -1e-9), "crossed the anchor"
-    assert LEARNING.ewc_penalty(ModelWeights(tensors={"w": pulled}), fisher, 1.0) <= LEARNING.ewc_penalty(current, fisher, 1.0) + 1e-6
+    assert (
+        LEARNING.ewc_penalty(ModelWeights(tensors={"w": pulled}), fisher, 1.0)
+        <= LEARNING.ewc_penalty(current, fisher, 1.0) + 1e-6
+    )
 
 
 def test_fisher_estimates_and_merge() -> None:
@@ -159,7 +163,10 @@ def test_patterns_from_trajectories_clusters_successes() -> None:
 def test_library_hnsw_path_agrees_with_exact(tmp_path) -> None:
     rng = np.random.default_rng(8)
     base = rng.standard_normal((600, 32)).astype(np.float32)
-    patterns = [Pattern(id=f"p{i}", embedding=v, uses=i % 7, successes=i % 5 if i % 5 <= i % 7 else 0) for i, v in enumerate(base)]
+    patterns = [
+        Pattern(id=f"p{i}", embedding=v, uses=i % 7, successes=i % 5 if i % 5 <= i % 7 else 0)
+        for i, v in enumerate(base)
+    ]
     exact = LEARNING.pattern_library(patterns)
     indexed = LEARNING.pattern_library(patterns, hnsw_above=100)
     for query in base[:20] + rng.standard_normal((20, 32)).astype(np.float32) * 0.3:
@@ -174,7 +181,9 @@ def test_library_hnsw_path_agrees_with_exact(tmp_path) -> None:
         exact.feedback("p0", success=True)
     exact.save(tmp_path / "patterns.npz")
     restored = rv.learning.PatternLibrary.load(LEARNING, tmp_path / "patterns.npz")
-    assert [p.model_dump(exclude={"embedding"}) for p in restored] == [p.model_dump(exclude={"embedding"}) for p in exact]
+    assert [p.model_dump(exclude={"embedding"}) for p in restored] == [
+        p.model_dump(exclude={"embedding"}) for p in exact
+    ]
 
 
 def test_adapter_persistence(first_adapter, tmp_path) -> None:

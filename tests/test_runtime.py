@@ -6,8 +6,9 @@ import sys
 
 import numpy as np
 import pytest
-import ruvector_core as rv
 from core_support import PLUGIN_BACKENDS
+
+import ruvector_core as rv
 from ruvector_core.runtime import _parse_backend_env
 
 OTHERS = PLUGIN_BACKENDS
@@ -88,7 +89,7 @@ def test_pins_and_disable(install_toys) -> None:
     with pytest.raises(rv.CapabilityUnavailableError, match="declining: declined"):
         only.hnsw(rv.HnswConfig(dimensions=4, metric="cosine"))
     with pytest.raises(rv.CapabilityUnavailableError, match="device lost"):
-        only.vector_ops
+        _ = only.vector_ops
     pinned = rv.Runtime(backends={"hnsw": "numpy"}, disable=OTHERS)
     assert pinned.hnsw(rv.HnswConfig(dimensions=4, metric="euclidean")).backend == "numpy"
     with pytest.raises(ValueError, match="unknown capability"):

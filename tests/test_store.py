@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
-from ruvector_core.store import MemoryStore, StoreError, index_files, split_passages
 from ruvector_conformance.data import corpus
+from ruvector_core.store import MemoryStore, StoreError, index_files, split_passages
 
 
 @pytest.fixture(scope="module")

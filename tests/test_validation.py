@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
 from ruvector_core.validation import as_matrix, as_vector
 

@@ -35,9 +35,9 @@ def bench(
     ] = None,
     peers: Annotated[bool, typer.Option(help="also measure hnswlib, FAISS, USearch, bare ORT where installed")] = True,
     repeats: Annotated[int | None, typer.Option(min=1, help="timed passes per ef and builds per engine")] = None,
-    out: Annotated[Path, typer.Option("--out", help="folder for results.json, recall_qps.json/.png, results.md")] = Path(
-        "bench-results"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", help="folder for results.json, recall_qps.json/.png, results.md")
+    ] = Path("bench-results"),
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Time embed, embed batch, HNSW build and search, distances and quantization on real data."""

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from ruvector_core.atomic import write_atomically
 from ruvector_core import corpus
+from ruvector_core.atomic import write_atomically
 from ruvector_core.corpus import stdlib_passages, stdlib_root
 from ruvector_core.errors import InvalidInputError
 from ruvector_core.models import EmbedderConfig
@@ -52,9 +52,7 @@ def sha256_text(texts: list[str]) -> str:
 def passages_path(cache: Path | None = None) -> Path:
     """Where this interpreter's corpus is cached (keyed by version, stdlib path, corpus.py)."""
     source = Path(corpus.__file__)
-    fingerprint = hashlib.sha256(
-        f"{sys.version}\0{stdlib_root()}\0".encode() + source.read_bytes()
-    ).hexdigest()[:16]
+    fingerprint = hashlib.sha256(f"{sys.version}\0{stdlib_root()}\0".encode() + source.read_bytes()).hexdigest()[:16]
     return (cache or cache_root()) / f"passages-{fingerprint}.json"
 
 
@@ -180,7 +178,9 @@ def split(vectors: np.ndarray, queries: int, size: int | None, k: int = 10) -> S
     available = len(vectors) - queries
     size = available if size is None else size
     if size < k or size > available:
-        raise InvalidInputError(f"base size must be between {k} and {available} rows (after {queries} queries), got {size}")
+        raise InvalidInputError(
+            f"base size must be between {k} and {available} rows (after {queries} queries), got {size}"
+        )
     q = np.ascontiguousarray(vectors[:queries], dtype=np.float32)
     base = np.ascontiguousarray(vectors[queries : queries + size], dtype=np.float32)
     return Split(queries=q, base=base, truth=exact_neighbours(q, base, k))

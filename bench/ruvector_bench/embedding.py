@@ -16,6 +16,7 @@ import numpy as np
 
 from ruvector_core.models import EmbedderConfig
 from ruvector_core.runtime import Runtime
+
 from .timing import Stat, in_blocks, time_call
 
 
@@ -70,10 +71,12 @@ def bench_embeddings(
             embedder.embed(single), run_single(), embedder.embed_batch(batch), run_batch()
         # in blocks: ORT's pool threads spin after a run, and would slow the other session's call
         singles = in_blocks(
-            {"ruvector": lambda: time_call(lambda: embedder.embed(single)), "ort": lambda: time_call(run_single)}, single_repeats
+            {"ruvector": lambda: time_call(lambda: embedder.embed(single)), "ort": lambda: time_call(run_single)},
+            single_repeats,
         )
         batches = in_blocks(
-            {"ruvector": lambda: time_call(lambda: embedder.embed_batch(batch)), "ort": lambda: time_call(run_batch)}, batch_repeats
+            {"ruvector": lambda: time_call(lambda: embedder.embed_batch(batch)), "ort": lambda: time_call(run_batch)},
+            batch_repeats,
         )
     return [
         EmbedResult("embed_single", backend, singles["ruvector"], singles["ort"]),

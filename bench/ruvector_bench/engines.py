@@ -138,9 +138,7 @@ class UsearchEngine(IndexEngine):
         self.version = package_version("usearch")
 
     def build(self, base: np.ndarray, threads: int) -> None:
-        index = self._cls(
-            ndim=base.shape[1], metric="cos", dtype="f32", connectivity=M, expansion_add=EF_CONSTRUCTION
-        )
+        index = self._cls(ndim=base.shape[1], metric="cos", dtype="f32", connectivity=M, expansion_add=EF_CONSTRUCTION)
         index.add(np.arange(len(base)), base, threads=threads)
         self._index = index
 

@@ -63,7 +63,13 @@ def describe(backends: list[dict]) -> dict:
         "backends": backends,
         "thread_env": {
             k: os.environ[k]
-            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS")
+            for k in (
+                "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS",
+                "RAYON_NUM_THREADS",
+            )
             if k in os.environ
         },
     }

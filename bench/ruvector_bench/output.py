@@ -10,7 +10,11 @@ from . import plot, report
 
 def write(results: dict, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    written = {"results": folder / "results.json", "curves": folder / "recall_qps.json", "markdown": folder / "results.md"}
+    written = {
+        "results": folder / "results.json",
+        "curves": folder / "recall_qps.json",
+        "markdown": folder / "results.md",
+    }
     written["results"].write_text(json.dumps(results, indent=2, default=str) + "\n", "utf-8")
     curves = {key: results[key] for key in ("data", "settings", "curves")}
     written["curves"].write_text(json.dumps(curves, indent=2, default=str) + "\n", "utf-8")

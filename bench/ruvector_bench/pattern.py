@@ -11,11 +11,13 @@ one query; queries cycle through the held-out rows; engines alternate query by q
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
 from ruvector_core.runtime import Runtime
+
 from .timing import Stat, interleaved, time_call
 
 CASE = "pattern_match"
@@ -43,8 +45,12 @@ def timers(backends: list[str], base: np.ndarray, queries: np.ndarray) -> dict[s
         learning = Runtime(backends={"learning": name}).learning
         patterns = patterns or make_patterns(learning, base)
         library = learning.pattern_library(patterns)
-        out[name] = ("ruvector", _cycling(queries, lambda q, l=learning: l.match_patterns(q, patterns, THRESHOLD, K)))
-        out[f"{name} (library)"] = ("ruvector", _cycling(queries, lambda q, lib=library: lib.match(q, THRESHOLD, K)))
+        match = functools.partial(learning.match_patterns, candidates=patterns, threshold=THRESHOLD, k=K)
+        out[name] = ("ruvector", _cycling(queries, match))
+        out[f"{name} (library)"] = (
+            "ruvector",
+            _cycling(queries, functools.partial(library.match, threshold=THRESHOLD, k=K)),
+        )
     if patterns:
         matrix = np.stack([p.embedding for p in patterns]).astype(np.float32)
         confidence = np.array([p.confidence for p in patterns], dtype=np.float32)
@@ -72,7 +78,9 @@ def _cycling(queries: np.ndarray, fn: Callable[[np.ndarray], object]) -> Callabl
     return sample
 
 
-def bench_pattern_match(backends: list[str], base: np.ndarray, queries: np.ndarray, repeats: int) -> tuple[dict[str, Stat], dict[str, str]]:
+def bench_pattern_match(
+    backends: list[str], base: np.ndarray, queries: np.ndarray, repeats: int
+) -> tuple[dict[str, Stat], dict[str, str]]:
     """(stats per engine, kind per engine) over ``repeats`` queries each."""
     samplers = timers(backends, base, queries)
     stats = interleaved({name: sampler for name, (_, sampler) in samplers.items()}, repeats)

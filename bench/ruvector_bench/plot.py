@@ -30,8 +30,12 @@ def recall_qps_png(results: dict, path: Path) -> Path | None:
         (line,) = axes.plot(recalls, qps, style, label=label, linewidth=1.5, markersize=4)
         for point in points[:: max(1, len(points) // 4)]:
             axes.annotate(
-                f"ef={point['ef']}", (point["recall"], point["qps"]), fontsize=6,
-                color=line.get_color(), textcoords="offset points", xytext=(3, 3),
+                f"ef={point['ef']}",
+                (point["recall"], point["qps"]),
+                fontsize=6,
+                color=line.get_color(),
+                textcoords="offset points",
+                xytext=(3, 3),
             )
     axes.set_yscale("log")
     axes.set_xlabel(f"recall@{data['k']}")

@@ -19,7 +19,7 @@ def recall_at_k(found: np.ndarray | Sequence[Sequence[int]], truth: np.ndarray) 
     if len(found) != len(truth):
         raise ValueError(f"{len(found)} result rows for {len(truth)} queries")
     hits = 0
-    for row, exact in zip(found, truth):
+    for row, exact in zip(found, truth, strict=True):
         hits += len({int(i) for i in row if int(i) >= 0} & {int(i) for i in exact})
     return hits / truth.size
 

@@ -113,7 +113,18 @@ COLUMNS = ("case", "backend", "median", "IQR", "best peer", "peer median", "rati
 
 
 def _cells(row: Row) -> tuple[str, ...]:
-    return (row.label, row.engine, row.median, row.spread, row.peer, row.peer_median, row.ratio, row.target, row.result, row.note)
+    return (
+        row.label,
+        row.engine,
+        row.median,
+        row.spread,
+        row.peer,
+        row.peer_median,
+        row.ratio,
+        row.target,
+        row.result,
+        row.note,
+    )
 
 
 def markdown_table(results: dict) -> str:

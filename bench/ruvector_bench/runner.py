@@ -11,15 +11,16 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
 from ruvector_core.errors import BackendUnavailableError, RuvectorError
 from ruvector_core.models import EmbedderConfig
 from ruvector_core.runtime import Runtime
+
 from . import dataset, embedding, environment, index, pattern, vectorops
-from .engines import EF_CONSTRUCTION, M, IndexEngine, RuvectorEngine, installed_peers
+from .engines import EF_CONSTRUCTION, IndexEngine, M, RuvectorEngine, installed_peers
 from .options import RECALL_GOAL, BenchOptions
 from .recall import fastest_at_recall
 from .timing import Stat
@@ -90,8 +91,9 @@ def load_data(options: BenchOptions, progress: Progress) -> tuple[dataset.Embedd
         path = dataset.embeddings_path(model_sha, corpus_sha)
         what = f"{len(texts):,} stdlib docstring passages embedded by ruvector (all-MiniLM-L6-v2)"
         if cached is not None:
-            return dataset.Embeddings(cached.astype(np.float32), texts, "cache", f"{what}, cached at {path}",
-                                      corpus_sha, model_sha), texts
+            return dataset.Embeddings(
+                cached.astype(np.float32), texts, "cache", f"{what}, cached at {path}", corpus_sha, model_sha
+            ), texts
     if quick_fixture is not None:
         return quick_fixture, texts
     if model_sha is None:
@@ -105,8 +107,9 @@ def load_data(options: BenchOptions, progress: Progress) -> tuple[dataset.Embedd
     embedder = Runtime().embedder(EmbedderConfig(threads=os.cpu_count() or 1, progress=False))
     with embedder:
         vectors = dataset.embed_corpus(texts, embedder.embed_batch, model_sha, advance=progress.data_advance)
-    return dataset.Embeddings(vectors, texts, "embedded", f"{what} in this run, cached at {path}",
-                              corpus_sha, model_sha), texts
+    return dataset.Embeddings(
+        vectors, texts, "embedded", f"{what} in this run, cached at {path}", corpus_sha, model_sha
+    ), texts
 
 
 @contextlib.contextmanager
@@ -123,7 +126,7 @@ def blas_threads(threads: int) -> Iterator[str]:
 
 def run(options: BenchOptions, progress: Progress | None = None, command: str = "ruvector bench") -> dict:
     progress = progress or Progress()
-    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    started, clock = datetime.now(UTC), time.perf_counter()
     load_before = environment.load_average()
     selection = select_backends(Runtime(), options.backends)
     data, texts = load_data(options, progress)
@@ -136,7 +139,9 @@ def run(options: BenchOptions, progress: Progress | None = None, command: str = 
     peers, missing_peers = installed_peers() if options.peers else ([], {})
     engines: list[IndexEngine] = [RuvectorEngine(name) for name in selection.hnsw] + peers
     progress.start(
-        2 * len(selection.embeddings) + 5 + len(engines)
+        2 * len(selection.embeddings)
+        + 5
+        + len(engines)
         + index.count_ticks(engines, options.efs, options.build_repeats, options.passes)
     )
     figures: list[dict] = []
@@ -180,8 +185,12 @@ def run(options: BenchOptions, progress: Progress | None = None, command: str = 
 
 
 def _embeddings(
-    backends: list[str], sentences: list[str], options: BenchOptions, progress: Progress,
-    figures: list[dict], not_applicable: list[dict],
+    backends: list[str],
+    sentences: list[str],
+    options: BenchOptions,
+    progress: Progress,
+    figures: list[dict],
+    not_applicable: list[dict],
 ) -> None:
     if not backends:
         reason = "no selected backend serves `embeddings`"
@@ -227,19 +236,33 @@ def _hnsw(
             ready.append(engine)
         except Exception as exc:
             errors[engine.name] = f"warm-up failed: {type(exc).__name__}: {exc}"
-    runs = index.build_all(ready, split.base, options.threads, options.build_repeats, options.build_budget, progress.step)
+    runs = index.build_all(
+        ready, split.base, options.threads, options.build_repeats, options.build_budget, progress.step
+    )
     index.sweep(runs, split, list(options.efs), options.passes, progress.step)
     figures += _index_figures(runs, split, options)
     return [_curve(r) for r in runs] + [
-        {"engine": e.name, "kind": e.kind, "version": e.version, "build": None, "builds": [],
-         "error": errors[e.name], "points": []}
-        for e in engines if e.name in errors
+        {
+            "engine": e.name,
+            "kind": e.kind,
+            "version": e.version,
+            "build": None,
+            "builds": [],
+            "error": errors[e.name],
+            "points": [],
+        }
+        for e in engines
+        if e.name in errors
     ]
 
 
 def _patterns(
-    backends: list[str], split: dataset.Split, options: BenchOptions, progress: Progress,
-    figures: list[dict], not_applicable: list[dict],
+    backends: list[str],
+    split: dataset.Split,
+    options: BenchOptions,
+    progress: Progress,
+    figures: list[dict],
+    not_applicable: list[dict],
 ) -> None:
     progress.step("pattern match")
     if not backends:
@@ -273,8 +296,13 @@ def _na(case: str, reason: str) -> dict:
 
 def _figure(case: str, label: str, engine: str, kind: str, stat: Stat | None, note: str = "", **extra) -> dict:
     return {
-        "case": case, "label": label, "engine": engine, "kind": kind,
-        "stat": stat.to_dict() if stat else None, "note": note, **extra,
+        "case": case,
+        "label": label,
+        "engine": engine,
+        "kind": kind,
+        "stat": stat.to_dict() if stat else None,
+        "note": note,
+        **extra,
     }
 
 
@@ -303,8 +331,13 @@ def _index_figures(runs: list[index.EngineRun], split: dataset.Split, options: B
         if at_ef is not None and run.engine.swept:
             out.append(
                 _figure(
-                    "hnsw_search", f"HNSW search k={split.k}, ef={ef}, {shape}", name, kind,
-                    Stat.from_dict(at_ef["latency"]), f"recall {at_ef['recall']:.3f}", recall=at_ef["recall"],
+                    "hnsw_search",
+                    f"HNSW search k={split.k}, ef={ef}, {shape}",
+                    name,
+                    kind,
+                    Stat.from_dict(at_ef["latency"]),
+                    f"recall {at_ef['recall']:.3f}",
+                    recall=at_ef["recall"],
                 )
             )
         best = fastest_at_recall(points, RECALL_GOAL)
@@ -313,8 +346,14 @@ def _index_figures(runs: list[index.EngineRun], split: dataset.Split, options: B
             where = f"ef={best['ef']}" if best["ef"] is not None else "exact"
             out.append(
                 _figure(
-                    "hnsw_search_at_recall", label, name, kind, Stat.from_dict(best["latency"]),
-                    f"{where}, recall {best['recall']:.3f}", recall=best["recall"], ef=best["ef"],
+                    "hnsw_search_at_recall",
+                    label,
+                    name,
+                    kind,
+                    Stat.from_dict(best["latency"]),
+                    f"{where}, recall {best['recall']:.3f}",
+                    recall=best["recall"],
+                    ef=best["ef"],
                 )
             )
         elif points:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ruvector_core.models import QuantizationConfig
 from ruvector_core.runtime import Runtime
+
 from .timing import Stat, calls_for, in_blocks, interleaved, time_call, time_per_call
 
 BATCH_DISTANCE_ROWS = 100_000
@@ -76,7 +77,9 @@ def cases(
         one_binary.add(name, "ruvector", lambda o=o: micro(lambda: o.quantize(one, binary)))
         q_int8.add(name, "ruvector", lambda o=o: once(lambda: o.quantize(block, int8)))
         q_binary.add(name, "ruvector", lambda o=o: once(lambda: o.quantize(block, binary)))
-    distance.add("numpy-bare", "peer", lambda: micro(lambda: 1.0 - float(a @ b) / float(np.linalg.norm(a) * np.linalg.norm(b))))
+    distance.add(
+        "numpy-bare", "peer", lambda: micro(lambda: 1.0 - float(a @ b) / float(np.linalg.norm(a) * np.linalg.norm(b)))
+    )
     batch.add("numpy-bare", "peer", lambda: once(lambda: 1.0 - matrix @ a))  # unit rows: the cheapest cosine
     q_binary.add("numpy-bare", "peer", lambda: once(lambda: np.packbits(block > 0, axis=1)))
     if find_spec("faiss") is not None:
@@ -87,8 +90,15 @@ def cases(
     return [
         OpCase("distance", f"distance, one pair ({vectors.shape[1]}-d cosine)", distance.timers, distance.errors),
         OpCase("batch_distance", f"batch distance, 1 query vs {rows}", batch.timers, batch.errors, threaded=True),
-        OpCase("quantize_int8_one", f"quantize int8, one {vectors.shape[1]}-d vector", one_int8.timers, one_int8.errors),
-        OpCase("quantize_binary_one", f"quantize binary, one {vectors.shape[1]}-d vector", one_binary.timers, one_binary.errors),
+        OpCase(
+            "quantize_int8_one", f"quantize int8, one {vectors.shape[1]}-d vector", one_int8.timers, one_int8.errors
+        ),
+        OpCase(
+            "quantize_binary_one",
+            f"quantize binary, one {vectors.shape[1]}-d vector",
+            one_binary.timers,
+            one_binary.errors,
+        ),
         OpCase("quantize_int8", f"quantize int8, {block_label}", q_int8.timers, q_int8.errors, threaded=True),
         OpCase("quantize_binary", f"quantize binary, {block_label}", q_binary.timers, q_binary.errors, threaded=True),
     ]

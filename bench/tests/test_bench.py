@@ -51,7 +51,7 @@ def test_exact_neighbours_match_a_naive_search() -> None:
     queries = rng.standard_normal((7, 16)).astype(np.float32)
     truth = dataset.exact_neighbours(queries, base, 5)
     unit = base / np.linalg.norm(base, axis=1, keepdims=True)
-    for query, row in zip(queries, truth):
+    for query, row in zip(queries, truth, strict=True):
         sims = unit @ (query / np.linalg.norm(query))
         assert list(row) == list(np.argsort(-sims)[:5])
 
@@ -115,18 +115,73 @@ RESULTS = {
     "data": {"description": "test data", "queries": 20, "base": 100, "dimensions": 384, "k": 10},
     "environment": {"cpu_model": "Test CPU", "nproc": 2, "memory_gib": 8},
     "figures": [
-        {"case": "embed_single", "label": "embed one", "engine": "onnx", "kind": "ruvector", "stat": _stat(0.004), "note": ""},
-        {"case": "embed_single", "label": "embed one", "engine": "onnxruntime-bare", "kind": "peer", "stat": _stat(0.002), "note": ""},
-        {"case": "hnsw_search", "label": "search", "engine": "numba", "kind": "ruvector", "stat": _stat(6e-3), "note": "recall 0.990"},
-        {"case": "hnsw_search", "label": "search", "engine": "hnswlib", "kind": "peer", "stat": _stat(3e-3), "note": "recall 0.991"},
-        {"case": "hnsw_search", "label": "search", "engine": "faiss", "kind": "peer", "stat": _stat(2e-3), "note": "recall 0.992"},
-        {"case": "distance", "label": "distance", "engine": "numba", "kind": "ruvector", "stat": None, "note": "failed: boom"},
+        {
+            "case": "embed_single",
+            "label": "embed one",
+            "engine": "onnx",
+            "kind": "ruvector",
+            "stat": _stat(0.004),
+            "note": "",
+        },
+        {
+            "case": "embed_single",
+            "label": "embed one",
+            "engine": "onnxruntime-bare",
+            "kind": "peer",
+            "stat": _stat(0.002),
+            "note": "",
+        },
+        {
+            "case": "hnsw_search",
+            "label": "search",
+            "engine": "numba",
+            "kind": "ruvector",
+            "stat": _stat(6e-3),
+            "note": "recall 0.990",
+        },
+        {
+            "case": "hnsw_search",
+            "label": "search",
+            "engine": "hnswlib",
+            "kind": "peer",
+            "stat": _stat(3e-3),
+            "note": "recall 0.991",
+        },
+        {
+            "case": "hnsw_search",
+            "label": "search",
+            "engine": "faiss",
+            "kind": "peer",
+            "stat": _stat(2e-3),
+            "note": "recall 0.992",
+        },
+        {
+            "case": "distance",
+            "label": "distance",
+            "engine": "numba",
+            "kind": "ruvector",
+            "stat": None,
+            "note": "failed: boom",
+        },
     ],
     "curves": [
-        {"engine": "numba", "kind": "ruvector", "build": _stat(1.0, 1), "error": None,
-         "points": [{"ef": 16, "recall": 0.9, "qps": 1e4, "latency": _stat(1e-4)}, {"ef": 50, "recall": 0.99, "qps": 5e3, "latency": _stat(2e-4)}]},
-        {"engine": "numpy-exact", "kind": "peer", "build": None, "error": None,
-         "points": [{"ef": None, "recall": 1.0, "qps": 1e3, "latency": _stat(1e-3)}]},
+        {
+            "engine": "numba",
+            "kind": "ruvector",
+            "build": _stat(1.0, 1),
+            "error": None,
+            "points": [
+                {"ef": 16, "recall": 0.9, "qps": 1e4, "latency": _stat(1e-4)},
+                {"ef": 50, "recall": 0.99, "qps": 5e3, "latency": _stat(2e-4)},
+            ],
+        },
+        {
+            "engine": "numpy-exact",
+            "kind": "peer",
+            "build": None,
+            "error": None,
+            "points": [{"ef": None, "recall": 1.0, "qps": 1e3, "latency": _stat(1e-3)}],
+        },
     ],
     "not_applicable": [{"case": "pattern_match", "label": "pattern match", "reason": "no learning here"}],
     "missing_peers": {"usearch": "usearch is not installed"},
@@ -171,7 +226,11 @@ def _bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "250", "RUVECTOR_CACHE_DIR": str(tmp_path / "cache")}
     return subprocess.run(
         [sys.executable, "-m", "ruvector_core.cli", "bench", *args],
-        capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=tmp_path,
     )
 
 
@@ -179,8 +238,21 @@ def _bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_bench_command_runs_a_tiny_quick_run_and_writes_its_files(tmp_path: Path) -> None:
     out = tmp_path / "results"
     result = _bench(
-        tmp_path, "--quick", "--size", "300", "--queries", "40", "--ef", "10,32", "--repeats", "1",
-        "--backend", "numpy", "--out", str(out), "--no-progress",
+        tmp_path,
+        "--quick",
+        "--size",
+        "300",
+        "--queries",
+        "40",
+        "--ef",
+        "10,32",
+        "--repeats",
+        "1",
+        "--backend",
+        "numpy",
+        "--out",
+        str(out),
+        "--no-progress",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ruvector bench" in result.stdout and "recall@10" in result.stdout

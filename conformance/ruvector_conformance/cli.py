@@ -26,7 +26,6 @@ def conformance(
     raise typer.Exit(run(backend or [], report, ctx.args))
 
 
-
 def register(app: typer.Typer) -> None:
     """Add ``conformance`` to the ``ruvector`` command line (the ``ruvector.commands`` entry point)."""
     app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(conformance)

@@ -62,6 +62,6 @@ def exact_top_k(queries: np.ndarray, base: np.ndarray, k: int, metric: str) -> n
 def recall(found_ids: np.ndarray, truth_rows: np.ndarray, ids: list[str]) -> float:
     """Mean fraction of the exact neighbours that the index returned."""
     hits = 0
-    for found, truth in zip(found_ids, truth_rows):
+    for found, truth in zip(found_ids, truth_rows, strict=True):
         hits += len({f for f in found if f is not None} & {ids[t] for t in truth})
     return hits / truth_rows.size

@@ -41,8 +41,8 @@ class Matrix:
         backends = list(self._cells)
         width = max(len(c) for c in self._checks)
         columns = [max(len(b), 4) for b in backends]
-        lines = [" " * width + "  " + "  ".join(b.ljust(w) for b, w in zip(backends, columns))]
+        lines = [" " * width + "  " + "  ".join(b.ljust(w) for b, w in zip(backends, columns, strict=True))]
         for check in self._checks:
-            cells = [self._cells[b].get(check, "-").ljust(w) for b, w in zip(backends, columns)]
+            cells = [self._cells[b].get(check, "-").ljust(w) for b, w in zip(backends, columns, strict=True)]
             lines.append(check.ljust(width) + "  " + "  ".join(cells))
         return lines

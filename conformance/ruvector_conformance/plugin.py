@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 import ruvector_core as rv
 
 from .matrix import Matrix

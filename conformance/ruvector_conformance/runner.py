@@ -13,7 +13,15 @@ def run(backends: Sequence[str] = (), report: str | None = None, pytest_args: Se
     """Run every check against ``backends`` (all installed ones when empty); pytest's exit code."""
     # The package is already imported by whoever calls this, too late for assert rewriting
     # of its __init__ only; the checks themselves are rewritten as usual.
-    args = ["--pyargs", CHECKS_PACKAGE, "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning", *pytest_args]
+    args = [
+        "--pyargs",
+        CHECKS_PACKAGE,
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        *pytest_args,
+    ]
     for name in backends:
         args += ["--ruvector-backend", name]
     if report:

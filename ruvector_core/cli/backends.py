@@ -31,7 +31,9 @@ def backends(
         table.add_column(column, overflow="fold")
     for info in infos:
         status = "[green]usable[/]" if info.usable else "[red]unusable[/]"
-        table.add_row(info.name, info.version, str(info.priority), ", ".join(info.capabilities), status, info.reason or "")
+        table.add_row(
+            info.name, info.version, str(info.priority), ", ".join(info.capabilities), status, info.reason or ""
+        )
     console = Console()
     console.print(table)
     served = Table(title="serving", title_justify="left")

@@ -17,12 +17,13 @@ from ..store import MemoryStore, index_files
 
 DbOption = Annotated[Path, typer.Option("--db", help="folder holding the store")]
 ModelOption = Annotated[str, typer.Option(help="model name, folder, .onnx file or URL")]
+DEFAULT_MODEL = EmbedderConfig.model_fields["model"].default
 
 
 def index(
     paths: Annotated[list[Path], typer.Argument(help="text files or folders (.txt .md .rst .text)")],
     db: DbOption,
-    model: ModelOption = EmbedderConfig().model,
+    model: ModelOption = DEFAULT_MODEL,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Embed text files, one passage per paragraph, into the store at --db."""
@@ -57,7 +58,10 @@ def query(
     timing = {"embed_ms": (embedded - started) * 1e3, "search_ms": (searched - embedded) * 1e3}
     served = {"embeddings": embedder.backend, "hnsw": store.index.backend}
     if as_json:
-        results = [{"score": h.score, "source": h.passage.source, "paragraph": h.passage.ordinal, "text": h.passage.text} for h in hits]
+        results = [
+            {"score": h.score, "source": h.passage.source, "paragraph": h.passage.ordinal, "text": h.passage.text}
+            for h in hits
+        ]
         typer.echo(json.dumps({"results": results, "served_by": served, **timing}, indent=2))
         return
     table = Table(title=f"{text!r}", title_justify="left", show_lines=False)
@@ -65,7 +69,9 @@ def query(
     table.add_column("source")
     table.add_column("passage", overflow="fold")
     for hit in hits:
-        table.add_row(f"{hit.score:.3f}", f"{Path(hit.passage.source).name} ¶{hit.passage.ordinal + 1}", hit.passage.text)
+        table.add_row(
+            f"{hit.score:.3f}", f"{Path(hit.passage.source).name} ¶{hit.passage.ordinal + 1}", hit.passage.text
+        )
     console = Console()
     console.print(table)
     console.print(
@@ -76,7 +82,7 @@ def query(
 
 def embed(
     text: Annotated[str, typer.Argument(help="the text to embed")],
-    model: ModelOption = EmbedderConfig().model,
+    model: ModelOption = DEFAULT_MODEL,
 ) -> None:
     """Print TEXT's embedding as a JSON list."""
     with Runtime.initialize().embedder(EmbedderConfig(model=model)) as embedder:

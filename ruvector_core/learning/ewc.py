@@ -58,7 +58,9 @@ def ewc_penalty(weights: ModelWeights, fisher: FisherMatrix, lam: float) -> floa
         lam
         / 2.0
         * sum(
-            (fisher.diagonal.tensors[n].astype(np.float64) * (t.astype(np.float64) - fisher.anchor.tensors[n]) ** 2).sum()
+            (
+                fisher.diagonal.tensors[n].astype(np.float64) * (t.astype(np.float64) - fisher.anchor.tensors[n]) ** 2
+            ).sum()
             for n, t in weights.tensors.items()
         )
     )

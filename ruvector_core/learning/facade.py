@@ -8,14 +8,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..protocols import LearningKernels
+from ..runtime import Runtime
 from ..validation import as_vector, check_k
 from . import ewc, lora, patterns
 from .library import PatternLibrary
 from .models import FisherMatrix, LoRAConfig, LoRAWeights, Pattern, PatternMatch, Trajectory
 from .persistence import load_lora, load_patterns, save_lora, save_patterns
-
-from ..protocols import LearningKernels
-from ..runtime import Runtime
 
 
 class Learning:

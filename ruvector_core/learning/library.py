@@ -72,7 +72,9 @@ class PatternLibrary:
     def add(self, pattern: Pattern) -> None:
         """Add or replace a pattern (by id)."""
         if self._matrix.size and pattern.embedding.shape[0] != self._matrix.shape[1]:
-            raise InvalidInputError(f"pattern has {pattern.embedding.shape[0]} dimensions, the library {self._matrix.shape[1]}")
+            raise InvalidInputError(
+                f"pattern has {pattern.embedding.shape[0]} dimensions, the library {self._matrix.shape[1]}"
+            )
         if pattern.id in self._patterns:
             self.remove(pattern.id)
         self._patterns[pattern.id] = pattern
@@ -107,7 +109,7 @@ class PatternLibrary:
             sims = self._similarities(query, self._matrix[: len(self._ids)])
             rows = np.flatnonzero(sims >= threshold)
             ids = [self._ids[r] for r in rows]
-            live = [(i, s) for i, s in zip(ids, sims[rows]) if i is not None]
+            live = [(i, s) for i, s in zip(ids, sims[rows], strict=True) if i is not None]
         else:
             live = self._candidates(query, threshold)
         return rank_matches(np.array([s for _, s in live]), [self._patterns[i] for i, _ in live], threshold, k)

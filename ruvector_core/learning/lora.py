@@ -17,7 +17,9 @@ from .ewc import penalty_gradient
 from .models import FisherMatrix, LoRAConfig, LoRAWeights, Trajectory
 from .pairs import training_pairs
 
-LossAndGradients = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], tuple[float, np.ndarray, np.ndarray]]
+LossAndGradients = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], tuple[float, np.ndarray, np.ndarray]
+]
 
 _ADAM_BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
@@ -49,8 +51,9 @@ def train_lora(
         params = {"lora.a": rng.normal(0.0, 1.0 / np.sqrt(d), (d, config.rank)), "lora.b": np.zeros((config.rank, d))}
     optimizer = _Adam(params, config.learning_rate)
     loss = np.inf
-    epoch = 0
-    for epoch in range(1, config.epochs + 1):
+    epochs_run = 0
+    while epochs_run < config.epochs:
+        epochs_run += 1
         order = rng.permutation(len(queries))
         for start_row in range(0, len(order), config.batch_size):
             rows = order[start_row : start_row + config.batch_size]
@@ -65,7 +68,9 @@ def train_lora(
         loss, _, _ = gradients(queries, targets, weights, params["lora.a"], params["lora.b"], config.scale)
         if loss <= config.target_loss:
             break
-    return LoRAWeights(a=params["lora.a"], b=params["lora.b"], alpha=config.alpha, final_loss=loss, epochs_run=epoch)
+    return LoRAWeights(
+        a=params["lora.a"], b=params["lora.b"], alpha=config.alpha, final_loss=loss, epochs_run=epochs_run
+    )
 
 
 def adapt(embeddings: np.ndarray, lora: LoRAWeights, normalize: bool = True) -> np.ndarray:

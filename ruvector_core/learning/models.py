@@ -48,7 +48,9 @@ class Trajectory(_Arrays):
     @model_validator(mode="after")
     def _same_shape(self) -> Trajectory:
         if self.query.ndim != 1 or self.query.shape != self.target.shape or not 0 < self.query.size <= MAX_DIMENSIONS:
-            raise ValueError(f"query and target must be vectors of one length, got {self.query.shape} and {self.target.shape}")
+            raise ValueError(
+                f"query and target must be vectors of one length, got {self.query.shape} and {self.target.shape}"
+            )
         return self
 
     @property

@@ -37,7 +37,7 @@ def patterns_from_trajectories(
     centroids, labels = kmeans(queries, clusters, seed=seed)
     patterns = []
     for c, centroid in enumerate(centroids):
-        members = [t for t, label in zip(positive, labels) if label == c]
+        members = [t for t, label in zip(positive, labels, strict=True) if label == c]
         if len(members) < min_cluster_size or not np.linalg.norm(centroid):
             continue
         metadata = {
@@ -50,9 +50,7 @@ def patterns_from_trajectories(
     return patterns
 
 
-def rank_matches(
-    similarities: np.ndarray, patterns: Sequence[Pattern], threshold: float, k: int
-) -> list[PatternMatch]:
+def rank_matches(similarities: np.ndarray, patterns: Sequence[Pattern], threshold: float, k: int) -> list[PatternMatch]:
     """Active patterns at or above ``threshold``, best ``similarity * confidence`` first."""
     above = np.flatnonzero(similarities >= threshold)  # usually few: rank only those in Python
     matches = [

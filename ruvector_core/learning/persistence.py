@@ -39,7 +39,7 @@ def load_patterns(path: str | Path) -> list[Pattern]:
     if not isinstance(records, list) or len(records) != len(embeddings):
         raise CorruptDataError(f"{path}: pattern records and embeddings disagree")
     try:
-        return [Pattern(embedding=e, **r) for r, e in zip(records, embeddings)]
+        return [Pattern(embedding=e, **r) for r, e in zip(records, embeddings, strict=True)]
     except (ValidationError, TypeError) as exc:
         raise CorruptDataError(f"{path}: invalid pattern: {exc}") from None
 
@@ -71,7 +71,15 @@ def _read(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         header = json.loads(arrays.pop("header").tobytes())
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        zipfile.BadZipFile,
+        EOFError,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+    ) as exc:
         raise CorruptDataError(f"{path} is not a readable ruvector file: {exc}") from None
     if not isinstance(header, dict) or header.pop("kind", None) != kind:
         raise CorruptDataError(f"{path} does not hold {kind}")

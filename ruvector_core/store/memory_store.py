@@ -88,7 +88,12 @@ class MemoryStore:
             initial = hnsw or HnswConfig(dimensions=dimensions)
             db.executemany(  # a no-op for an existing store; concurrent creators agree on one
                 "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
-                [("model", model), ("dimensions", str(dimensions)), ("generation", "0"), ("hnsw", initial.model_dump_json())],
+                [
+                    ("model", model),
+                    ("dimensions", str(dimensions)),
+                    ("generation", "0"),
+                    ("hnsw", initial.model_dump_json()),
+                ],
             )
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if creating and (meta["model"] != model or int(meta["dimensions"]) != dimensions):
@@ -225,7 +230,10 @@ class _Batch:
         rows = np.ascontiguousarray(vectors, dtype="<f4")
         db.executemany(
             "INSERT INTO passages(id, source, ordinal, text, vector) VALUES (?, ?, ?, ?, ?)",
-            [(i, source, ordinal, text, rows[ordinal].tobytes()) for ordinal, (i, text) in enumerate(zip(ids, texts))],
+            [
+                (i, source, ordinal, text, rows[ordinal].tobytes())
+                for ordinal, (i, text) in enumerate(zip(ids, texts, strict=True))
+            ],
         )
         db.execute("INSERT INTO sources(path, sha256, indexed_at) VALUES (?, ?, ?)", (source, sha256, time.time()))
         self.changed = True

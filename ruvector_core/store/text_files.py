@@ -36,7 +36,9 @@ def split_passages(text: str) -> list[str]:
     return [" ".join(p.split()) for p in _BLANK_LINE.split(text) if p.strip()]
 
 
-def index_files(store: MemoryStore, embedder: Embedder, paths: Iterable[str | Path], progress: bool = True) -> IndexReport:
+def index_files(
+    store: MemoryStore, embedder: Embedder, paths: Iterable[str | Path], progress: bool = True
+) -> IndexReport:
     """Index every text file under ``paths``: new and changed files get their passages
     (re)embedded, unchanged ones are skipped, files gone from an indexed folder are dropped."""
     started = time.perf_counter()

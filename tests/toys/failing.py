@@ -3,11 +3,18 @@
 from ruvector_core import BackendInfo, BackendSpec, hookimpl
 
 IMPORT_FAILS = BackendSpec(
-    name="import_fails", version="1.0", priority=90, capabilities=frozenset({"vector_ops", "hnsw"}),
+    name="import_fails",
+    version="1.0",
+    priority=90,
+    capabilities=frozenset({"vector_ops", "hnsw"}),
     plugin="toys.missing_extension",
 )
 NOT_USABLE = BackendSpec(
-    name="not_usable", version="2.0", priority=80, capabilities=frozenset({"vector_ops"}), plugin="toys.failing",
+    name="not_usable",
+    version="2.0",
+    priority=80,
+    capabilities=frozenset({"vector_ops"}),
+    plugin="toys.failing",
 )
 
 
@@ -18,6 +25,10 @@ def declare_broken():
 @hookimpl
 def ruvector_backend_info():
     return BackendInfo(
-        name="not_usable", version="2.0", priority=80, capabilities=["vector_ops"], usable=False,
+        name="not_usable",
+        version="2.0",
+        priority=80,
+        capabilities=["vector_ops"],
+        usable=False,
         reason="needs AVX-512, this CPU has none",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 import ruvector_core as rv
 
 from ..data import corpus

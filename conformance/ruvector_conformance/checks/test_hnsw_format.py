@@ -7,6 +7,7 @@ import zlib
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
 
 from ..data import corpus
@@ -63,7 +64,7 @@ def test_cross_backend_load(runtime: rv.Runtime, reference: rv.Runtime, metric: 
         loaded = reader.hnsw_load(writer.serialize())
         want_ids, want_scores = _results(writer, data.queries)
         got_ids, got_scores = _results(loaded, data.queries)
-        agree = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(want_ids, got_ids)])
+        agree = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(want_ids, got_ids, strict=True)])
         assert agree >= 0.99, f"results agree on {agree:.3f} of ids"
         assert np.allclose(got_scores, want_scores, atol=1e-4)
 

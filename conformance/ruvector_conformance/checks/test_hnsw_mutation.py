@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
 
 from ..data import corpus

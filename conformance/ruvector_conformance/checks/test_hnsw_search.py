@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
 
 from ..data import corpus, exact_top_k, recall, similarities

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
 from ruvector_core.learning import LoRAConfig, Pattern, Trajectory
 
@@ -34,11 +35,11 @@ def test_lora_gradients(runtime: rv.Runtime) -> None:
 
     assert loss == pytest.approx(reference_loss(a, b), rel=1e-9)
     eps = 1e-6
-    for (i, j) in [(0, 0), (5, 3), (23, 1)]:
+    for i, j in [(0, 0), (5, 3), (23, 1)]:
         bumped = a.copy()
         bumped[i, j] += eps
         assert grad_a[i, j] == pytest.approx((reference_loss(bumped, b) - loss) / eps, rel=1e-3, abs=1e-6)
-    for (i, j) in [(0, 0), (3, 17), (2, 23)]:
+    for i, j in [(0, 0), (3, 17), (2, 23)]:
         bumped = b.copy()
         bumped[i, j] += eps
         assert grad_b[i, j] == pytest.approx((reference_loss(a, bumped) - loss) / eps, rel=1e-3, abs=1e-6)
@@ -49,7 +50,9 @@ def test_match_patterns(runtime: rv.Runtime, reference: rv.Runtime) -> None:
     rng = np.random.default_rng(2)
     patterns = [
         Pattern(id=f"p{i}", embedding=v, uses=int(u), successes=int(min(s, u)))
-        for i, (v, u, s) in enumerate(zip(data.base[:2000], rng.integers(0, 30, 2000), rng.integers(0, 30, 2000)))
+        for i, (v, u, s) in enumerate(
+            zip(data.base[:2000], rng.integers(0, 30, 2000), rng.integers(0, 30, 2000), strict=True)
+        )
     ]
     for query in data.queries[:20]:
         got = runtime.learning.match_patterns(query, patterns, threshold=0.5, k=5)
@@ -62,7 +65,7 @@ def test_train_lora_matches_reference(runtime: rv.Runtime, reference: rv.Runtime
     rng = np.random.default_rng(3)
     q = rng.standard_normal((64, 16))
     t = q @ (np.eye(16) + rng.standard_normal((16, 2)) @ rng.standard_normal((2, 16)) * 0.5)
-    trajectories = [Trajectory(query=x, target=y) for x, y in zip(q, t)]
+    trajectories = [Trajectory(query=x, target=y) for x, y in zip(q, t, strict=True)]
     config = LoRAConfig(rank=4, alpha=8, epochs=30, batch_size=16, seed=5)
     got = runtime.learning.train_lora(trajectories, config)
     want = reference.learning.train_lora(trajectories, config)

@@ -271,14 +271,18 @@ mod wasm {
             x[..n - i].copy_from_slice(&a[i..n]);
             y[..n - i].copy_from_slice(&b[i..n]);
             // SAFETY: reads the two local 4-float arrays.
-            s1 = add(s1, term(unsafe { v128_load(x.as_ptr() as *const v128) }, unsafe { v128_load(y.as_ptr() as *const v128) }));
+            s1 = add(
+                s1,
+                term(unsafe { v128_load(x.as_ptr() as *const v128) }, unsafe { v128_load(y.as_ptr() as *const v128) }),
+            );
         }
         add(s0, s1)
     }
 
     #[inline(always)]
     fn hsum(v: v128) -> f32 {
-        (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v)) + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
+        (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
+            + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
     }
 
     // Plain wrappers: `#[target_feature]` intrinsics do not implement the `Fn` traits.
@@ -338,7 +342,13 @@ mod x86_512 {
     /// without `unsafe` only from code already compiled for AVX-512F.)
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn fold<S: Copy>(a: &[f32], b: &[f32], zero: S, step: impl Fn(S, __m512, __m512) -> S, add: impl Fn(S, S) -> S) -> S {
+    fn fold<S: Copy>(
+        a: &[f32],
+        b: &[f32],
+        zero: S,
+        step: impl Fn(S, __m512, __m512) -> S,
+        add: impl Fn(S, S) -> S,
+    ) -> S {
         let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
         // SAFETY: called with i + 16 <= n, inside both slices.
@@ -434,7 +444,8 @@ mod x86 {
         // SAFETY: called with i + 8 <= n, inside both slices.
         let load = |i: usize| unsafe { (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))) };
         unsafe {
-            let (mut a0, mut a1, mut a2, mut a3) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+            let (mut a0, mut a1, mut a2, mut a3) =
+                (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
             let mut i = 0usize;
             while i + 32 <= n {
                 let ((x0, y0), (x1, y1), (x2, y2), (x3, y3)) = (load(i), load(i + 8), load(i + 16), load(i + 24));

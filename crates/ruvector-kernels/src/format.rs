@@ -195,7 +195,8 @@ pub fn decode(data: &[u8]) -> Result<Hnsw, FormatError> {
 fn check_ids(offsets: &[u8], id_text: &[u8], flags: &[u8]) -> Result<(), FormatError> {
     let n = flags.len();
     let bad = || err("index id offsets are not a valid partition of the id text");
-    if u32_at(offsets, 0) != 0 || u32_at(offsets, 4 * n) as usize != id_text.len() || id_text.len() > u32::MAX as usize {
+    if u32_at(offsets, 0) != 0 || u32_at(offsets, 4 * n) as usize != id_text.len() || id_text.len() > u32::MAX as usize
+    {
         return bad();
     }
     let mut prev = 0u32;
@@ -207,13 +208,16 @@ fn check_ids(offsets: &[u8], id_text: &[u8], flags: &[u8]) -> Result<(), FormatE
         prev = o;
     }
     // every id is UTF-8 (and so is the whole text); live ids are distinct
-    let mut table = vec![NONE; {
-        let mut size = 16usize;
-        while size < 2 * n + 2 {
-            size *= 2;
+    let mut table = vec![
+        NONE;
+        {
+            let mut size = 16usize;
+            while size < 2 * n + 2 {
+                size *= 2;
+            }
+            size
         }
-        size
-    }];
+    ];
     let mask = table.len() - 1;
     let id = |i: usize| &id_text[u32_at(offsets, 4 * i) as usize..u32_at(offsets, 4 * i + 4) as usize];
     for i in 0..n {
@@ -292,13 +296,27 @@ pub fn encode(h: &Hnsw) -> Vec<u8> {
     let n = h.node_count();
     let links = h.link_count();
     let lists: usize = (0..n as u32).map(|i| h.level(i) as usize + 1).sum();
-    let size = HEADER_BYTES + 4 * n * p.dimensions + 2 * n + 4 * (n + 1) + h.id_text_len() + 4 * lists + 4 * links as usize + 4;
+    let size = HEADER_BYTES
+        + 4 * n * p.dimensions
+        + 2 * n
+        + 4 * (n + 1)
+        + h.id_text_len()
+        + 4 * lists
+        + 4 * links as usize
+        + 4;
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.push(p.metric.code());
     out.push(0);
-    for v in [p.dimensions as u32, p.m as u32, p.ef_construction as u32, p.ef_search as u32, n as u32, h.deleted_count() as u32] {
+    for v in [
+        p.dimensions as u32,
+        p.m as u32,
+        p.ef_construction as u32,
+        p.ef_search as u32,
+        n as u32,
+        h.deleted_count() as u32,
+    ] {
         out.extend_from_slice(&v.to_le_bytes());
     }
     let empty = n == 0;
@@ -346,7 +364,10 @@ mod tests {
             assert_eq!(h.len(), 119);
             assert_eq!(h.deleted_count(), 2);
         }
-        let empty = encode(&Hnsw::new(Params { dimensions: 3, m: 2, ef_construction: 1, ef_search: 1, metric: Metric::Dot, seed: 0 }).unwrap());
+        let empty = encode(
+            &Hnsw::new(Params { dimensions: 3, m: 2, ef_construction: 1, ef_search: 1, metric: Metric::Dot, seed: 0 })
+                .unwrap(),
+        );
         assert_eq!(empty.len(), 80);
         assert_eq!(decode(&empty).unwrap().node_count(), 0);
     }

@@ -596,7 +596,15 @@ impl Hnsw {
 
     /// Algorithm 2, best-first from `entry`; up to `ef` nodes nearest first. With
     /// `skip_deleted` tombstones are walked through but not kept.
-    fn search_layer(&self, q: &[f32], entry: &[Cand], ef: usize, layer: usize, skip_deleted: bool, s: &mut Scratch) -> Vec<Cand> {
+    fn search_layer(
+        &self,
+        q: &[f32],
+        entry: &[Cand],
+        ef: usize,
+        layer: usize,
+        skip_deleted: bool,
+        s: &mut Scratch,
+    ) -> Vec<Cand> {
         s.start(self.node_count());
         let mut near = BinaryHeap::from(std::mem::take(&mut s.near));
         let mut far = BinaryHeap::from(std::mem::take(&mut s.far));
@@ -686,7 +694,12 @@ impl Hnsw {
     /// the batch must be distinct (the facade checks it); an existing id is replaced.
     /// Fails (leaving the index unchanged) only if the total id text would pass 4 GiB or the
     /// node count 2^32 - 1.
-    pub fn insert_batch<S: AsRef<str>, E: Executor>(&mut self, ids: &[S], vectors: &[f32], exec: &E) -> Result<(), String> {
+    pub fn insert_batch<S: AsRef<str>, E: Executor>(
+        &mut self,
+        ids: &[S],
+        vectors: &[f32],
+        exec: &E,
+    ) -> Result<(), String> {
         let d = self.p.dimensions;
         if vectors.len() != ids.len() * d {
             return Err(format!("{} ids for {} components of dimension {d}", ids.len(), vectors.len()));
@@ -885,7 +898,8 @@ impl Hnsw {
         for s in sources {
             list.push(s);
             if list.len() > limit {
-                let mut ranked: Vec<Cand> = list.iter().map(|&x| Cand { d: self.dist_nodes(target, x), id: x }).collect();
+                let mut ranked: Vec<Cand> =
+                    list.iter().map(|&x| Cand { d: self.dist_nodes(target, x), id: x }).collect();
                 ranked.sort();
                 list = self.select(&ranked, limit);
             }
@@ -1185,7 +1199,9 @@ mod tests {
 
     #[test]
     fn id_table_survives_churn() {
-        let mut h = Hnsw::new(Params { dimensions: 2, m: 4, ef_construction: 8, ef_search: 8, metric: Metric::Dot, seed: 1 }).unwrap();
+        let mut h =
+            Hnsw::new(Params { dimensions: 2, m: 4, ef_construction: 8, ef_search: 8, metric: Metric::Dot, seed: 1 })
+                .unwrap();
         let v = data(2000, 2, 1);
         h.insert_batch(&ids(0..2000), &v, &Sequential).unwrap();
         for i in (0..2000).filter(|i| i % 3 != 0) {

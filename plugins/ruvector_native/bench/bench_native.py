@@ -18,6 +18,7 @@ codes (with their per-row scale and offset), not a measured RSS.
 from __future__ import annotations
 
 import argparse
+import itertools
 import gc
 import json
 import os
@@ -42,7 +43,7 @@ def rss_bytes() -> int:
 
 
 def recall(found: list[list[int]], truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(found, truth)]))
+    return float(np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(found, truth, strict=True)]))
 
 
 def best_of(fn, repeat: int = 3) -> float:
@@ -102,8 +103,9 @@ def memory_child(library: str) -> None:
 def memory_per_vector(library: str) -> dict:
     import subprocess
 
-    out = subprocess.run([sys.executable, __file__, "--memory-child", library], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", library], check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -191,24 +193,35 @@ def main() -> None:
         labels = [hl.knn_query(q, k=K)[0][0].tolist() for q in queries]
         r_hl = recall(labels, truth)
         t_hl = best_of(lambda: [hl.knn_query(q, k=K) for q in queries])
-        row = dict(ef=ef, recall=r_native, qps=len(queries) / t_api, raw_qps=len(queries) / t_raw,
-                   hnswlib_recall=r_hl, hnswlib_qps=len(queries) / t_hl)
+        row = dict(
+            ef=ef,
+            recall=r_native,
+            qps=len(queries) / t_api,
+            raw_qps=len(queries) / t_raw,
+            hnswlib_recall=r_hl,
+            hnswlib_qps=len(queries) / t_hl,
+        )
         rows.append(row)
-        print(f"{ef:>5} {r_native:>7.4f} {row['qps']:>11.0f} {row['raw_qps']:>9.0f} {r_hl:>15.4f} {row['hnswlib_qps']:>12.0f}")
+        print(
+            f"{ef:>5} {r_native:>7.4f} {row['qps']:>11.0f} {row['raw_qps']:>9.0f} {r_hl:>15.4f} {row['hnswlib_qps']:>12.0f}"
+        )
     report["search"] = rows
 
     def qps_at(key_recall: str, key_qps: str, target: float = 0.95) -> float | None:
         """qps at the smallest ef reaching the target recall (linear in between)."""
         pts = [(r[key_recall], r[key_qps]) for r in rows]
-        for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
+        for (r0, q0), (r1, q1) in itertools.pairwise(pts):
             if r0 >= target:
                 return q0
             if r1 >= target:
                 return q0 + (q1 - q0) * (target - r0) / (r1 - r0)
         return None
 
-    report["qps_at_recall_0.95"] = {"native_api": qps_at("recall", "qps"), "native_raw": qps_at("recall", "raw_qps"),
-                                    "hnswlib": qps_at("hnswlib_recall", "hnswlib_qps")}
+    report["qps_at_recall_0.95"] = {
+        "native_api": qps_at("recall", "qps"),
+        "native_raw": qps_at("recall", "raw_qps"),
+        "hnswlib": qps_at("hnswlib_recall", "hnswlib_qps"),
+    }
     print("queries/s at recall@10 = 0.95 (interpolated):", report["qps_at_recall_0.95"])
 
     # facade cost per search call at ef=64: public API minus the backend object alone
@@ -243,8 +256,10 @@ def main() -> None:
         hl.set_num_threads(threads)
         t = best_of(lambda: hl.knn_query(queries, k=K))
         report[f"hnswlib_batch_qps_threads{threads}"] = len(queries) / t
-        print(f"search_batch ef=64 threads={threads}: native {report[f'search_batch_qps_threads{threads}']:.0f} q/s,"
-              f" hnswlib {report[f'hnswlib_batch_qps_threads{threads}']:.0f} q/s")
+        print(
+            f"search_batch ef=64 threads={threads}: native {report[f'search_batch_qps_threads{threads}']:.0f} q/s,"
+            f" hnswlib {report[f'hnswlib_batch_qps_threads{threads}']:.0f} q/s"
+        )
     native.set_threads(1)
 
     # ---- vector ops -----------------------------------------------------------------------
@@ -262,7 +277,9 @@ def main() -> None:
     for threads in (1, os.cpu_count() or 1):
         native.set_threads(threads)
         for metric in ("cosine", "dot", "euclidean"):
-            vo[f"batch_distance_100k_{metric}_threads{threads}_ms"] = best_of(lambda: kern.batch_distance(a, big, metric), 7) * 1e3
+            vo[f"batch_distance_100k_{metric}_threads{threads}_ms"] = (
+                best_of(lambda: kern.batch_distance(a, big, metric), 7) * 1e3
+            )
     native.set_threads(1)
     vo["stream_sum_100k_ms"] = best_of(lambda: big.sum(dtype=np.float32), 7) * 1e3
     vo["numpy_matvec_100k_ms"] = best_of(lambda: big @ a, 7) * 1e3

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
 from ruvector_conformance.data import corpus
 
@@ -14,7 +15,10 @@ native = pytest.importorskip("ruvector_native._native")
 
 
 def test_spec_is_cheap() -> None:
-    code = "import sys, ruvector_native; assert 'ruvector_native._native' not in sys.modules; print(ruvector_native.SPEC.name)"
+    code = (
+        "import sys, ruvector_native; assert 'ruvector_native._native' not in sys.modules;"
+        " print(ruvector_native.SPEC.name)"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "native"
 

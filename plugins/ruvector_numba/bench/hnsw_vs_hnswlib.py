@@ -38,7 +38,7 @@ def exact_top_k(queries: np.ndarray, base: np.ndarray, k: int) -> np.ndarray:
 
 
 def recall(found: list[list[int]], truth: np.ndarray) -> float:
-    return sum(len(set(f) & set(t.tolist())) for f, t in zip(found, truth)) / truth.size
+    return sum(len(set(f) & set(t.tolist())) for f, t in zip(found, truth, strict=True)) / truth.size
 
 
 def best_of(repeats: int, run) -> float:
@@ -60,6 +60,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import hnswlib
+
     import ruvector_core as rv
 
     data = np.load(args.data).astype(np.float32)
@@ -87,15 +88,19 @@ def main() -> None:
         ix = rt.hnsw(config)
         ix.insert_batch(ids, base)
         build["numba"] = min(build["numba"], time.perf_counter() - start)
-    print(f"build: numba {build['numba']:.2f} s, hnswlib {build['hnswlib']:.2f} s, "
-          f"ratio {build['numba'] / build['hnswlib']:.2f}x")
+    print(
+        f"build: numba {build['numba']:.2f} s, hnswlib {build['hnswlib']:.2f} s, "
+        f"ratio {build['numba'] / build['hnswlib']:.2f}x"
+    )
 
     graph = ix._graph  # the backend object behind the facade, for the overhead split
     from ruvector_numba import _hnsw_kernels as K
 
     rows = []
-    print(f"{'ef':>5} {'recall numba':>13} {'recall hnswlib':>15} {'us/q numba':>11} {'us/q hnswlib':>13} "
-          f"{'speed ratio':>12} {'kernel':>7} {'backend':>8} {'facade':>7}")
+    print(
+        f"{'ef':>5} {'recall numba':>13} {'recall hnswlib':>15} {'us/q numba':>11} {'us/q hnswlib':>13} "
+        f"{'speed ratio':>12} {'kernel':>7} {'backend':>8} {'facade':>7}"
+    )
     for ef in EFS:
         hl.set_ef(ef)
         found_rv = [[int(h.id) for h in ix.search(q, k=10, ef=ef)] for q in queries]
@@ -119,8 +124,21 @@ def main() -> None:
             g = graph
             visited, epoch = g._scratch(g._n)
             for q in qlist:
-                K.search(q, 10, ef, g._metric, g._vectors, g._deleted, g._links0, g._upper, g._upper_off,
-                         g._state, g._n, visited, epoch)
+                K.search(
+                    q,
+                    10,
+                    ef,
+                    g._metric,
+                    g._vectors,
+                    g._deleted,
+                    g._links0,
+                    g._upper,
+                    g._upper_off,
+                    g._state,
+                    g._n,
+                    visited,
+                    epoch,
+                )
 
         t_rv = t_hl = t_graph = t_kernel = float("inf")
         for _ in range(args.repeats):  # interleaved, so load spikes hit both
@@ -130,15 +148,22 @@ def main() -> None:
             t_kernel = min(t_kernel, best_of(1, run_kernel))
         per = 1e6 / len(queries)
         row = {
-            "ef": ef, "recall_numba": r_rv, "recall_hnswlib": r_hl,
-            "us_per_query_numba": t_rv * per, "us_per_query_hnswlib": t_hl * per,
-            "speed_ratio": t_hl / t_rv, "us_kernel": t_kernel * per,
-            "us_backend_wrapper": (t_graph - t_kernel) * per, "us_facade": (t_rv - t_graph) * per,
+            "ef": ef,
+            "recall_numba": r_rv,
+            "recall_hnswlib": r_hl,
+            "us_per_query_numba": t_rv * per,
+            "us_per_query_hnswlib": t_hl * per,
+            "speed_ratio": t_hl / t_rv,
+            "us_kernel": t_kernel * per,
+            "us_backend_wrapper": (t_graph - t_kernel) * per,
+            "us_facade": (t_rv - t_graph) * per,
         }
         rows.append(row)
-        print(f"{ef:>5} {r_rv:>13.4f} {r_hl:>15.4f} {row['us_per_query_numba']:>11.1f} "
-              f"{row['us_per_query_hnswlib']:>13.1f} {row['speed_ratio']:>11.2f}x {row['us_kernel']:>7.1f} "
-              f"{row['us_backend_wrapper']:>8.1f} {row['us_facade']:>7.1f}")
+        print(
+            f"{ef:>5} {r_rv:>13.4f} {r_hl:>15.4f} {row['us_per_query_numba']:>11.1f} "
+            f"{row['us_per_query_hnswlib']:>13.1f} {row['speed_ratio']:>11.2f}x {row['us_kernel']:>7.1f} "
+            f"{row['us_backend_wrapper']:>8.1f} {row['us_facade']:>7.1f}"
+        )
 
     def cheapest(key: str, time_key: str) -> dict | None:
         ok = [r for r in rows if r[key] >= 0.95]
@@ -153,9 +178,11 @@ def main() -> None:
             "hnswlib": {"ef": b["ef"], "recall": b["recall_hnswlib"], "us_per_query": b["us_per_query_hnswlib"]},
             "speed_ratio": ratio,
         }
-        print(f"at recall@10 >= 0.95: numba ef={a['ef']} {a['us_per_query_numba']:.1f} us/q (recall "
-              f"{a['recall_numba']:.4f}); hnswlib ef={b['ef']} {b['us_per_query_hnswlib']:.1f} us/q (recall "
-              f"{b['recall_hnswlib']:.4f}); numba speed = {ratio:.2f}x hnswlib's")
+        print(
+            f"at recall@10 >= 0.95: numba ef={a['ef']} {a['us_per_query_numba']:.1f} us/q (recall "
+            f"{a['recall_numba']:.4f}); hnswlib ef={b['ef']} {b['us_per_query_hnswlib']:.1f} us/q (recall "
+            f"{b['recall_hnswlib']:.4f}); numba speed = {ratio:.2f}x hnswlib's"
+        )
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
 

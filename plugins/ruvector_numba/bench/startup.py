@@ -83,8 +83,10 @@ def main() -> None:
                 (seconds, imported_numba), _ = run(PROBE_IMPORT.format(module=module), env)
                 times.append(float(seconds))
             results[f"import {module}"] = {"median_s": statistics.median(times), "imports_numba": imported_numba}
-            print(f"import {module}: {statistics.median(times) * 1000:.0f} ms (median of {args.runs}); "
-                  f"numba imported: {imported_numba}")
+            print(
+                f"import {module}: {statistics.median(times) * 1000:.0f} ms (median of {args.runs}); "
+                f"numba imported: {imported_numba}"
+            )
 
         blob = Path(tmp) / "index.ruv"
         build = (
@@ -107,13 +109,22 @@ def main() -> None:
                         subprocess.run(["rm", "-rf", str(cache)], check=True)
                     fields, wall = run(probe, env)
                     total, imports, prepare, search = map(float, fields)
-                    rows.append({"total_s": total, "import_and_runtime_s": imports, f"{mode}_s": prepare,
-                                 "first_search_s": search, "wall_s": wall})
+                    rows.append(
+                        {
+                            "total_s": total,
+                            "import_and_runtime_s": imports,
+                            f"{mode}_s": prepare,
+                            "first_search_s": search,
+                            "wall_s": wall,
+                        }
+                    )
                 best = min(rows, key=lambda r: r["total_s"])
                 results[f"first search after {mode}, {temperature} cache"] = best
-                print(f"first search after {mode:5}, {temperature} cache: {best['total_s']:.2f} s "
-                      f"(import+Runtime {best['import_and_runtime_s']:.2f}, {mode} {best[f'{mode}_s']:.2f}, "
-                      f"search {best['first_search_s']:.3f}; whole process {best['wall_s']:.2f} s)")
+                print(
+                    f"first search after {mode:5}, {temperature} cache: {best['total_s']:.2f} s "
+                    f"(import+Runtime {best['import_and_runtime_s']:.2f}, {mode} {best[f'{mode}_s']:.2f}, "
+                    f"search {best['first_search_s']:.3f}; whole process {best['wall_s']:.2f} s)"
+                )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -7,9 +7,9 @@ import threading
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
 from ruvector_conformance.data import corpus
-
 from ruvector_numba import _hnsw_kernels as K
 from ruvector_numba import hnsw as numba_hnsw
 
@@ -68,7 +68,7 @@ def test_chunked_and_one_by_one_inserts_build_the_same_graph(monkeypatch: pytest
     chunked = NUMBA.hnsw(config)
     chunked.insert_batch(data.ids[:500], data.base[:500])
     single = NUMBA.hnsw(config)  # grows its arrays many times on the way
-    for id_, row in zip(data.ids[:500], data.base[:500]):
+    for id_, row in zip(data.ids[:500], data.base[:500], strict=True):
         single.insert(id_, row)
     assert whole.serialize() == chunked.serialize() == single.serialize()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import ruvector_core as rv
 
+import ruvector_core as rv
 from ruvector_numba import _vector_kernels as K
 
 NUMBA = rv.Runtime(backend="numba").vector_ops
@@ -40,9 +40,9 @@ def test_serial_and_parallel_drivers_agree() -> None:
     for metric in range(3):
         assert np.array_equal(K.batch_distance(query, matrix, metric), K.batch_distance_parallel(query, matrix, metric))
     assert np.array_equal(K.normalize(matrix), K.normalize_parallel(matrix))
-    for a, b in zip(K.quantize_int8(matrix), K.quantize_int8_parallel(matrix)):
+    for a, b in zip(K.quantize_int8(matrix), K.quantize_int8_parallel(matrix), strict=True):
         assert np.array_equal(a, b)
-    for a, b in zip(K.quantize_binary(matrix), K.quantize_binary_parallel(matrix)):
+    for a, b in zip(K.quantize_binary(matrix), K.quantize_binary_parallel(matrix), strict=True):
         assert np.array_equal(a, b)
 
 
@@ -62,7 +62,8 @@ def test_dequantize_rejects_inconsistent_codes() -> None:
     with pytest.raises(rv.InvalidInputError):
         NUMBA.dequantize(bad)
     packed = NUMBA.quantize(_matrix(4, 20), rv.QuantizationConfig(kind="binary"))
-    short = rv.QuantizedVectors(kind="binary", dimensions=20, codes=packed.codes, scales=packed.scales[:3],
-                                offsets=packed.offsets)
+    short = rv.QuantizedVectors(
+        kind="binary", dimensions=20, codes=packed.codes, scales=packed.scales[:3], offsets=packed.offsets
+    )
     with pytest.raises(rv.InvalidInputError):
         NUMBA.dequantize(short)

@@ -21,7 +21,7 @@ def cheapest_by_enumeration(lengths: np.ndarray, limit: int, run_cost: float) ->
     best = float("inf")
     for cuts in itertools.product((False, True), repeat=n - 1):
         bounds = [0] + [i + 1 for i, cut in enumerate(cuts) if cut] + [n]
-        runs = [order[a:b] for a, b in zip(bounds, bounds[1:])]
+        runs = [order[a:b] for a, b in itertools.pairwise(bounds)]
         if all(len(run) <= limit for run in runs):
             best = min(best, cost(runs, lengths, run_cost))
     return best

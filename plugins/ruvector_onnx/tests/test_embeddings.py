@@ -6,9 +6,9 @@ import threading
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
 from ruvector_conformance.data import minilm_reference
-
 
 
 @pytest.fixture(scope="module")

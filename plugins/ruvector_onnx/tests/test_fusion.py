@@ -9,13 +9,14 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import ruvector_core as rv
 from onnx import TensorProto, helper
+
+import ruvector_core as rv
 from ruvector_conformance.data import minilm_reference
 from ruvector_onnx import fused_model, fusion
 from ruvector_onnx.fused_model import runnable_model
-from ruvector_onnx.session import padded_inputs, tokenizer
 from ruvector_onnx.modelfiles import ModelFiles, resolve
+from ruvector_onnx.session import padded_inputs, tokenizer
 
 UNFUSED_OPS = {"Softmax", "Transpose", "Erf", "IsNaN", "Where", "Reshape"}
 
@@ -65,7 +66,8 @@ def test_float_weights_fuse_too(files: ModelFiles, default_graph: onnx.ModelProt
     ids = [e.ids for e in tokenizer(files, 256).encode_batch(["a float model", "with padding, longer than the first"])]
     feeds = padded_inputs(ids, max(map(len, ids)))
     want, got = (
-        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0] for m in (floats, fused)
+        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+        for m in (floats, fused)
     )
     real = feeds["attention_mask"].astype(bool)
     assert np.abs(got[real] - want[real]).max() < 1e-4
@@ -96,7 +98,9 @@ def test_corrupt_fused_file_is_made_again(files: ModelFiles, tmp_path: Path) -> 
 def test_graph_without_the_pattern_runs_unfused_once_checked(
     files: ModelFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plain = ModelFiles(name="plain", onnx=_embedding_only_model(tmp_path / "plain.onnx"), tokenizer_json=files.tokenizer_json)
+    plain = ModelFiles(
+        name="plain", onnx=_embedding_only_model(tmp_path / "plain.onnx"), tokenizer_json=files.tokenizer_json
+    )
     tok = tokenizer(files, 256)
     assert runnable_model(plain, tmp_path / "cache", tok) == plain.onnx
     [marker] = (tmp_path / "cache" / "fused").glob("*.unfused")
@@ -124,7 +128,9 @@ def test_rewrite_that_changes_results_is_not_used(
     assert not list((tmp_path / "fused").glob("*.onnx")), "nothing unchecked is left in the cache"
 
 
-def test_without_the_onnx_package_the_model_runs_as_it_is(files: ModelFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_onnx_package_the_model_runs_as_it_is(
+    files: ModelFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(fused_model, "find_spec", lambda name: None)
     assert runnable_model(files, tmp_path, tokenizer(files, 256)) == files.onnx
     assert not (tmp_path / "fused").exists()
@@ -162,7 +168,10 @@ def _embedding_only_model(path: Path) -> Path:
     graph = helper.make_graph(
         [helper.make_node("Gather", ["table", "input_ids"], ["last_hidden_state"])],
         "embedding_only",
-        [helper.make_tensor_value_info(name, TensorProto.INT64, ["b", "s"]) for name in ("input_ids", "attention_mask", "token_type_ids")],
+        [
+            helper.make_tensor_value_info(name, TensorProto.INT64, ["b", "s"])
+            for name in ("input_ids", "attention_mask", "token_type_ids")
+        ],
         [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["b", "s", 8])],
         [table],
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 import ruvector_core as rv
 from ruvector_onnx.modelfiles import KNOWN_MODELS, resolve
 from ruvector_onnx.modelfiles.sources import _package_file
@@ -90,7 +91,9 @@ def test_wrong_sha256_is_refused(model_folder: Path) -> None:
 
 def test_download_caches_and_verifies(server, tmp_path: Path) -> None:
     url, httpd = server
-    config = rv.EmbedderConfig(model=f"{url}/model.onnx", sha256=DEFAULT.onnx_sha256, cache_dir=str(tmp_path), progress=False)
+    config = rv.EmbedderConfig(
+        model=f"{url}/model.onnx", sha256=DEFAULT.onnx_sha256, cache_dir=str(tmp_path), progress=False
+    )
     first = _embed(config).embed("cached")
     assert sorted(httpd.requests) == ["/model.onnx", "/tokenizer.json"]
     assert (_embed(config).embed("cached") == first).all()
@@ -140,12 +143,18 @@ def test_concurrent_processes_share_one_download(server, tmp_path: Path) -> None
     url, httpd = server
     script = (
         "import ruvector_core as rv, sys;"
-        f"c = rv.EmbedderConfig(model='{url}/model.onnx', sha256='{DEFAULT.onnx_sha256}', cache_dir=sys.argv[1], progress=False);"
+        f"c = rv.EmbedderConfig(model='{url}/model.onnx', sha256='{DEFAULT.onnx_sha256}',"
+        " cache_dir=sys.argv[1], progress=False);"
         "print(float(rv.Runtime().embedder(c).embed('same')[0]))"
     )
-    runs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    runs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
     outputs = [run.communicate(timeout=300)[0].strip() for run in runs]
     assert all(run.returncode == 0 for run in runs) and len(set(outputs)) == 1
     assert httpd.requests.count("/model.onnx") == 1, "the lock lets one process download, the rest reuse it"
     fused = tmp_path / "models" / "fused"
-    assert len(list(fused.glob("*.onnx"))) == 1 and not list(fused.glob("*.part")), "one fused graph in the cache, no partial file left"
+    assert len(list(fused.glob("*.onnx"))) == 1 and not list(fused.glob("*.part")), (
+        "one fused graph in the cache, no partial file left"
+    )

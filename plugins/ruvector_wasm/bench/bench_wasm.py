@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 import ruvector_core as rv
 
 DATA = Path(os.environ.get("RUVECTOR_BENCH_DATA", "/work/shared/datasets/stdlib_minilm_int8_f16.npy"))
@@ -47,7 +48,7 @@ def median_time(fn, repeat: int) -> float:
 
 
 def recall(found: list[list], truth: list[set]) -> float:
-    return float(np.mean([len(set(f) & t) / K for f, t in zip(found, truth)]))
+    return float(np.mean([len(set(f) & t) / K for f, t in zip(found, truth, strict=True)]))
 
 
 def native_spec():

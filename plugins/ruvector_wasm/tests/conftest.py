@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-DATA = Path(__file__).resolve().parents[3] / "conformance" / "ruvector_conformance" / "data" / "stdlib_minilm_3200_f16.npy"
+DATA = (
+    Path(__file__).resolve().parents[3] / "conformance" / "ruvector_conformance" / "data" / "stdlib_minilm_3200_f16.npy"
+)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
 from ruvector_wasm import _host
 from ruvector_wasm._host import WasmMemoryError, WasmTimeoutError, WasmTrapError

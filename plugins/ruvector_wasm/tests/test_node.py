@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import ruvector_core as rv
 
 DRIVER = Path(__file__).resolve().parents[1] / "js" / "driver.mjs"
@@ -42,8 +43,16 @@ def test_node_matches_wasmtime(tmp_path: Path, embeddings: np.ndarray, metric: s
 
     # Node.js, the same module file
     spec = {
-        "dimensions": 384, "m": config.m, "ef_construction": config.ef_construction, "ef_search": config.ef_search,
-        "metric": METRIC_CODES[metric], "seed": config.seed, "ids": ids, "k": k, "ef": ef, "delete": deleted,
+        "dimensions": 384,
+        "m": config.m,
+        "ef_construction": config.ef_construction,
+        "ef_search": config.ef_search,
+        "metric": METRIC_CODES[metric],
+        "seed": config.seed,
+        "ids": ids,
+        "k": k,
+        "ef": ef,
+        "delete": deleted,
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     base.astype("<f4").tofile(tmp_path / "base.f32")
@@ -51,9 +60,18 @@ def test_node_matches_wasmtime(tmp_path: Path, embeddings: np.ndarray, metric: s
     wasm = resources.files("ruvector_wasm").joinpath("ruvector.wasm")
     with resources.as_file(wasm) as wasm_path:
         run = subprocess.run(
-            [NODE, str(DRIVER), str(wasm_path), str(tmp_path / "spec.json"), str(tmp_path / "base.f32"),
-             str(tmp_path / "queries.f32"), str(tmp_path / "out")],
-            capture_output=True, text=True, timeout=600,
+            [
+                NODE,
+                str(DRIVER),
+                str(wasm_path),
+                str(tmp_path / "spec.json"),
+                str(tmp_path / "base.f32"),
+                str(tmp_path / "queries.f32"),
+                str(tmp_path / "out"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     assert run.returncode == 0, run.stderr
     got = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))

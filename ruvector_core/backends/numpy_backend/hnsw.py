@@ -43,7 +43,7 @@ class NumpyHnsw:
         if self.config.metric == "cosine":
             vectors = _unit_rows(vectors)
         with self._lock:
-            for id_, vector in zip(ids, vectors):
+            for id_, vector in zip(ids, vectors, strict=True):
                 self._insert(id_, vector)
 
     def search(self, query: np.ndarray, k: int, ef: int) -> list[tuple[str, float]]:
@@ -85,12 +85,7 @@ class NumpyHnsw:
             per_level = [int((levels >= lv).sum()) for lv in range(self._max_level + 1)]
             link_count = sum(len(layer) for node in self._links for layer in node)
             n = len(self._ids)
-            memory = (
-                n * self.config.dimensions * 4
-                + link_count * 4
-                + sum(len(i.encode()) for i in self._ids)
-                + n * 2
-            )
+            memory = n * self.config.dimensions * 4 + link_count * 4 + sum(len(i.encode()) for i in self._ids) + n * 2
             return IndexStats(
                 backend=self._backend_name,
                 dimensions=self.config.dimensions,
@@ -189,7 +184,7 @@ class NumpyHnsw:
         links.append(new)
         if len(links) > limit:
             dists = self._distances(self._vectors[node], links)
-            ranked = sorted(zip(dists.tolist(), links))
+            ranked = sorted(zip(dists.tolist(), links, strict=True))
             self._links[node][layer] = self._select_neighbours(ranked, limit)
 
     def _select_neighbours(self, ranked: Sequence[tuple[float, int]], m: int) -> list[int]:
@@ -240,7 +235,7 @@ class NumpyHnsw:
             if not fresh:
                 continue
             visited.update(fresh)
-            for d, other in zip(self._distances(query, fresh).tolist(), fresh):
+            for d, other in zip(self._distances(query, fresh).tolist(), fresh, strict=True):
                 if len(results) < ef or d < -results[0][0]:
                     heapq.heappush(candidates, (d, other))
                     if not (skip_deleted and deleted[other]):

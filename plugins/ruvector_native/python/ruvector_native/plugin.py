@@ -8,6 +8,7 @@ breaking the runtime.
 from __future__ import annotations
 
 import numpy as np
+
 from ruvector_core.errors import InvalidInputError
 from ruvector_core.hookspecs import hookimpl
 from ruvector_core.models import BackendInfo, HnswConfig, QuantizationConfig, QuantizedVectors

@@ -124,10 +124,8 @@ fn kind_of(metric: &str) -> PyResult<Kind> {
 }
 
 fn core_error(py: Python<'_>, name: &str, msg: String) -> PyErr {
-    let made = py
-        .import("ruvector_core.errors")
-        .and_then(|m| m.getattr(name))
-        .and_then(|cls| cls.call1((msg.clone(),)));
+    let made =
+        py.import("ruvector_core.errors").and_then(|m| m.getattr(name)).and_then(|cls| cls.call1((msg.clone(),)));
     match made {
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
@@ -141,7 +139,8 @@ fn params_of(config: &Bound<'_, PyAny>) -> PyResult<Params> {
         m: config.getattr("m")?.extract()?,
         ef_construction: config.getattr("ef_construction")?.extract()?,
         ef_search: config.getattr("ef_search")?.extract()?,
-        metric: Metric::from_name(&metric).ok_or_else(|| PyValueError::new_err(format!("unknown metric {metric:?}")))?,
+        metric: Metric::from_name(&metric)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown metric {metric:?}")))?,
         seed: config.getattr("seed")?.extract()?,
     };
     params.check().map_err(PyValueError::new_err)?;
@@ -175,7 +174,8 @@ impl IdNames {
     /// index's read lock without the GIL.
     fn missing(&self, g: &Hnsw, found: impl Iterator<Item = u32>) -> Vec<(u32, String)> {
         let names = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut nodes: Vec<u32> = found.filter(|&node| names.get(node as usize).map_or(true, Option::is_none)).collect();
+        let mut nodes: Vec<u32> =
+            found.filter(|&node| names.get(node as usize).map_or(true, Option::is_none)).collect();
         nodes.sort_unstable();
         nodes.dedup();
         nodes.into_iter().map(|node| (node, g.id(node).to_owned())).collect()
@@ -231,7 +231,13 @@ impl NativeHnsw {
     }
 
     /// At most `k` live (id, similarity) pairs, best first.
-    fn search<'py>(&self, py: Python<'py>, query: PyReadonlyArray1<'py, f32>, k: usize, ef: usize) -> PyResult<Bound<'py, PyList>> {
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        query: PyReadonlyArray1<'py, f32>,
+        k: usize,
+        ef: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
         let q = query.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
         let (found, missing) = py.detach(|| {
             let g = read(&self.inner);
@@ -432,7 +438,11 @@ impl Kernels {
         Ok(PyArray1::from_vec(py, out))
     }
 
-    fn normalize<'py>(&self, py: Python<'py>, matrix: PyReadonlyArray2<'py, f32>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    fn normalize<'py>(
+        &self,
+        py: Python<'py>,
+        matrix: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let shape = matrix.shape();
         let mut rows = slice2(&matrix)?.to_vec();
         let k = self.k;
@@ -464,7 +474,11 @@ impl Kernels {
             }
             (c, s, o)
         });
-        Ok((PyArray1::from_vec(py, codes).reshape([n, d])?, PyArray1::from_vec(py, scales), PyArray1::from_vec(py, offsets)))
+        Ok((
+            PyArray1::from_vec(py, codes).reshape([n, d])?,
+            PyArray1::from_vec(py, scales),
+            PyArray1::from_vec(py, offsets),
+        ))
     }
 
     fn dequantize_int8<'py>(
@@ -517,7 +531,11 @@ impl Kernels {
         let n = shape[0];
         let (c, s) = (slice2(&codes)?, slice1(&scales)?);
         if s.len() != n || shape[1] != quant::binary_row_bytes(dimensions) {
-            return Err(core_error(py, "InvalidInputError", "binary codes do not match their dimensions or scales".into()));
+            return Err(core_error(
+                py,
+                "InvalidInputError",
+                "binary codes do not match their dimensions or scales".into(),
+            ));
         }
         let out = py.detach(|| {
             let mut out = vec![0f32; n * dimensions];

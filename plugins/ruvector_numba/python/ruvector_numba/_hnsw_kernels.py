@@ -185,8 +185,28 @@ def _greedy(q, qi, cur, curd, layer, metric, vectors, upper, upper_off):
 
 
 @jit(nogil=True)
-def _search_layer(q, qi, ed, en, n_entries, ef, layer, skip_deleted, metric,
-                  vectors, deleted, links0, upper, upper_off, visited, ep, cd, cn, rd, rn):
+def _search_layer(
+    q,
+    qi,
+    ed,
+    en,
+    n_entries,
+    ef,
+    layer,
+    skip_deleted,
+    metric,
+    vectors,
+    deleted,
+    links0,
+    upper,
+    upper_off,
+    visited,
+    ep,
+    cd,
+    cn,
+    rd,
+    rn,
+):
     """Algorithm 2 from the entries; leaves the results heap in rd/rn, returns its size."""
     csize = 0
     rsize = 0
@@ -279,14 +299,20 @@ def _link(other, new, links, row, limit, metric, vectors, td, tn, sel):
 def _walk_buffers(n, width):
     """Scratch for one walk over an n-node graph: the candidate heap (room for every node)
     and the results and final heaps (``width`` entries), distances and nodes each."""
-    return (np.empty(n + 1, dtype=np.float32), np.empty(n + 1, dtype=np.int32),
-            np.empty(width, dtype=np.float32), np.empty(width, dtype=np.int32),
-            np.empty(width, dtype=np.float32), np.empty(width, dtype=np.int32))
+    return (
+        np.empty(n + 1, dtype=np.float32),
+        np.empty(n + 1, dtype=np.int32),
+        np.empty(width, dtype=np.float32),
+        np.empty(width, dtype=np.int32),
+        np.empty(width, dtype=np.float32),
+        np.empty(width, dtype=np.int32),
+    )
 
 
 @jit(nogil=True)
-def insert_nodes(start, stop, metric, m, ef_construction, vectors, levels, links0, upper,
-                 upper_off, state, visited, epoch):
+def insert_nodes(
+    start, stop, metric, m, ef_construction, vectors, levels, links0, upper, upper_off, state, visited, epoch
+):
     """Link nodes start..stop-1 (vectors, levels, upper_off already written) one by one."""
     n = stop
     cap = min(ef_construction, n) + 2
@@ -314,9 +340,28 @@ def insert_nodes(start, stop, metric, m, ef_construction, vectors, levels, links
         n_entries = 1
         for layer in range(min(level, top), -1, -1):
             ep = _next_epoch(visited, epoch)
-            found = _search_layer(vectors, node, ed, en, n_entries, ef_construction, layer, False,
-                                  metric, vectors, nodeleted, links0, upper, upper_off, visited, ep,
-                                  cd, cn, rd, rn)
+            found = _search_layer(
+                vectors,
+                node,
+                ed,
+                en,
+                n_entries,
+                ef_construction,
+                layer,
+                False,
+                metric,
+                vectors,
+                nodeleted,
+                links0,
+                upper,
+                upper_off,
+                visited,
+                ep,
+                cd,
+                cn,
+                rd,
+                rn,
+            )
             _drain_sorted(rd, rn, found, fd, fn)
             if layer == 0:
                 links = links0
@@ -372,8 +417,29 @@ def _score(d, metric):
 
 
 @jit(nogil=True)
-def _knn(q, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n,
-         visited, epoch, out_nodes, out_scores, cd, cn, rd, rn, fd, fn):
+def _knn(
+    q,
+    k,
+    ef,
+    metric,
+    vectors,
+    deleted,
+    links0,
+    upper,
+    upper_off,
+    state,
+    n,
+    visited,
+    epoch,
+    out_nodes,
+    out_scores,
+    cd,
+    cn,
+    rd,
+    rn,
+    fd,
+    fn,
+):
     """The k nearest live nodes of the prepared query q, written into out_*; the count."""
     entry = state[0]
     if entry < 0:
@@ -385,8 +451,28 @@ def _knn(q, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n,
     ep = _next_epoch(visited, epoch)
     fd[0] = curd
     fn[0] = cur
-    found = _search_layer(q, 0, fd, fn, 1, max(ef, k), 0, True, metric, vectors, deleted, links0,
-                          upper, upper_off, visited, ep, cd, cn, rd, rn)
+    found = _search_layer(
+        q,
+        0,
+        fd,
+        fn,
+        1,
+        max(ef, k),
+        0,
+        True,
+        metric,
+        vectors,
+        deleted,
+        links0,
+        upper,
+        upper_off,
+        visited,
+        ep,
+        cd,
+        cn,
+        rd,
+        rn,
+    )
     _drain_sorted(rd, rn, found, fd, fn)
     count = min(k, found)
     for i in range(count):
@@ -405,14 +491,36 @@ def search(query, k, ef, metric, vectors, deleted, links0, upper, upper_off, sta
     kk = min(k, n)
     out_nodes = np.empty(kk, dtype=np.int32)
     out_scores = np.empty(kk, dtype=np.float64)
-    count = _knn(q, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n,
-                 visited, epoch, out_nodes, out_scores, cd, cn, rd, rn, fd, fn)
+    count = _knn(
+        q,
+        k,
+        ef,
+        metric,
+        vectors,
+        deleted,
+        links0,
+        upper,
+        upper_off,
+        state,
+        n,
+        visited,
+        epoch,
+        out_nodes,
+        out_scores,
+        cd,
+        cn,
+        rd,
+        rn,
+        fd,
+        fn,
+    )
     return out_nodes[:count], out_scores[:count]
 
 
 @jit(nogil=True, parallel=True)
-def search_many(queries, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n,
-                visited, epochs, out_nodes, out_scores):
+def search_many(
+    queries, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n, visited, epochs, out_nodes, out_scores
+):
     """Many queries across threads; worker t uses visited[t] and serves queries t, t+T, ...
 
     out_nodes (q, k) int32 must be -1 and out_scores (q, k) float32 -inf beforehand."""
@@ -427,8 +535,29 @@ def search_many(queries, k, ef, metric, vectors, deleted, links0, upper, upper_o
         scores = np.empty(kk, dtype=np.float64)
         for i in range(t, nq, workers):
             _prepare(queries[i], metric, q)
-            count = _knn(q, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n,
-                         visited[t], epochs[t:t + 1], nodes, scores, cd, cn, rd, rn, fd, fn)
+            count = _knn(
+                q,
+                k,
+                ef,
+                metric,
+                vectors,
+                deleted,
+                links0,
+                upper,
+                upper_off,
+                state,
+                n,
+                visited[t],
+                epochs[t : t + 1],
+                nodes,
+                scores,
+                cd,
+                cn,
+                rd,
+                rn,
+                fd,
+                fn,
+            )
             for j in range(count):
                 out_nodes[i, j] = nodes[j]
                 out_scores[i, j] = scores[j]

@@ -27,8 +27,13 @@ def prefetch(typingctx, array, row, column):
             context.cast(builder, args[2], column_type, types.intp),
         ]
         pointer = cgutils.get_item_pointer2(
-            context, builder, data=ary.data, shape=cgutils.unpack_tuple(builder, ary.shape),
-            strides=cgutils.unpack_tuple(builder, ary.strides), layout=array_type.layout, inds=indices,
+            context,
+            builder,
+            data=ary.data,
+            shape=cgutils.unpack_tuple(builder, ary.shape),
+            strides=cgutils.unpack_tuple(builder, ary.strides),
+            layout=array_type.layout,
+            inds=indices,
         )
         byte_pointer = builder.bitcast(pointer, ir.IntType(8).as_pointer())
         i32 = ir.IntType(32)

@@ -17,6 +17,7 @@ import threading
 from contextlib import contextmanager
 
 import numpy as np
+
 from ruvector_core import index_format
 from ruvector_core.models import HnswConfig, IndexStats
 
@@ -133,11 +134,22 @@ class NumbaHnsw:
             else:
                 epoch = local.epoch
             nodes, scores = K.search(
-                query, k, ef, self._metric, self._vectors, self._deleted, self._links0, self._upper,
-                self._upper_off, self._state, n, visited, epoch,
+                query,
+                k,
+                ef,
+                self._metric,
+                self._vectors,
+                self._deleted,
+                self._links0,
+                self._upper,
+                self._upper_off,
+                self._state,
+                n,
+                visited,
+                epoch,
             )
             ids = self._ids
-            return [(ids[node], score) for node, score in zip(nodes.tolist(), scores.tolist())]
+            return [(ids[node], score) for node, score in zip(nodes.tolist(), scores.tolist(), strict=True)]
         finally:
             lock.release_read()
 
@@ -162,8 +174,21 @@ class NumbaHnsw:
                 epochs = np.zeros(workers, dtype=np.int64)
                 with launch_lock:
                     K.search_many(
-                        queries, k, ef, self._metric, self._vectors, self._deleted, self._links0,
-                        self._upper, self._upper_off, self._state, n, visited, epochs, nodes, scores,
+                        queries,
+                        k,
+                        ef,
+                        self._metric,
+                        self._vectors,
+                        self._deleted,
+                        self._links0,
+                        self._upper,
+                        self._upper_off,
+                        self._state,
+                        n,
+                        visited,
+                        epochs,
+                        nodes,
+                        scores,
                     )
             ids = np.asarray(self._ids + [None], dtype=object)  # node -1 maps to None
         out_ids[:, :width] = ids[nodes]
@@ -196,8 +221,13 @@ class NumbaHnsw:
             counts = np.bincount(self._levels[:n], minlength=top + 1) if n else np.zeros(0, np.int64)
             per_level = np.cumsum(counts[::-1])[::-1][: top + 1].tolist() if n else []
             memory = (
-                self._vectors.nbytes + self._levels.nbytes + self._deleted.nbytes + self._links0.nbytes
-                + self._upper_off.nbytes + self._upper.nbytes + sum(len(i.encode()) for i in self._ids)
+                self._vectors.nbytes
+                + self._levels.nbytes
+                + self._deleted.nbytes
+                + self._links0.nbytes
+                + self._upper_off.nbytes
+                + self._upper.nbytes
+                + sum(len(i.encode()) for i in self._ids)
             )
             return IndexStats(
                 backend=self._backend_name,
@@ -289,8 +319,19 @@ class NumbaHnsw:
             node_of[id_] = node
         self._ids.extend(ids)
         K.insert_nodes(
-            start, stop, self._metric, self._m, self.config.ef_construction, self._vectors, self._levels,
-            self._links0, self._upper, self._upper_off, self._state, self._write_visited, self._write_epoch,
+            start,
+            stop,
+            self._metric,
+            self._m,
+            self.config.ef_construction,
+            self._vectors,
+            self._levels,
+            self._links0,
+            self._upper,
+            self._upper_off,
+            self._state,
+            self._write_visited,
+            self._write_epoch,
         )
         self._n = stop
 

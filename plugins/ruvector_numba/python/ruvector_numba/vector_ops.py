@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from ruvector_core.errors import InvalidInputError
 from ruvector_core.models import Metric, QuantizationConfig, QuantizedVectors
 

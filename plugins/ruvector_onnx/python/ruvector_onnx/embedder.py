@@ -17,11 +17,12 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from ruvector_core.errors import ModelError
-from .modelfiles import ModelFiles
-from .modelfiles.sources import cache_dir
 from ruvector_core.models import EmbedderConfig
+
 from .chunking import plan_runs
 from .fused_model import runnable_model
+from .modelfiles import ModelFiles
+from .modelfiles.sources import cache_dir
 from .session import padded_inputs, session, tokenizer
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -46,7 +47,9 @@ class OnnxEmbedder:
         self._inputs = [i.name for i in self._session.get_inputs()]
         unknown = set(self._inputs) - set(_INPUTS)
         if unknown:
-            raise ModelError(f"model {files.name!r} wants inputs {sorted(unknown)}; a BERT-style encoder takes {_INPUTS}")
+            raise ModelError(
+                f"model {files.name!r} wants inputs {sorted(unknown)}; a BERT-style encoder takes {_INPUTS}"
+            )
         self._output = self._session.get_outputs()[0].name
         self.dimensions = int(self.embed_batch([""]).shape[1])
 

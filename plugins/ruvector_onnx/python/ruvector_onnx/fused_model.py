@@ -24,6 +24,7 @@ from filelock import FileLock
 from tokenizers import Tokenizer
 
 from ruvector_core.atomic import write_atomically
+
 from .modelfiles import ModelFiles
 from .modelfiles.integrity import matches_recorded_digest, record_digest, sha256_of
 from .session import padded_inputs

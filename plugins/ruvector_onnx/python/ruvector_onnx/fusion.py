@@ -173,7 +173,9 @@ def _fuse_attention(g: _Graph, softmax: NodeProto, rewrite: _Rewrite, index: int
         raise _NoMatch("hidden size is not a multiple of the head size")
     weight = f"ruvector_qkv_{index}"
     weight_nodes, weight_inits = _packed_weights(g, [q.weight, k.weight, v.weight], weight)
-    bias = numpy_helper.from_array(np.concatenate([q.bias, k.bias, v.bias]).astype(np.float32), f"ruvector_qkv_{index}_bias")
+    bias = numpy_helper.from_array(
+        np.concatenate([q.bias, k.bias, v.bias]).astype(np.float32), f"ruvector_qkv_{index}_bias"
+    )
     rewrite.initializers += [*weight_inits, bias]
     rewrite.nodes += weight_nodes
     rewrite.nodes.append(
@@ -215,7 +217,10 @@ def _probabilities_reader(g: _Graph, softmax: NodeProto) -> NodeProto:
     guard = {node.op_type: node for node in readers}
     if len(readers) == 2 and set(guard) == {"IsNaN", "Where"}:
         where = guard["Where"]
-        if list(where.input) != [guard["IsNaN"].output[0], where.input[1], probabilities] or g.scalar(where.input[1]) != 0.0:
+        if (
+            list(where.input) != [guard["IsNaN"].output[0], where.input[1], probabilities]
+            or g.scalar(where.input[1]) != 0.0
+        ):
             raise _NoMatch("the NaN guard is not where(isnan(p), 0, p)")
         probabilities = where.output[0]
     context = g.only_reader(probabilities, "MatMul")
@@ -275,7 +280,7 @@ def _packed_weights(g: _Graph, weights: list[str], name: str) -> tuple[list[Node
     if all(w in g.initializers for w in weights):
         packed = np.concatenate([g.constant(w) for w in weights], axis=1).astype(np.float32)
         return [], [numpy_helper.from_array(packed, name)]
-    codes, scales = zip(*(_dequantized(g, w) for w in weights))
+    codes, scales = zip(*(_dequantized(g, w) for w in weights), strict=True)
     if len({c.dtype for c in codes}) != 1:
         raise _NoMatch("Q, K and V weights are stored differently")
     code_init = numpy_helper.from_array(np.concatenate(codes, axis=1), f"{name}_codes")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from importlib.util import find_spec
 
 from ruvector_core.hookspecs import hookimpl
-from .modelfiles import resolve
 from ruvector_core.models import BackendInfo, EmbedderConfig
+
 from . import SPEC
+from .modelfiles import resolve
 
 
 @hookimpl

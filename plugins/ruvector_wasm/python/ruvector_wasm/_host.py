@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 import wasmtime
-from ruvector_core.errors import RuvectorError
 from wasmtime import _ffi as ffi
+
+from ruvector_core.errors import RuvectorError
 
 WASM_FILE = "ruvector.wasm"
 PAGE = 65536
@@ -258,7 +259,10 @@ class Instance:
             detail = self.error() if "unreachable" in message else ""
         except Exception:  # the memory may be unusable after the trap; the message is enough
             detail = ""
-        raise WasmTrapError(f"wasm call {name} trapped: {message.splitlines()[0] if message else 'trap'}" + (f" ({detail})" if detail else ""))
+        raise WasmTrapError(
+            f"wasm call {name} trapped: {message.splitlines()[0] if message else 'trap'}"
+            + (f" ({detail})" if detail else "")
+        )
 
     def error(self) -> str:
         ptr, length = self.call("rv_error_ptr"), self.call("rv_error_len")
@@ -297,7 +301,9 @@ class Instance:
             self.pool.clear()
             ptr = self.call("rv_alloc", nbytes)
             if ptr == 0:
-                raise WasmMemoryError(f"the wasm memory limit ({self.shared.max_memory} bytes) leaves no room for {nbytes} bytes")
+                raise WasmMemoryError(
+                    f"the wasm memory limit ({self.shared.max_memory} bytes) leaves no room for {nbytes} bytes"
+                )
         return ptr
 
     def free(self, ptr: int, nbytes: int) -> None:

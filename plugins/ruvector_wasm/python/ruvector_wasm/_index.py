@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+
 from ruvector_core.errors import CorruptIndexError, InvalidInputError
 from ruvector_core.models import HnswConfig, IndexStats, Metric, QuantizationConfig, QuantizedVectors
 
@@ -106,7 +107,13 @@ class WasmHnsw:
                 inst.write(v_ptr, vectors)
                 first = len(self._node_ids)
                 status = inst.call(
-                    "rv_insert", self._h, t_ptr, len(text), o_ptr, n, v_ptr,
+                    "rv_insert",
+                    self._h,
+                    t_ptr,
+                    len(text),
+                    o_ptr,
+                    n,
+                    v_ptr,
                     seconds=inst.shared.timeout + n * inst.shared.per_row,
                 )
                 if status != 0:
@@ -139,7 +146,7 @@ class WasmHnsw:
                 self._recover()
                 raise
             ids = self._node_ids
-        return [(ids[n], s) for n, s in zip(nodes, scores)]
+        return [(ids[n], s) for n, s in zip(nodes, scores, strict=True)]
 
     def search_batch(self, queries: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
         q = queries.shape[0]
@@ -162,7 +169,14 @@ class WasmHnsw:
                     c = chunk.shape[0]
                     inst.write(q_ptr, chunk)
                     status = inst.call(
-                        "rv_search_batch", self._h, q_ptr, c, kk, ef, n_ptr, s_ptr,
+                        "rv_search_batch",
+                        self._h,
+                        q_ptr,
+                        c,
+                        kk,
+                        ef,
+                        n_ptr,
+                        s_ptr,
                         seconds=inst.shared.timeout + c * inst.shared.per_row,
                     )
                     if status < 0:

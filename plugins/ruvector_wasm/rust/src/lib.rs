@@ -229,7 +229,14 @@ pub extern "C" fn rv_insert_need(h: i32, n: u32, text: u32) -> u32 {
 /// Inserts `n` rows: ids are `text[offs[i]..offs[i + 1]]` (UTF-8), vectors `n * d` floats.
 /// 0 on success; -1 (index unchanged) on bad arguments.
 #[no_mangle]
-pub unsafe extern "C" fn rv_insert(h: i32, text: *const u8, text_len: usize, offs: *const u32, n: usize, vectors: *const f32) -> i32 {
+pub unsafe extern "C" fn rv_insert(
+    h: i32,
+    text: *const u8,
+    text_len: usize,
+    offs: *const u32,
+    n: usize,
+    vectors: *const f32,
+) -> i32 {
     // SAFETY: the host passes buffers of these sizes.
     let (text, offs) = unsafe { (slice(text, text_len), slice(offs, n + 1)) };
     let mut ids: Vec<&str> = Vec::with_capacity(n);
@@ -283,13 +290,22 @@ pub unsafe extern "C" fn rv_search(h: i32, query: *const f32, k: u32, ef: u32, o
 /// `nq` searches; nodes (NONE-padded) and scores (-inf-padded) as `nq x k` row-major arrays.
 /// Returns 0, with [`GREW`] set if the memory grew, or -1.
 #[no_mangle]
-pub unsafe extern "C" fn rv_search_batch(h: i32, queries: *const f32, nq: usize, k: u32, ef: u32, out_nodes: *mut u32, out_scores: *mut f32) -> i32 {
+pub unsafe extern "C" fn rv_search_batch(
+    h: i32,
+    queries: *const f32,
+    nq: usize,
+    k: u32,
+    ef: u32,
+    out_nodes: *mut u32,
+    out_scores: *mut f32,
+) -> i32 {
     let before = pages();
     let k = k as usize;
     let status = with_index(h, -1, |ix| {
         let d = ix.params().dimensions;
         // SAFETY: the host passes nq * d floats and room for nq * k of each output.
-        let (qs, nodes, scores) = unsafe { (slice(queries, nq * d), slice_mut(out_nodes, nq * k), slice_mut(out_scores, nq * k)) };
+        let (qs, nodes, scores) =
+            unsafe { (slice(queries, nq * d), slice_mut(out_nodes, nq * k), slice_mut(out_scores, nq * k)) };
         for i in 0..nq {
             let hits = ix.search(&qs[i * d..(i + 1) * d], k, ef as usize);
             for j in 0..k {
@@ -423,7 +439,14 @@ pub unsafe extern "C" fn rv_distance(a: *const f32, b: *const f32, d: usize, met
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn rv_batch_distance(q: *const f32, m: *const f32, n: usize, d: usize, metric: u32, out: *mut f32) -> i32 {
+pub unsafe extern "C" fn rv_batch_distance(
+    q: *const f32,
+    m: *const f32,
+    n: usize,
+    d: usize,
+    metric: u32,
+    out: *mut f32,
+) -> i32 {
     let k = dist::kernels();
     let kd = match kind(metric) {
         Some(x) => x,
@@ -444,15 +467,33 @@ pub unsafe extern "C" fn rv_normalize(m: *mut f32, n: usize, d: usize) {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn rv_quantize_int8(m: *const f32, n: usize, d: usize, codes: *mut i8, scales: *mut f32, offsets: *mut f32) {
+pub unsafe extern "C" fn rv_quantize_int8(
+    m: *const f32,
+    n: usize,
+    d: usize,
+    codes: *mut i8,
+    scales: *mut f32,
+    offsets: *mut f32,
+) {
     // SAFETY: the host passes n * d floats and room for n * d codes, n scales, n offsets.
-    unsafe { quant::quantize_int8(slice(m, n * d), d, slice_mut(codes, n * d), slice_mut(scales, n), slice_mut(offsets, n)) }
+    unsafe {
+        quant::quantize_int8(slice(m, n * d), d, slice_mut(codes, n * d), slice_mut(scales, n), slice_mut(offsets, n))
+    }
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn rv_dequantize_int8(codes: *const i8, n: usize, d: usize, scales: *const f32, offsets: *const f32, out: *mut f32) {
+pub unsafe extern "C" fn rv_dequantize_int8(
+    codes: *const i8,
+    n: usize,
+    d: usize,
+    scales: *const f32,
+    offsets: *const f32,
+    out: *mut f32,
+) {
     // SAFETY: as the sizes say.
-    unsafe { quant::dequantize_int8(slice(codes, n * d), d, slice(scales, n), slice(offsets, n), slice_mut(out, n * d)) }
+    unsafe {
+        quant::dequantize_int8(slice(codes, n * d), d, slice(scales, n), slice(offsets, n), slice_mut(out, n * d))
+    }
 }
 
 #[no_mangle]

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from ruvector_core.atomic import fsync_dir
 from ruvector_core.errors import ModelDownloadError, ModelIntegrityError
+
 from .integrity import matches_recorded_digest, record_digest
 
 log = logging.getLogger("ruvector")
@@ -81,7 +82,9 @@ def _stream(url: str, partial: Path, model: str, show_progress: bool) -> str:
             out.flush()
             os.fsync(out.fileno())
             if total is not None and out.tell() != total:
-                raise ModelDownloadError(f"model {model!r}: download of {url} ended after {out.tell()} of {total} bytes")
+                raise ModelDownloadError(
+                    f"model {model!r}: download of {url} ended after {out.tell()} of {total} bytes"
+                )
     except (urllib.error.URLError, OSError, ValueError) as exc:
         if isinstance(exc, ModelDownloadError):
             raise

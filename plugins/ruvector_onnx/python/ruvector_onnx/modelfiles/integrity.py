@@ -26,9 +26,7 @@ def sha256_of(path: Path) -> str:
 def verify(path: Path, expected: str, model: str, remedy: str) -> None:
     actual = sha256_of(path)
     if actual != expected:
-        raise ModelIntegrityError(
-            f"model {model!r}: {path} has sha256 {actual}, expected {expected}; {remedy}"
-        )
+        raise ModelIntegrityError(f"model {model!r}: {path} has sha256 {actual}, expected {expected}; {remedy}")
 
 
 def verify_bytes(data: bytes, expected: str, model: str, what: str, remedy: str) -> None:

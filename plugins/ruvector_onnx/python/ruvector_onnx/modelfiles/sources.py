@@ -19,6 +19,7 @@ import platformdirs
 
 from ruvector_core.errors import ModelNotFoundError
 from ruvector_core.models import EmbedderConfig
+
 from .download import fetch
 from .integrity import verify, verify_bytes
 
@@ -138,7 +139,9 @@ def _from_path(config: EmbedderConfig) -> ModelFiles:
         verify(onnx, config.sha256, config.model, remedy)
     if config.tokenizer_sha256:
         verify(tokenizer, config.tokenizer_sha256, config.model, remedy)
-    return ModelFiles(name=config.model, onnx=onnx, tokenizer_json=tokenizer.read_text("utf-8"), onnx_sha256=config.sha256)
+    return ModelFiles(
+        name=config.model, onnx=onnx, tokenizer_json=tokenizer.read_text("utf-8"), onnx_sha256=config.sha256
+    )
 
 
 def _from_url(config: EmbedderConfig) -> ModelFiles:
