@@ -12,19 +12,16 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import pydantic
 
 from .errors import CorruptIndexError
-from .models import MAX_DIMENSIONS, HnswConfig, Metric
+from .models import MAX_LEVEL, METRIC_CODES, METRICS_BY_CODE, HnswConfig
 
 MAGIC = b"RUVHNSW\0"
 VERSION = 1
 HEADER = struct.Struct("<8sHBBIIIIIIIIIQQQ")
 CHECKSUM_BYTES = 4
 NONE = 0xFFFFFFFF
-MAX_LEVEL = 63
-
-METRIC_CODES: dict[Metric, int] = {"cosine": 0, "euclidean": 1, "dot": 2}
-METRICS_BY_CODE: dict[int, Metric] = {code: metric for metric, code in METRIC_CODES.items()}
 
 
 @dataclass(frozen=True)
@@ -173,16 +170,17 @@ def _parse_header(data: bytes) -> _Header:
         raise CorruptIndexError(f"unsupported index format version {version} (this reads {VERSION})")
     if metric not in METRICS_BY_CODE or reserved8 or reserved32:
         raise CorruptIndexError("index header has an unknown metric or non-zero reserved fields")
-    in_range = 1 <= d <= MAX_DIMENSIONS and 2 <= m <= 256 and seed < 2**63
-    if not (in_range and 1 <= efc <= 100_000 and 1 <= efs <= 100_000):
-        raise CorruptIndexError("index header parameters are out of range")
+    try:  # the header's parameters obey exactly the bounds of HnswConfig
+        config = HnswConfig(
+            dimensions=d, m=m, ef_construction=efc, ef_search=efs, metric=METRICS_BY_CODE[metric], seed=seed
+        )
+    except pydantic.ValidationError as exc:
+        fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
+        raise CorruptIndexError(f"index header parameters are out of range ({fields})") from None
     if n_deleted > n:
         raise CorruptIndexError("index header counts more deleted nodes than nodes")
     if (n == 0) != (entry == NONE) or (n == 0) != (max_level == NONE):
         raise CorruptIndexError("index header entry point disagrees with its node count")
-    config = HnswConfig(
-        dimensions=d, m=m, ef_construction=efc, ef_search=efs, metric=METRICS_BY_CODE[metric], seed=seed
-    )
     return _Header(
         config=config,
         node_count=n,

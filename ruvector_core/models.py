@@ -10,14 +10,26 @@ import math
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 Metric = Literal["cosine", "euclidean", "dot"]
 Capability = Literal["vector_ops", "hnsw", "embeddings", "learning"]
 QuantizationKind = Literal["int8", "binary"]
 
 CAPABILITIES: tuple[Capability, ...] = ("vector_ops", "hnsw", "embeddings", "learning")
+
+# The numbers every implementation shares. The Rust kernels define the same ones
+# (crates/ruvector-kernels/src/hnsw.rs); tests/test_contract_constants.py reads both and
+# fails when they differ, so these are the only Python definitions.
 MAX_DIMENSIONS = 65_536
+MIN_M = 2
+MAX_M = 256
+MAX_EF = 100_000
+SEED_LIMIT = 2**63  # seeds are below this: they fit a signed 64-bit integer
+MAX_LEVEL = 63  # the highest graph layer the index format stores
+#: a metric's code in the index format and across the native and wasm boundaries
+METRIC_CODES: dict[Metric, int] = {"cosine": 0, "euclidean": 1, "dot": 2}
+METRICS_BY_CODE: dict[int, Metric] = {code: metric for metric, code in METRIC_CODES.items()}
 
 BackendName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")]
 
@@ -34,11 +46,11 @@ class HnswConfig(_Frozen):
     """
 
     dimensions: int = Field(gt=0, le=MAX_DIMENSIONS)
-    m: int = Field(default=16, ge=2, le=256)
-    ef_construction: int = Field(default=100, ge=1, le=100_000)
-    ef_search: int = Field(default=50, ge=1, le=100_000)
+    m: int = Field(default=16, ge=MIN_M, le=MAX_M)
+    ef_construction: int = Field(default=100, ge=1, le=MAX_EF)
+    ef_search: int = Field(default=50, ge=1, le=MAX_EF)
     metric: Metric = "cosine"
-    seed: int = Field(default=0, ge=0, lt=2**63)
+    seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
 
     @property
     def max_links_layer0(self) -> int:
@@ -63,7 +75,14 @@ class QuantizationConfig(_Frozen):
 
 
 class QuantizedVectors(BaseModel):
-    """Codes plus the per-vector parameters needed to reconstruct them."""
+    """Codes plus the per-vector parameters needed to reconstruct them.
+
+    Validated once, here, whoever builds it (a backend's ``quantize`` or a caller loading
+    codes from disk), so ``dequantize`` implementations receive consistent arrays and never
+    re-check them: ``int8`` codes are C-contiguous int8 of shape (n, dimensions); ``binary``
+    codes are C-contiguous uint8 of shape (n, ceil(dimensions / 8)); ``scales`` and
+    ``offsets`` are finite C-contiguous float32 of shape (n,).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -73,12 +92,39 @@ class QuantizedVectors(BaseModel):
     scales: np.ndarray
     offsets: np.ndarray
 
-    @field_validator("codes", "scales", "offsets")
+    @field_validator("codes", "scales", "offsets", mode="before")
     @classmethod
-    def _must_be_array(cls, value: np.ndarray) -> np.ndarray:
+    def _must_be_array(cls, value: object) -> np.ndarray:
         if not isinstance(value, np.ndarray):
-            raise TypeError("expected a numpy array")
-        return value
+            raise ValueError(f"expected a numpy array, got {type(value).__name__}")
+        return np.ascontiguousarray(value)
+
+    @field_validator("scales", "offsets")
+    @classmethod
+    def _finite_float32_rows(cls, value: np.ndarray) -> np.ndarray:
+        if value.ndim != 1 or not np.issubdtype(value.dtype, np.floating):
+            raise ValueError(f"expected a one-dimensional float array, got {value.dtype} of shape {value.shape}")
+        array = np.ascontiguousarray(value, dtype=np.float32)
+        if not np.isfinite(array).all():
+            raise ValueError("contains NaN or infinity")
+        return array
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QuantizedVectors:
+        dtype, width = (np.uint8, (self.dimensions + 7) // 8) if self.kind == "binary" else (np.int8, self.dimensions)
+        codes = self.codes
+        if codes.dtype != dtype or codes.ndim != 2 or codes.shape[1] != width:
+            raise ValueError(
+                f"{self.kind} codes of {self.dimensions} dimensions must be {np.dtype(dtype)} of shape (n, {width}),"
+                f" got {codes.dtype} of shape {codes.shape}"
+            )
+        n = codes.shape[0]
+        if self.scales.shape != (n,) or self.offsets.shape != (n,):
+            raise ValueError(
+                f"scales and offsets need one entry per row ({n}),"
+                f" got {self.scales.shape[0]} and {self.offsets.shape[0]}"
+            )
+        return self
 
     @property
     def count(self) -> int:

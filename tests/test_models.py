@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pydantic
 import pytest
 
@@ -59,3 +60,40 @@ def test_errors_are_one_hierarchy() -> None:
         assert issubclass(error, rv.RuvectorError)
     assert issubclass(rv.DimensionMismatchError, ValueError)
     assert str(rv.DimensionMismatchError(384, 3, "query")) == "query has dimension 3, expected 384"
+
+
+def _quantized(kind: str = "int8", rows: int = 4, dims: int = 20) -> rv.QuantizedVectors:
+    matrix = np.random.default_rng(0).standard_normal((rows, dims)).astype(np.float32)
+    return rv.Runtime(backend="numpy").vector_ops.quantize(matrix, rv.QuantizationConfig(kind=kind))
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "message"),
+    [
+        ("int8", {"dimensions": 21}, "must be int8 of shape"),
+        ("int8", {"codes": np.zeros((4, 20), dtype=np.uint8)}, "must be int8 of shape"),
+        ("int8", {"codes": np.zeros(80, dtype=np.int8)}, "must be int8 of shape"),
+        ("int8", {"offsets": np.zeros(3, dtype=np.float32)}, "one entry per row"),
+        ("int8", {"scales": np.array([1.0, np.nan, 1.0, 1.0], dtype=np.float32)}, "NaN or infinity"),
+        ("int8", {"scales": np.zeros((4, 1), dtype=np.float32)}, "one-dimensional float array"),
+        ("int8", {"codes": [[1, 2]]}, "expected a numpy array"),
+        ("binary", {"scales": np.ones(3, dtype=np.float32)}, "one entry per row"),
+        ("binary", {"dimensions": 25}, "must be uint8 of shape \\(n, 4\\)"),
+    ],
+)
+def test_quantized_vectors_validate_themselves(kind: str, change: dict[str, object], message: str) -> None:
+    """Whoever builds one, an inconsistent QuantizedVectors never reaches a backend's dequantize."""
+    good = _quantized(kind)
+    fields = {**good.model_dump(), **change}
+    with pytest.raises(pydantic.ValidationError, match=message):
+        rv.QuantizedVectors(**fields)
+
+
+def test_quantized_vectors_are_made_contiguous() -> None:
+    good = _quantized("int8", rows=6)
+    strided = rv.QuantizedVectors(
+        kind="int8", dimensions=20, codes=good.codes[::2], scales=good.scales[::2], offsets=good.offsets[::2]
+    )
+    assert strided.codes.flags.c_contiguous and strided.scales.flags.c_contiguous
+    restored = rv.Runtime(backend="numpy").vector_ops.dequantize(strided)
+    assert np.array_equal(restored, rv.Runtime(backend="numpy").vector_ops.dequantize(good)[::2])

@@ -18,8 +18,8 @@ codes (with their per-row scale and offset), not a measured RSS.
 from __future__ import annotations
 
 import argparse
-import itertools
 import gc
+import itertools
 import json
 import os
 import statistics

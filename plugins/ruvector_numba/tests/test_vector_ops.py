@@ -54,16 +54,3 @@ def test_zero_vectors(metric: str) -> None:
     assert NUMBA.batch_distance(zero, other[None, :], metric)[0] == pytest.approx(
         NUMPY.batch_distance(zero, other[None, :], metric)[0]
     )
-
-
-def test_dequantize_rejects_inconsistent_codes() -> None:
-    good = NUMBA.quantize(_matrix(4, 20))
-    bad = rv.QuantizedVectors(kind="int8", dimensions=21, codes=good.codes, scales=good.scales, offsets=good.offsets)
-    with pytest.raises(rv.InvalidInputError):
-        NUMBA.dequantize(bad)
-    packed = NUMBA.quantize(_matrix(4, 20), rv.QuantizationConfig(kind="binary"))
-    short = rv.QuantizedVectors(
-        kind="binary", dimensions=20, codes=packed.codes, scales=packed.scales[:3], offsets=packed.offsets
-    )
-    with pytest.raises(rv.InvalidInputError):
-        NUMBA.dequantize(short)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ... import index_format
-from ...models import HnswConfig, IndexStats
+from ...models import MAX_LEVEL, HnswConfig, IndexStats
 
 _NONE = -1
 
@@ -283,7 +283,7 @@ class NumpyHnsw:
     def _draw_level(self) -> int:
         """Level ~ floor(-ln(U) * mL), capped at the format's 63."""
         uniform = 1.0 - self._rng.random()  # in (0, 1]
-        return min(int(-np.log(uniform) * self.config.level_multiplier), index_format.MAX_LEVEL)
+        return min(int(-np.log(uniform) * self.config.level_multiplier), MAX_LEVEL)
 
     def _grow(self, size: int) -> None:
         capacity = len(self._vectors)

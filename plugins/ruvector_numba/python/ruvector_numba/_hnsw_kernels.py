@@ -29,10 +29,13 @@ import math
 import numpy as np
 from numba import prange
 
+from ruvector_core.models import METRIC_CODES
+
 from ._intrinsics import prefetch
 from ._jit import FASTMATH, jit
 
-COSINE, EUCLIDEAN, DOT = 0, 1, 2
+# the contract's metric codes, frozen into the compiled kernels as constants
+COSINE, EUCLIDEAN, DOT = METRIC_CODES["cosine"], METRIC_CODES["euclidean"], METRIC_CODES["dot"]
 EPOCH_LIMIT = 2**31 - 2
 PREFETCH_STRIDE = 16  # float32 per 64-byte cache line
 

@@ -12,9 +12,12 @@ import math
 import numpy as np
 from numba import prange
 
+from ruvector_core.models import METRIC_CODES
+
 from ._jit import FASTMATH, jit
 
-COSINE, EUCLIDEAN, DOT = 0, 1, 2
+# the contract's metric codes, frozen into the compiled kernels as constants
+COSINE, EUCLIDEAN, DOT = METRIC_CODES["cosine"], METRIC_CODES["euclidean"], METRIC_CODES["dot"]
 
 
 @jit(nogil=True, fastmath=FASTMATH)

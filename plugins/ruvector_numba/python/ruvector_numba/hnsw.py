@@ -19,12 +19,11 @@ from contextlib import contextmanager
 import numpy as np
 
 from ruvector_core import index_format
-from ruvector_core.models import HnswConfig, IndexStats
+from ruvector_core.models import MAX_LEVEL, METRIC_CODES, HnswConfig, IndexStats
 
 from . import _hnsw_kernels as K
 from ._jit import launch_lock, num_threads
 
-METRIC_CODES = {"cosine": K.COSINE, "euclidean": K.EUCLIDEAN, "dot": K.DOT}
 INSERT_CHUNK = 2048
 PARALLEL_MIN_QUERIES = 4  # below this, search_batch loops over the single-query kernel
 
@@ -293,7 +292,7 @@ class NumbaHnsw:
     def _draw_levels(self, count: int) -> list[int]:
         """Level ~ floor(-ln(U) * mL), capped at 63: the reference's draw, one per node."""
         ml = self.config.level_multiplier
-        top = index_format.MAX_LEVEL
+        top = MAX_LEVEL
         return [min(int(-np.log(1.0 - u) * ml), top) for u in self._rng.random(count).tolist()]
 
     def _insert_chunk(self, ids: list[str], vectors: np.ndarray, levels: list[int]) -> None:

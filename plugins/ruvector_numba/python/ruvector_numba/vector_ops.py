@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ruvector_core.errors import InvalidInputError
-from ruvector_core.models import Metric, QuantizationConfig, QuantizedVectors
+from ruvector_core.models import METRIC_CODES, Metric, QuantizationConfig, QuantizedVectors
 
 from . import _vector_kernels as K
 from ._jit import launch_lock
-
-METRIC_CODES: dict[str, int] = {"cosine": K.COSINE, "euclidean": K.EUCLIDEAN, "dot": K.DOT}
 
 
 def _call(serial, parallel, size: int, *args):
@@ -45,16 +42,7 @@ class NumbaKernels:
 
     def dequantize(self, quantized: QuantizedVectors) -> np.ndarray:
         n, d = quantized.count, quantized.dimensions
-        width = (d + 7) // 8 if quantized.kind == "binary" else d
-        codes = quantized.codes
-        if codes.ndim != 2 or codes.shape != (n, width):
-            raise InvalidInputError(f"{quantized.kind} codes must have shape ({n}, {width}), got {codes.shape}")
-        scales = np.ascontiguousarray(quantized.scales, dtype=np.float32)
-        offsets = np.ascontiguousarray(quantized.offsets, dtype=np.float32)
-        if scales.shape != (n,) or offsets.shape != (n,):
-            raise InvalidInputError(f"scales and offsets must have shape ({n},)")
+        codes, scales = quantized.codes, quantized.scales  # consistent: QuantizedVectors validates itself
         if quantized.kind == "binary":
-            codes = np.ascontiguousarray(codes, dtype=np.uint8)
             return _call(K.dequantize_binary, K.dequantize_binary_parallel, n * d, codes, scales, d)
-        codes = np.ascontiguousarray(codes, dtype=np.int8)
-        return _call(K.dequantize_int8, K.dequantize_int8_parallel, n * d, codes, scales, offsets)
+        return _call(K.dequantize_int8, K.dequantize_int8_parallel, n * d, codes, scales, quantized.offsets)
