@@ -10,7 +10,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export RUVECTOR_WASM_REBUILD := 1
 WASM_TOOLCHAIN := rustc libstd-rust-dev-wasm32 lld
 
-.PHONY: demo test install uv wasm-toolchain
+.PHONY: demo test lint install uv wasm-toolchain
 
 DEMO := .demo
 QUERIES := "how do I parse command line options" "read a compressed archive" "run code in another thread" "compare two floating point numbers"
@@ -21,11 +21,23 @@ demo: install
 	$(UV) run ruvector index $(DEMO)/stdlib-docs --db $(DEMO)/store
 	@for q in $(QUERIES); do $(UV) run ruvector query --db $(DEMO)/store "$$q" -k 3 || exit 1; done
 
-test: install wasm-toolchain
+test: lint wasm-toolchain
 	@command -v node >/dev/null || { echo "make test needs Node.js (the wasm cross-engine test)"; exit 1; }
 	cargo test --release --quiet --all-features --manifest-path crates/ruvector-kernels/Cargo.toml
 	$(UV) run pytest
 	$(UV) run ruvector conformance -q
+
+# The project's habits, each a tool that fails on a finding: lint and format (ruff, rustfmt,
+# clippy), types (mypy, strict for the core; stubtest for the native module's stub) and the
+# layers (import-linter contracts in pyproject.toml).
+RUST_CRATES := crates/ruvector-kernels plugins/ruvector_native/rust plugins/ruvector_wasm/rust
+lint: install
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+	$(UV) run lint-imports
+	@for crate in $(RUST_CRATES) crates/ruvector-kernels/fuzz; do cargo fmt --check --manifest-path $$crate/Cargo.toml || exit 1; done
+	@for crate in $(RUST_CRATES); do cargo clippy --quiet --all-targets --all-features --manifest-path $$crate/Cargo.toml -- -D warnings || exit 1; done
 
 install: uv
 	$(UV) sync --locked --all-packages --all-extras
