@@ -318,6 +318,7 @@ mod wasm {
 
 /// AVX-512F kernels (the `avx512` feature; `_mm512_*` intrinsics are stable since Rust 1.89).
 #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+#[clippy::msrv = "1.89"] // only built with the `avx512` feature, whose intrinsics need 1.89
 #[allow(unused_unsafe)]
 mod x86_512 {
     use std::arch::x86_64::*;

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::crc32::crc32;
-use crate::hnsw::{Hnsw, Metric, Params, Parts, MAX_DIMENSIONS, MAX_EF, MAX_LEVEL, NONE};
+use crate::hnsw::{Hnsw, Metric, Params, Parts, MAX_LEVEL, NONE};
 
 pub const MAGIC: &[u8; 8] = b"RUVHNSW\0";
 pub const VERSION: u16 = 1;
@@ -83,20 +83,7 @@ pub fn read_header(data: &[u8]) -> Result<Header, FormatError> {
     let (d, m, efc, efs) = (u32_at(data, 12), u32_at(data, 16), u32_at(data, 20), u32_at(data, 24));
     let (n, n_deleted, entry, max_level) = (u32_at(data, 28), u32_at(data, 32), u32_at(data, 36), u32_at(data, 40));
     let (seed, id_bytes, link_count) = (u64_at(data, 48), u64_at(data, 56), u64_at(data, 64));
-    let in_range = (1..=MAX_DIMENSIONS as u32).contains(&d)
-        && (2..=256).contains(&m)
-        && (1..=MAX_EF as u32).contains(&efc)
-        && (1..=MAX_EF as u32).contains(&efs)
-        && seed < 1u64 << 63;
-    if !in_range {
-        return err("index header parameters are out of range");
-    }
-    if n_deleted > n {
-        return err("index header counts more deleted nodes than nodes");
-    }
-    if (n == 0) != (entry == NONE) || (n == 0) != (max_level == NONE) {
-        return err("index header entry point disagrees with its node count");
-    }
+    // the header's parameters obey exactly the bounds of `Params::check`
     let params = Params {
         dimensions: d as usize,
         m: m as usize,
@@ -105,6 +92,15 @@ pub fn read_header(data: &[u8]) -> Result<Header, FormatError> {
         metric,
         seed,
     };
+    if params.check().is_err() {
+        return err("index header parameters are out of range");
+    }
+    if n_deleted > n {
+        return err("index header counts more deleted nodes than nodes");
+    }
+    if (n == 0) != (entry == NONE) || (n == 0) != (max_level == NONE) {
+        return err("index header entry point disagrees with its node count");
+    }
     Ok(Header { params, node_count: n, deleted_count: n_deleted, entry_point: entry, max_level, id_bytes, link_count })
 }
 
@@ -220,12 +216,12 @@ fn check_ids(offsets: &[u8], id_text: &[u8], flags: &[u8]) -> Result<(), FormatE
     ];
     let mask = table.len() - 1;
     let id = |i: usize| &id_text[u32_at(offsets, 4 * i) as usize..u32_at(offsets, 4 * i + 4) as usize];
-    for i in 0..n {
+    for (i, &flag) in flags.iter().enumerate().take(n) {
         let bytes = id(i);
         if std::str::from_utf8(bytes).is_err() {
             return err("an index id is not valid UTF-8");
         }
-        if flags[i] != 0 {
+        if flag != 0 {
             continue;
         }
         let mut h: u64 = 0xCBF2_9CE4_8422_2325;

@@ -33,12 +33,20 @@ use crate::exec::Executor;
 
 /// "No node": the entry point of an empty graph, an empty hash slot.
 pub const NONE: u32 = u32::MAX;
+
+// The contract's numbers. `ruvector_core/models.py` defines the same ones for Python, and a
+// test there reads these lines and fails when the two disagree.
 /// Highest level the format can store.
 pub const MAX_LEVEL: u8 = 63;
 /// Largest dimension the format accepts.
 pub const MAX_DIMENSIONS: usize = 65_536;
+/// Smallest and largest `m` (links per node on the upper layers).
+pub const MIN_M: usize = 2;
+pub const MAX_M: usize = 256;
 /// Largest ef the configuration accepts.
 pub const MAX_EF: usize = 100_000;
+/// Seeds are below this: they fit a signed 64-bit integer.
+pub const SEED_LIMIT: u64 = 1 << 63;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
@@ -93,13 +101,13 @@ impl Params {
         if !(1..=MAX_DIMENSIONS).contains(&self.dimensions) {
             return Err(format!("dimensions must be 1..={MAX_DIMENSIONS}"));
         }
-        if !(2..=256).contains(&self.m) {
-            return Err("m must be 2..=256".into());
+        if !(MIN_M..=MAX_M).contains(&self.m) {
+            return Err(format!("m must be {MIN_M}..={MAX_M}"));
         }
         if !(1..=MAX_EF).contains(&self.ef_construction) || !(1..=MAX_EF).contains(&self.ef_search) {
             return Err(format!("ef_construction and ef_search must be 1..={MAX_EF}"));
         }
-        if self.seed >= 1u64 << 63 {
+        if self.seed >= SEED_LIMIT {
             return Err("seed must be below 2**63".into());
         }
         Ok(())
@@ -190,7 +198,7 @@ fn mix64(mut z: u64) -> u64 {
 /// The level of node `node`: floor(-ln(u) / ln(m)) capped at 63, u in (0, 1] hashed from
 /// (seed, node).
 pub fn draw_level(seed: u64, node: u64, m: usize) -> u8 {
-    let h = mix64(seed ^ mix64(node ^ 0x5EED_0F_1E7E15));
+    let h = mix64(seed ^ mix64(node ^ 0x5EED_0F1E_7E15));
     let u = ((h >> 11) as f64 + 1.0) * (1.0 / (1u64 << 53) as f64);
     let level = (-u.ln() * (1.0 / (m as f64).ln())).floor();
     if level >= MAX_LEVEL as f64 {
@@ -214,7 +222,7 @@ fn hash_id(id: &[u8]) -> u64 {
 /// Size of the chunks a batch insert is cut into, from the graph size alone (so results
 /// never depend on the thread count): exact sequential inserts while the graph is small.
 fn chunk_size(n: usize) -> usize {
-    (n / 16).max(1).min(64)
+    (n / 16).clamp(1, 64)
 }
 
 /// 16 floats on a 64-byte boundary: the unit the vectors are stored in, each vector

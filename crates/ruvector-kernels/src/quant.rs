@@ -32,14 +32,7 @@ pub fn quantize_int8(matrix: &[f32], d: usize, codes: &mut [i8], scales: &mut [f
         let scale = (hi - lo) / LEVELS;
         let safe = if scale > 0.0 { scale } else { 1.0 };
         for (c, &x) in codes[r * d..(r + 1) * d].iter_mut().zip(row) {
-            let level = rint((x as f64 - lo) / safe);
-            let level = if level < 0.0 {
-                0.0
-            } else if level > LEVELS {
-                LEVELS
-            } else {
-                level
-            };
+            let level = rint((x as f64 - lo) / safe).clamp(0.0, LEVELS);
             *c = (level as i32 - 128) as i8;
         }
         scales[r] = scale as f32;

@@ -46,7 +46,7 @@ fn seeds() -> Vec<Vec<u8>> {
     out
 }
 
-fn fix_crc(b: &mut Vec<u8>) {
+fn fix_crc(b: &mut [u8]) {
     if b.len() >= 76 {
         let body = b.len() - 4;
         let c = crc32(&b[..body]);
