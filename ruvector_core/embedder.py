@@ -23,7 +23,8 @@ class Embedder:
 
     def embed(self, text: str) -> np.ndarray:
         """One text to one vector of shape (dimensions,)."""
-        return self.embed_batch([_check_text(text)])[0]
+        vector: np.ndarray = self.embed_batch([_check_text(text)])[0]
+        return vector
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Texts to an array of shape (len(texts), dimensions), in input order."""

@@ -43,6 +43,7 @@ def ruvector_backend_info() -> BackendInfo:
     Called once, right after the plugin module is imported; a probe that raises makes the
     backend unusable with the exception as its reason.
     """
+    raise NotImplementedError  # a specification: pluggy calls the backends' implementations
 
 
 @hookspec

@@ -53,7 +53,8 @@ class VectorOps:
         """Unit L2 norm per row (or for the one vector given); zero vectors stay zero."""
         array = np.asarray(vectors)
         if array.ndim == 1:
-            return self._kernels.normalize(as_vector(array)[None, :])[0]
+            row: np.ndarray = self._kernels.normalize(as_vector(array)[None, :])[0]
+            return row
         return self._kernels.normalize(as_matrix(array))
 
     def quantize(self, vectors: Any, config: QuantizationConfig | None = None) -> QuantizedVectors:
@@ -68,4 +69,5 @@ class VectorOps:
 def _check_metric(metric: Any) -> Metric:
     if metric not in _METRICS:
         raise InvalidInputError(f"metric must be one of {', '.join(_METRICS)}, got {metric!r}")
-    return metric
+    checked: Metric = metric
+    return checked

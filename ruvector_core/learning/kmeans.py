@@ -39,4 +39,5 @@ def _plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarr
 
 def _nearest(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     squared = (points**2).sum(1)[:, None] - 2.0 * points @ centroids.T + (centroids**2).sum(1)[None, :]
-    return np.argmin(squared, axis=1)
+    nearest: np.ndarray = np.argmin(squared, axis=1)
+    return nearest

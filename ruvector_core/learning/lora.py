@@ -79,7 +79,8 @@ def adapt(embeddings: np.ndarray, lora: LoRAWeights, normalize: bool = True) -> 
     adapted = x + lora.scale * (x @ lora.a) @ lora.b
     if normalize:
         adapted /= np.maximum(np.linalg.norm(adapted, axis=-1, keepdims=True), 1e-12)
-    return adapted.astype(np.float32)
+    result: np.ndarray = adapted.astype(np.float32)
+    return result
 
 
 def merge(weight: np.ndarray, lora: LoRAWeights) -> np.ndarray:
@@ -87,7 +88,8 @@ def merge(weight: np.ndarray, lora: LoRAWeights) -> np.ndarray:
     weight = np.asarray(weight, dtype=np.float32)
     if weight.shape != (lora.dimensions, lora.dimensions):
         raise InvalidInputError(f"weight must be {lora.dimensions}x{lora.dimensions}, got {weight.shape}")
-    return weight + lora.delta()
+    merged: np.ndarray = weight + lora.delta()
+    return merged
 
 
 class _Adam:

@@ -171,7 +171,8 @@ class LoRAWeights(_Arrays):
 
     def delta(self) -> np.ndarray:
         """(alpha / r) A B: what merging adds to a weight matrix."""
-        return (self.scale * (self.a.astype(np.float64) @ self.b)).astype(np.float32)
+        delta: np.ndarray = (self.scale * (self.a.astype(np.float64) @ self.b)).astype(np.float32)
+        return delta
 
     def as_model_weights(self) -> ModelWeights:
         return ModelWeights(tensors={"lora.a": self.a, "lora.b": self.b})

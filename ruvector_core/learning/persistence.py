@@ -60,7 +60,8 @@ def load_lora(path: str | Path) -> LoRAWeights:
 def _write(path: Path, kind: str, header: dict[str, Any], **arrays: np.ndarray) -> None:
     buffer = io.BytesIO()
     meta = json.dumps({"kind": kind, "version": VERSION, **header}).encode()
-    np.savez(buffer, header=np.frombuffer(meta, dtype=np.uint8), **arrays)
+    members: dict[str, Any] = {"header": np.frombuffer(meta, dtype=np.uint8), **arrays}
+    np.savez(buffer, **members)  # typed as Any: numpy's stub would read a member as allow_pickle
     write_atomically(path, buffer.getvalue())
 
 

@@ -117,7 +117,8 @@ class MemoryStore:
 
     @property
     def model(self) -> str:
-        return self._db.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()[0]
+        model: str = self._db.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()[0]
+        return model
 
     # -- reading ------------------------------------------------------------------------
 

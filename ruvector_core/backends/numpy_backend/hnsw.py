@@ -249,12 +249,15 @@ class NumpyHnsw:
     def _distances(self, query: np.ndarray, nodes: list[int]) -> np.ndarray:
         rows = self._vectors[nodes]
         metric = self.config.metric
+        distances: np.ndarray
         if metric == "cosine":
-            return 1.0 - rows @ query
-        if metric == "dot":
-            return -(rows @ query)
-        diff = rows - query
-        return np.einsum("ij,ij->i", diff, diff)
+            distances = 1.0 - rows @ query
+        elif metric == "dot":
+            distances = -(rows @ query)
+        else:
+            diff = rows - query
+            distances = np.einsum("ij,ij->i", diff, diff)
+        return distances
 
     def _pairwise(self, nodes: list[int]) -> np.ndarray:
         rows = self._vectors[nodes]
@@ -302,4 +305,5 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     # distances, where the core detects it (see HnswIndex.search), without warnings on the way.
     with np.errstate(invalid="ignore", over="ignore"):
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms != 0).astype(np.float32)
+        unit: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms != 0)
+        return unit.astype(np.float32)

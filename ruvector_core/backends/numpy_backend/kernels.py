@@ -18,20 +18,23 @@ class NumpyKernels:
             return self._batch_distance(query, matrix, metric)
 
     def _batch_distance(self, query: np.ndarray, matrix: np.ndarray, metric: Metric) -> np.ndarray:
+        distances: np.ndarray
         if metric == "euclidean":
             diff = matrix - query
-            return np.sqrt(np.einsum("ij,ij->i", diff, diff)).astype(np.float32)
-        dots = matrix @ query
+            distances = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+            return distances.astype(np.float32)
+        dots: np.ndarray = matrix @ query
         if metric == "dot":
             return (-dots).astype(np.float32)
         norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(query)
         # only an exactly zero norm is special: NaN must reach the result (see VectorOps)
-        cosines = np.divide(dots, norms, out=np.zeros_like(dots), where=norms != 0)
+        cosines: np.ndarray = np.divide(dots, norms, out=np.zeros_like(dots), where=norms != 0)
         return (1.0 - cosines).astype(np.float32)
 
     def normalize(self, matrix: np.ndarray) -> np.ndarray:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+        unit: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+        return unit
 
     def quantize(self, matrix: np.ndarray, config: QuantizationConfig) -> QuantizedVectors:
         if config.kind == "binary":
@@ -60,14 +63,17 @@ class NumpyKernels:
         if quantized.kind == "binary":
             bits = np.unpackbits(quantized.codes, axis=1, count=quantized.dimensions)
             signs = bits.astype(np.float32) * 2.0 - 1.0
-            return signs * quantized.scales[:, None]
+            restored: np.ndarray = signs * quantized.scales[:, None]
+            return restored
         levels = quantized.codes.astype(np.float64) + 128.0
-        return (levels * quantized.scales[:, None] + quantized.offsets[:, None]).astype(np.float32)
+        restored = levels * quantized.scales[:, None] + quantized.offsets[:, None]
+        return restored.astype(np.float32)
 
 
 class NumpyLearningKernels:
     def pattern_similarities(self, query: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-        return (embeddings @ query).astype(np.float32)
+        similarities: np.ndarray = embeddings @ query
+        return similarities.astype(np.float32)
 
     def lora_gradients(
         self, queries: np.ndarray, targets: np.ndarray, weights: np.ndarray, a: np.ndarray, b: np.ndarray, scale: float
