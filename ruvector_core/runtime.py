@@ -91,7 +91,7 @@ class Runtime:
 
     @property
     def backend(self) -> str:
-        """The backend serving ``vector_ops``: the record's ``getBackend()``."""
+        """The backend serving ``vector_ops``: the one that does the arithmetic of this process."""
         return self.vector_ops.backend
 
     @property

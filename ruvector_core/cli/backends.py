@@ -1,4 +1,5 @@
-"""``ruvector backends``: the record's detection log, as a table."""
+"""``ruvector backends``: which backends were found, whether each can run here and why not,
+and which one serves each capability, as a table."""
 
 from __future__ import annotations
 

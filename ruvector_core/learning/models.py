@@ -1,4 +1,4 @@
-"""Typed records of the learning system (formulas: DESIGN.md section 6)."""
+"""Typed records of the learning system (its formulas: docs/architecture.md, "Learning")."""
 
 from __future__ import annotations
 
