@@ -104,6 +104,13 @@ fn isa() -> &'static str {
     dist::kernels().isa
 }
 
+/// (ids, scores) of a batch search: an object array of `str` or None and float32 scores.
+type IdsAndScores<'py> = (Bound<'py, PyArray2<Py<PyAny>>>, Bound<'py, PyArray2<f32>>);
+/// (codes, scales, offsets) of int8 quantization.
+type Int8Codes<'py> = (Bound<'py, PyArray2<i8>>, Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
+/// (codes, scales) of binary quantization.
+type BinaryCodes<'py> = (Bound<'py, PyArray2<u8>>, Bound<'py, PyArray1<f32>>);
+
 // -- helpers ------------------------------------------------------------------------------
 
 fn read(lock: &RwLock<Hnsw>) -> RwLockReadGuard<'_, Hnsw> {
@@ -174,8 +181,7 @@ impl IdNames {
     /// index's read lock without the GIL.
     fn missing(&self, g: &Hnsw, found: impl Iterator<Item = u32>) -> Vec<(u32, String)> {
         let names = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut nodes: Vec<u32> =
-            found.filter(|&node| names.get(node as usize).map_or(true, Option::is_none)).collect();
+        let mut nodes: Vec<u32> = found.filter(|&node| names.get(node as usize).is_none_or(Option::is_none)).collect();
         nodes.sort_unstable();
         nodes.dedup();
         nodes.into_iter().map(|node| (node, g.id(node).to_owned())).collect()
@@ -260,7 +266,7 @@ impl NativeHnsw {
         queries: PyReadonlyArray2<'py, f32>,
         k: usize,
         ef: usize,
-    ) -> PyResult<(Bound<'py, PyArray2<Py<PyAny>>>, Bound<'py, PyArray2<f32>>)> {
+    ) -> PyResult<IdsAndScores<'py>> {
         let shape = queries.shape();
         let rows = queries.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
         let (q, d) = (shape[0], shape[1]);
@@ -447,16 +453,11 @@ impl Kernels {
         let mut rows = slice2(&matrix)?.to_vec();
         let k = self.k;
         py.detach(|| dist::normalize_rows(&k, &mut rows, shape[1]));
-        Ok(PyArray1::from_vec(py, rows).reshape([shape[0], shape[1]])?)
+        PyArray1::from_vec(py, rows).reshape([shape[0], shape[1]])
     }
 
     /// (codes int8 (n, d), scales float32 (n,), offsets float32 (n,)).
-    #[allow(clippy::type_complexity)]
-    fn quantize_int8<'py>(
-        &self,
-        py: Python<'py>,
-        matrix: PyReadonlyArray2<'py, f32>,
-    ) -> PyResult<(Bound<'py, PyArray2<i8>>, Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>)> {
+    fn quantize_int8<'py>(&self, py: Python<'py>, matrix: PyReadonlyArray2<'py, f32>) -> PyResult<Int8Codes<'py>> {
         let shape = matrix.shape();
         let (n, d) = (shape[0], shape[1]);
         let m = slice2(&matrix)?;
@@ -499,15 +500,11 @@ impl Kernels {
             quant::dequantize_int8(c, d, s, o, &mut out);
             out
         });
-        Ok(PyArray1::from_vec(py, out).reshape([n, d])?)
+        PyArray1::from_vec(py, out).reshape([n, d])
     }
 
     /// (codes uint8 (n, ceil(d / 8)), scales float32 (n,)).
-    fn quantize_binary<'py>(
-        &self,
-        py: Python<'py>,
-        matrix: PyReadonlyArray2<'py, f32>,
-    ) -> PyResult<(Bound<'py, PyArray2<u8>>, Bound<'py, PyArray1<f32>>)> {
+    fn quantize_binary<'py>(&self, py: Python<'py>, matrix: PyReadonlyArray2<'py, f32>) -> PyResult<BinaryCodes<'py>> {
         let shape = matrix.shape();
         let (n, d) = (shape[0], shape[1]);
         let rb = quant::binary_row_bytes(d);
@@ -542,7 +539,7 @@ impl Kernels {
             quant::dequantize_binary(c, dimensions, s, &mut out);
             out
         });
-        Ok(PyArray1::from_vec(py, out).reshape([n, dimensions])?)
+        PyArray1::from_vec(py, out).reshape([n, dimensions])
     }
 }
 
