@@ -1,6 +1,9 @@
-"""The extension's boundary: its own errors and their mapping onto the core's."""
+"""The extension's boundary: its stub, its own errors and their mapping onto the core's."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -18,6 +21,14 @@ def _plain(config: rv.HnswConfig) -> tuple[int, int, int, int, int, int]:
     """The extension's constructor arguments for ``config``."""
     c = config
     return (c.dimensions, c.m, c.ef_construction, c.ef_search, METRIC_CODES[c.metric], c.seed)
+
+
+def test_stub_matches_the_extension() -> None:
+    pytest.importorskip("mypy.stubtest")
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "ruvector_native._native"], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_every_extension_error_has_a_core_error() -> None:
