@@ -36,6 +36,7 @@ lint: install
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 	$(UV) run lint-imports
+	$(UV) run python -m mypy.stubtest ruvector_native._native
 	@for crate in $(RUST_CRATES) crates/ruvector-kernels/fuzz; do cargo fmt --check --manifest-path $$crate/Cargo.toml || exit 1; done
 	@for crate in $(RUST_CRATES); do cargo clippy --quiet --all-targets --all-features --manifest-path $$crate/Cargo.toml -- -D warnings || exit 1; done
 

@@ -187,8 +187,8 @@ def main() -> None:
     for ef in efs:
         found = [[row_of[h.id] for h in ix.search(q, k=K, ef=ef)] for q in queries]
         r_native = recall(found, truth)
-        t_api = best_of(lambda: [ix.search(q, k=K, ef=ef) for q in queries])
-        t_raw = best_of(lambda: [graph.search(q, K, max(ef, K)) for q in queries])
+        t_api = best_of(lambda ef=ef: [ix.search(q, k=K, ef=ef) for q in queries])
+        t_raw = best_of(lambda ef=ef: [graph.search(q, K, max(ef, K)) for q in queries])
         hl.set_ef(max(ef, K))
         labels = [hl.knn_query(q, k=K)[0][0].tolist() for q in queries]
         r_hl = recall(labels, truth)
@@ -203,7 +203,8 @@ def main() -> None:
         )
         rows.append(row)
         print(
-            f"{ef:>5} {r_native:>7.4f} {row['qps']:>11.0f} {row['raw_qps']:>9.0f} {r_hl:>15.4f} {row['hnswlib_qps']:>12.0f}"
+            f"{ef:>5} {r_native:>7.4f} {row['qps']:>11.0f} {row['raw_qps']:>9.0f}",
+            f"{r_hl:>15.4f} {row['hnswlib_qps']:>12.0f}",
         )
     report["search"] = rows
 
@@ -278,7 +279,7 @@ def main() -> None:
         native.set_threads(threads)
         for metric in ("cosine", "dot", "euclidean"):
             vo[f"batch_distance_100k_{metric}_threads{threads}_ms"] = (
-                best_of(lambda: kern.batch_distance(a, big, metric), 7) * 1e3
+                best_of(lambda metric=metric: kern.batch_distance(a, big, metric), 7) * 1e3
             )
     native.set_threads(1)
     vo["stream_sum_100k_ms"] = best_of(lambda: big.sum(dtype=np.float32), 7) * 1e3

@@ -1,5 +1,11 @@
 //! `ruvector_native._native`: the PyO3 binding of `ruvector-kernels`.
 //!
+//! Plain values cross this boundary: ints, floats, str and C-contiguous numpy arrays in;
+//! tuples, lists, bytes and numpy arrays out. The plugin's Python side
+//! (`ruvector_native._adapters`) builds the core's models from them and maps this module's
+//! exceptions (`InvalidInput`, `CorruptIndex`) onto the core's errors, so nothing here
+//! knows the core's classes.
+//!
 //! Arguments arrive validated by the core's facades (finite, C-contiguous float32 of the
 //! right shape), so this layer only converts. Every loop over many vectors runs with the
 //! GIL released; the index sits behind an `RwLock`, which is only ever waited for with the
@@ -12,13 +18,33 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::ndarray::Dimension;
+use numpy::{
+    Element, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
+};
+use pyo3::create_exception;
 use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyList, PyString};
 use rayon::prelude::*;
 use ruvector_kernels::distance::{self as dist, Kind};
 use ruvector_kernels::{format, quant, Executor, Hnsw, Metric, Params};
+
+// -- errors -------------------------------------------------------------------------------
+
+create_exception!(
+    ruvector_native._native,
+    InvalidInput,
+    PyValueError,
+    "An argument the extension cannot use: a shape, length, metric or parameter out of range."
+);
+create_exception!(
+    ruvector_native._native,
+    CorruptIndex,
+    PyValueError,
+    "Index bytes that fail the checks of docs/format.md."
+);
 
 // -- threads ------------------------------------------------------------------------------
 
@@ -92,7 +118,7 @@ fn get_threads() -> usize {
 #[pyfunction]
 fn set_threads(n: usize) -> PyResult<()> {
     if n == 0 {
-        return Err(PyValueError::new_err("threads must be at least 1"));
+        return Err(InvalidInput::new_err("threads must be at least 1"));
     }
     THREADS.store(n, Ordering::Relaxed);
     Ok(())
@@ -103,6 +129,13 @@ fn set_threads(n: usize) -> PyResult<()> {
 fn isa() -> &'static str {
     dist::kernels().isa
 }
+
+/// (ids, scores) of a batch search: an object array of `str` or None and float32 scores.
+type IdsAndScores<'py> = (Bound<'py, PyArray2<Py<PyAny>>>, Bound<'py, PyArray2<f32>>);
+/// (codes, scales, offsets) of int8 quantization.
+type Int8Codes<'py> = (Bound<'py, PyArray2<i8>>, Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
+/// (codes, scales) of binary quantization.
+type BinaryCodes<'py> = (Bound<'py, PyArray2<u8>>, Bound<'py, PyArray1<f32>>);
 
 // -- helpers ------------------------------------------------------------------------------
 
@@ -119,48 +152,56 @@ fn kind_of(metric: &str) -> PyResult<Kind> {
         "cosine" => Ok(Kind::Cosine),
         "euclidean" => Ok(Kind::Euclidean),
         "dot" => Ok(Kind::Dot),
-        other => Err(PyValueError::new_err(format!("unknown metric {other:?}"))),
+        other => Err(InvalidInput::new_err(format!("unknown metric {other:?}"))),
     }
 }
 
-fn core_error(py: Python<'_>, name: &str, msg: String) -> PyErr {
-    let made =
-        py.import("ruvector_core.errors").and_then(|m| m.getattr(name)).and_then(|cls| cls.call1((msg.clone(),)));
-    match made {
-        Ok(exc) => PyErr::from_value(exc),
-        Err(e) => e,
-    }
+/// The elements of a C-contiguous array, which is all the core's facades pass.
+fn slice<'a, T: Element, D: Dimension>(a: &'a PyReadonlyArray<'_, T, D>) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|e| InvalidInput::new_err(e.to_string()))
 }
 
-fn params_of(config: &Bound<'_, PyAny>) -> PyResult<Params> {
-    let metric: String = config.getattr("metric")?.extract()?;
-    let params = Params {
-        dimensions: config.getattr("dimensions")?.extract()?,
-        m: config.getattr("m")?.extract()?,
-        ef_construction: config.getattr("ef_construction")?.extract()?,
-        ef_search: config.getattr("ef_search")?.extract()?,
-        metric: Metric::from_name(&metric)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown metric {metric:?}")))?,
-        seed: config.getattr("seed")?.extract()?,
-    };
-    params.check().map_err(PyValueError::new_err)?;
+/// The parameters of an index; `metric_code` is the metric's byte in the index format.
+fn params_of(
+    dimensions: usize,
+    m: usize,
+    ef_construction: usize,
+    ef_search: usize,
+    metric_code: u8,
+    seed: u64,
+) -> PyResult<Params> {
+    let metric = Metric::from_code(metric_code)
+        .ok_or_else(|| InvalidInput::new_err(format!("unknown metric code {metric_code}")))?;
+    let params = Params { dimensions, m, ef_construction, ef_search, metric, seed };
+    params.check().map_err(InvalidInput::new_err)?;
     Ok(params)
+}
+
+/// The index `data` encodes, which must declare `params`; anything wrong with the bytes,
+/// even a panic of the decoder, is a `CorruptIndex`.
+fn decode(py: Python<'_>, data: &[u8], params: &Params) -> PyResult<Hnsw> {
+    let graph = match py.detach(|| catch_unwind(AssertUnwindSafe(|| format::decode(data)))) {
+        Ok(Ok(graph)) => graph,
+        Ok(Err(e)) => return Err(CorruptIndex::new_err(e.0)),
+        Err(_) => return Err(CorruptIndex::new_err("index bytes could not be decoded")),
+    };
+    if graph.params() != params {
+        return Err(CorruptIndex::new_err("the index bytes declare other parameters than the ones given"));
+    }
+    Ok(graph)
 }
 
 // -- the index ----------------------------------------------------------------------------
 
-/// An HNSW index (the `HnswGraph` protocol of ruvector_core).
-#[pyclass(module = "ruvector_native._native", name = "NativeHnsw", frozen)]
-struct NativeHnsw {
+/// An HNSW index: the graph operations of the core's `HnswGraph` protocol on plain values
+/// (the plugin's Python subclass adds the configuration and the statistics model).
+#[pyclass(module = "ruvector_native._native", name = "Hnsw", subclass, frozen)]
+struct Index {
     inner: RwLock<Hnsw>,
-    config: Py<PyAny>,
+    /// The graph's dimension, kept outside the lock: it never changes, and a check of an
+    /// argument against it should not wait, with the GIL held, for a writer to finish.
+    dimensions: usize,
     names: IdNames,
-}
-
-impl NativeHnsw {
-    fn wrap(graph: Hnsw, config: Bound<'_, PyAny>) -> Self {
-        NativeHnsw { inner: RwLock::new(graph), config: config.unbind(), names: IdNames::default() }
-    }
 }
 
 /// The Python `str` of each node's id, made the first time a search returns the node and
@@ -174,8 +215,7 @@ impl IdNames {
     /// index's read lock without the GIL.
     fn missing(&self, g: &Hnsw, found: impl Iterator<Item = u32>) -> Vec<(u32, String)> {
         let names = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let mut nodes: Vec<u32> =
-            found.filter(|&node| names.get(node as usize).map_or(true, Option::is_none)).collect();
+        let mut nodes: Vec<u32> = found.filter(|&node| names.get(node as usize).is_none_or(Option::is_none)).collect();
         nodes.sort_unstable();
         nodes.dedup();
         nodes.into_iter().map(|node| (node, g.id(node).to_owned())).collect()
@@ -205,29 +245,38 @@ impl IdNames {
 }
 
 #[pymethods]
-impl NativeHnsw {
+impl Index {
+    /// An empty index with these parameters or, given `data`, the index those bytes encode
+    /// (docs/format.md), which must declare the same parameters. One constructor for both,
+    /// so that a Python subclass gets its own instances from either.
     #[new]
-    fn new(config: Bound<'_, PyAny>) -> PyResult<Self> {
-        let params = params_of(&config)?;
-        let graph = Hnsw::new(params).map_err(PyValueError::new_err)?;
-        Ok(NativeHnsw::wrap(graph, config))
-    }
-
-    /// The `HnswConfig` this index was made with.
-    #[getter]
-    fn config(&self, py: Python<'_>) -> Py<PyAny> {
-        self.config.clone_ref(py)
+    #[pyo3(signature = (dimensions, m, ef_construction, ef_search, metric_code, seed, data = None))]
+    fn new(
+        dimensions: usize,
+        m: usize,
+        ef_construction: usize,
+        ef_search: usize,
+        metric_code: u8,
+        seed: u64,
+        data: Option<&Bound<'_, PyBytes>>,
+    ) -> PyResult<Self> {
+        let params = params_of(dimensions, m, ef_construction, ef_search, metric_code, seed)?;
+        let graph = match data {
+            Some(data) => decode(data.py(), data.as_bytes(), &params)?,
+            None => Hnsw::new(params).map_err(InvalidInput::new_err)?,
+        };
+        Ok(Index { inner: RwLock::new(graph), dimensions, names: IdNames::default() })
     }
 
     fn insert_batch(&self, py: Python<'_>, ids: Vec<String>, vectors: PyReadonlyArray2<'_, f32>) -> PyResult<()> {
         let shape = vectors.shape();
-        let d = read_dims(self);
+        let d = self.dimensions;
         if shape[0] != ids.len() || shape[1] != d {
-            return Err(PyValueError::new_err(format!("expected {} rows of {d} components, got {shape:?}", ids.len())));
+            return Err(InvalidInput::new_err(format!("expected {} rows of {d} components, got {shape:?}", ids.len())));
         }
-        let rows = vectors.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let rows = slice(&vectors)?;
         let exec = executor();
-        py.detach(|| write(&self.inner).insert_batch(&ids, rows, &exec)).map_err(PyValueError::new_err)
+        py.detach(|| write(&self.inner).insert_batch(&ids, rows, &exec)).map_err(InvalidInput::new_err)
     }
 
     /// At most `k` live (id, similarity) pairs, best first.
@@ -238,12 +287,12 @@ impl NativeHnsw {
         k: usize,
         ef: usize,
     ) -> PyResult<Bound<'py, PyList>> {
-        let q = query.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let q = slice(&query)?;
+        if q.len() != self.dimensions {
+            return Ok(PyList::empty(py));
+        }
         let (found, missing) = py.detach(|| {
             let g = read(&self.inner);
-            if q.len() != g.params().dimensions {
-                return (Vec::new(), Vec::new());
-            }
             let found = g.search(q, k, ef);
             let missing = self.names.missing(&g, found.iter().map(|hit| hit.0));
             (found, missing)
@@ -260,16 +309,16 @@ impl NativeHnsw {
         queries: PyReadonlyArray2<'py, f32>,
         k: usize,
         ef: usize,
-    ) -> PyResult<(Bound<'py, PyArray2<Py<PyAny>>>, Bound<'py, PyArray2<f32>>)> {
+    ) -> PyResult<IdsAndScores<'py>> {
         let shape = queries.shape();
-        let rows = queries.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let rows = slice(&queries)?;
         let (q, d) = (shape[0], shape[1]);
         let exec = executor();
         let (hits, missing) = py.detach(|| {
-            let g = read(&self.inner);
-            if d != g.params().dimensions {
+            if d != self.dimensions {
                 return (vec![Vec::new(); q], Vec::new());
             }
+            let g = read(&self.inner);
             let g = &*g;
             let one = |i: usize| g.search(&rows[i * d..(i + 1) * d], k, ef);
             let hits: Vec<Vec<(u32, f32)>> = if q >= 4 { exec.map(q, one) } else { (0..q).map(one).collect() };
@@ -319,23 +368,13 @@ impl NativeHnsw {
         py.detach(|| read(&self.inner).live_ids().into_iter().map(str::to_owned).collect())
     }
 
-    fn stats(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let (live, deleted, max_level, per_level, memory) = py.detach(|| {
+    /// (count, deleted, max_level, nodes_per_level, memory_bytes): the figures of the
+    /// index's statistics that only the graph knows, read under one lock.
+    fn graph_stats(&self, py: Python<'_>) -> (usize, usize, i32, Vec<usize>, usize) {
+        py.detach(|| {
             let g = read(&self.inner);
             (g.len(), g.deleted_count(), g.max_level(), g.nodes_per_level(), g.memory_bytes())
-        });
-        let config = self.config.bind(py);
-        let kw = PyDict::new(py);
-        kw.set_item("backend", "native")?;
-        for field in ["dimensions", "metric", "m", "ef_construction", "ef_search"] {
-            kw.set_item(field, config.getattr(field)?)?;
-        }
-        kw.set_item("count", live)?;
-        kw.set_item("deleted", deleted)?;
-        kw.set_item("max_level", max_level)?;
-        kw.set_item("nodes_per_level", per_level)?;
-        kw.set_item("memory_bytes", memory)?;
-        Ok(py.import("ruvector_core.models")?.getattr("IndexStats")?.call((), Some(&kw))?.unbind())
+        })
     }
 
     /// The index in the format of docs/format.md.
@@ -344,35 +383,22 @@ impl NativeHnsw {
         PyBytes::new(py, &blob)
     }
 
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let (n, d, isa) = py.detach(|| {
-            let g = read(&self.inner);
-            (g.len(), g.params().dimensions, g.isa())
+    /// Named after the object's own class, which may be the plugin's subclass.
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let name = slf.get_type().qualname()?;
+        let index = slf.get();
+        let (n, isa) = slf.py().detach(|| {
+            let g = read(&index.inner);
+            (g.len(), g.isa())
         });
-        format!("NativeHnsw(dimensions={d}, count={n}, isa={isa:?})")
-    }
-}
-
-fn read_dims(index: &NativeHnsw) -> usize {
-    // the dimension never changes, so a poisoned or contended lock is no obstacle
-    read(&index.inner).params().dimensions
-}
-
-/// Rebuilds an index from bytes; anything wrong with them is a `CorruptIndexError`.
-#[pyfunction]
-fn load(py: Python<'_>, data: &[u8], config: Bound<'_, PyAny>) -> PyResult<NativeHnsw> {
-    let result = py.detach(|| catch_unwind(AssertUnwindSafe(|| format::decode(data))));
-    match result {
-        Ok(Ok(graph)) => Ok(NativeHnsw::wrap(graph, config)),
-        Ok(Err(e)) => Err(core_error(py, "CorruptIndexError", e.0)),
-        Err(_) => Err(core_error(py, "CorruptIndexError", "index bytes could not be decoded".into())),
+        Ok(format!("{name}(dimensions={}, count={n}, isa={isa:?})", index.dimensions))
     }
 }
 
 // -- vector kernels -----------------------------------------------------------------------
 
-/// Distances, normalisation and quantization (the `VectorKernels` protocol; quantize and
-/// dequantize are completed in Python by `ruvector_native.plugin.NativeKernels`).
+/// Distances, normalisation and quantization (the arithmetic of the core's `VectorKernels`
+/// protocol; the plugin's Python subclass wraps the quantization arrays in the core's model).
 #[pyclass(module = "ruvector_native._native", name = "Kernels", subclass, frozen)]
 struct Kernels {
     k: dist::Kernels,
@@ -383,14 +409,6 @@ const PAR_ROWS: usize = 8192;
 /// The same for int8 quantization, whose rows cost about 0.6 us each at 384 dimensions.
 const QUANT_PAR_ROWS: usize = 128;
 
-fn slice1<'a>(a: &'a PyReadonlyArray1<'_, f32>) -> PyResult<&'a [f32]> {
-    a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))
-}
-
-fn slice2<'a, T: numpy::Element>(a: &'a PyReadonlyArray2<'_, T>) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))
-}
-
 #[pymethods]
 impl Kernels {
     #[new]
@@ -400,9 +418,9 @@ impl Kernels {
 
     /// Lower is closer: `1 - cos`, L2, or `-a.b`.
     fn distance(&self, a: PyReadonlyArray1<'_, f32>, b: PyReadonlyArray1<'_, f32>, metric: &str) -> PyResult<f64> {
-        let (a, b) = (slice1(&a)?, slice1(&b)?);
+        let (a, b) = (slice(&a)?, slice(&b)?);
         if a.len() != b.len() {
-            return Err(PyValueError::new_err("vectors differ in length"));
+            return Err(InvalidInput::new_err("vectors differ in length"));
         }
         Ok(dist::distance(&self.k, a, b, kind_of(metric)?) as f64)
     }
@@ -415,10 +433,10 @@ impl Kernels {
         metric: &str,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let kind = kind_of(metric)?;
-        let (q, m) = (slice1(&query)?, slice2(&matrix)?);
+        let (q, m) = (slice(&query)?, slice(&matrix)?);
         let shape = matrix.shape();
         if shape[1] != q.len() {
-            return Err(PyValueError::new_err("matrix width differs from the query length"));
+            return Err(InvalidInput::new_err("matrix width differs from the query length"));
         }
         let (n, d) = (shape[0], q.len());
         let k = self.k;
@@ -444,22 +462,17 @@ impl Kernels {
         matrix: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let shape = matrix.shape();
-        let mut rows = slice2(&matrix)?.to_vec();
+        let mut rows = slice(&matrix)?.to_vec();
         let k = self.k;
         py.detach(|| dist::normalize_rows(&k, &mut rows, shape[1]));
-        Ok(PyArray1::from_vec(py, rows).reshape([shape[0], shape[1]])?)
+        PyArray1::from_vec(py, rows).reshape([shape[0], shape[1]])
     }
 
     /// (codes int8 (n, d), scales float32 (n,), offsets float32 (n,)).
-    #[allow(clippy::type_complexity)]
-    fn quantize_int8<'py>(
-        &self,
-        py: Python<'py>,
-        matrix: PyReadonlyArray2<'py, f32>,
-    ) -> PyResult<(Bound<'py, PyArray2<i8>>, Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>)> {
+    fn quantize_int8<'py>(&self, py: Python<'py>, matrix: PyReadonlyArray2<'py, f32>) -> PyResult<Int8Codes<'py>> {
         let shape = matrix.shape();
         let (n, d) = (shape[0], shape[1]);
-        let m = slice2(&matrix)?;
+        let m = slice(&matrix)?;
         let (codes, scales, offsets) = py.detach(|| {
             let (mut c, mut s, mut o) = (vec![0i8; n * d], vec![0f32; n], vec![0f32; n]);
             match executor().0 {
@@ -490,28 +503,24 @@ impl Kernels {
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let shape = codes.shape();
         let (n, d) = (shape[0], shape[1]);
-        let (c, s, o) = (slice2(&codes)?, slice1(&scales)?, slice1(&offsets)?);
+        let (c, s, o) = (slice(&codes)?, slice(&scales)?, slice(&offsets)?);
         if s.len() != n || o.len() != n {
-            return Err(core_error(py, "InvalidInputError", "scales and offsets must have one entry per row".into()));
+            return Err(InvalidInput::new_err("scales and offsets must have one entry per row"));
         }
         let out = py.detach(|| {
             let mut out = vec![0f32; n * d];
             quant::dequantize_int8(c, d, s, o, &mut out);
             out
         });
-        Ok(PyArray1::from_vec(py, out).reshape([n, d])?)
+        PyArray1::from_vec(py, out).reshape([n, d])
     }
 
     /// (codes uint8 (n, ceil(d / 8)), scales float32 (n,)).
-    fn quantize_binary<'py>(
-        &self,
-        py: Python<'py>,
-        matrix: PyReadonlyArray2<'py, f32>,
-    ) -> PyResult<(Bound<'py, PyArray2<u8>>, Bound<'py, PyArray1<f32>>)> {
+    fn quantize_binary<'py>(&self, py: Python<'py>, matrix: PyReadonlyArray2<'py, f32>) -> PyResult<BinaryCodes<'py>> {
         let shape = matrix.shape();
         let (n, d) = (shape[0], shape[1]);
         let rb = quant::binary_row_bytes(d);
-        let m = slice2(&matrix)?;
+        let m = slice(&matrix)?;
         let (codes, scales) = py.detach(|| {
             let (mut c, mut s) = (vec![0u8; n * rb], vec![0f32; n]);
             quant::quantize_binary(m, d, &mut c, &mut s);
@@ -529,28 +538,25 @@ impl Kernels {
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let shape = codes.shape();
         let n = shape[0];
-        let (c, s) = (slice2(&codes)?, slice1(&scales)?);
+        let (c, s) = (slice(&codes)?, slice(&scales)?);
         if s.len() != n || shape[1] != quant::binary_row_bytes(dimensions) {
-            return Err(core_error(
-                py,
-                "InvalidInputError",
-                "binary codes do not match their dimensions or scales".into(),
-            ));
+            return Err(InvalidInput::new_err("binary codes do not match their dimensions or scales"));
         }
         let out = py.detach(|| {
             let mut out = vec![0f32; n * dimensions];
             quant::dequantize_binary(c, dimensions, s, &mut out);
             out
         });
-        Ok(PyArray1::from_vec(py, out).reshape([n, dimensions])?)
+        PyArray1::from_vec(py, out).reshape([n, dimensions])
     }
 }
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<NativeHnsw>()?;
+    m.add("InvalidInput", m.py().get_type::<InvalidInput>())?;
+    m.add("CorruptIndex", m.py().get_type::<CorruptIndex>())?;
+    m.add_class::<Index>()?;
     m.add_class::<Kernels>()?;
-    m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(set_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_threads, m)?)?;
     m.add_function(wrap_pyfunction!(isa, m)?)?;

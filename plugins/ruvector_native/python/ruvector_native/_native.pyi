@@ -1,0 +1,93 @@
+"""The compiled extension (rust/src/lib.rs): ruvector-kernels on plain values.
+
+Ints, floats, str and C-contiguous numpy arrays in; tuples, lists, bytes and numpy arrays
+out. Refused input raises ``InvalidInput``, bad index bytes ``CorruptIndex``;
+``ruvector_native._adapters`` maps both onto the core's errors.
+"""
+
+from typing import Self
+
+import numpy as np
+from numpy.typing import NDArray
+from typing_extensions import disjoint_base
+
+__all__ = ["InvalidInput", "CorruptIndex", "Hnsw", "Kernels", "set_threads", "get_threads", "isa"]
+
+class InvalidInput(ValueError):
+    """An argument the extension cannot use: a shape, length, metric or parameter out of range."""
+
+class CorruptIndex(ValueError):
+    """Index bytes that fail the checks of docs/format.md."""
+
+def get_threads() -> int:
+    """Number of threads used for batch work."""
+
+def set_threads(n: int) -> None:
+    """Sets the number of threads used for batch inserts, batch searches and large batch
+    distances (1 runs everything on the calling thread)."""
+
+def isa() -> str:
+    """The SIMD instruction set the kernels use on this CPU."""
+
+@disjoint_base
+class Hnsw:
+    def __new__(
+        cls,
+        dimensions: int,
+        m: int,
+        ef_construction: int,
+        ef_search: int,
+        metric_code: int,
+        seed: int,
+        data: bytes | None = None,
+    ) -> Self:
+        """An empty index with these parameters or, given ``data``, the index those bytes
+        encode, which must declare the same parameters. ``metric_code`` is the metric's
+        byte in the index format (``ruvector_core.models.METRIC_CODES``)."""
+
+    def insert_batch(self, ids: list[str], vectors: NDArray[np.float32]) -> None: ...
+    def search(self, query: NDArray[np.float32], k: int, ef: int) -> list[tuple[str, float]]:
+        """At most ``k`` live (id, similarity) pairs, best first."""
+
+    def search_batch(
+        self, queries: NDArray[np.float32], k: int, ef: int
+    ) -> tuple[NDArray[np.object_], NDArray[np.float32]]:
+        """(ids, scores) of shape (q, k): an object array padded with None and float32 scores
+        padded with -inf."""
+
+    def delete(self, id: str) -> bool: ...
+    def __contains__(self, id: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def ids(self) -> list[str]:
+        """Live ids, in insertion order of their nodes."""
+
+    def graph_stats(self) -> tuple[int, int, int, list[int], int]:
+        """(count, deleted, max_level, nodes_per_level, memory_bytes)."""
+
+    def serialize(self) -> bytes:
+        """The index in the format of docs/format.md."""
+
+@disjoint_base
+class Kernels:
+    def __new__(cls) -> Self: ...
+    def distance(self, a: NDArray[np.float32], b: NDArray[np.float32], metric: str) -> float:
+        """Lower is closer: ``1 - cos``, L2, or ``-a.b``."""
+
+    def batch_distance(
+        self, query: NDArray[np.float32], matrix: NDArray[np.float32], metric: str
+    ) -> NDArray[np.float32]: ...
+    def normalize(self, matrix: NDArray[np.float32]) -> NDArray[np.float32]: ...
+    def quantize_int8(
+        self, matrix: NDArray[np.float32]
+    ) -> tuple[NDArray[np.int8], NDArray[np.float32], NDArray[np.float32]]:
+        """(codes int8 (n, d), scales float32 (n,), offsets float32 (n,))."""
+
+    def dequantize_int8(
+        self, codes: NDArray[np.int8], scales: NDArray[np.float32], offsets: NDArray[np.float32]
+    ) -> NDArray[np.float32]: ...
+    def quantize_binary(self, matrix: NDArray[np.float32]) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+        """(codes uint8 (n, ceil(d / 8)), scales float32 (n,))."""
+
+    def dequantize_binary(
+        self, codes: NDArray[np.uint8], dimensions: int, scales: NDArray[np.float32]
+    ) -> NDArray[np.float32]: ...
