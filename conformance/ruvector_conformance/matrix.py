@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Final, Literal, TypedDict
 
 import pytest
 
-PASSED, FAILED, SKIPPED = "pass", "FAIL", "skip"
+Outcome = Literal["pass", "FAIL", "skip"]
+PASSED: Final = "pass"
+FAILED: Final = "FAIL"
+SKIPPED: Final = "skip"
+
+
+class MatrixReport(TypedDict):
+    """The matrix as ``--ruvector-report`` writes it (JSON)."""
+
+    backends: list[str]
+    checks: list[str]
+    matrix: dict[str, dict[str, Outcome]]
 
 
 class Matrix:
     """Outcome per (backend, check); a check counts as failed if any phase failed."""
 
     def __init__(self) -> None:
-        self._cells: dict[str, dict[str, str]] = defaultdict(dict)
+        self._cells: dict[str, dict[str, Outcome]] = defaultdict(dict)
         self._checks: list[str] = []
 
     def __bool__(self) -> bool:
@@ -30,7 +42,7 @@ class Matrix:
         elif report.when == "call" and report.passed and check not in row:
             row[check] = PASSED
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> MatrixReport:
         return {
             "backends": list(self._cells),
             "checks": list(self._checks),

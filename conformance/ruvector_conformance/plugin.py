@@ -8,6 +8,7 @@ ruvector_conformance`` or ``ruvector conformance``).
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ import ruvector_core as rv
 from .matrix import Matrix
 
 _MATRIX = pytest.StashKey[Matrix]()
-_RUNTIMES = pytest.StashKey[dict]()
+_RUNTIMES = pytest.StashKey[dict[str, rv.Runtime]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,7 +72,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     backend = _backend_of(item)
     if backend is not None:
@@ -80,7 +83,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: pytest.ExitCode, config: pytest.Config
+) -> None:
     matrix = config.stash[_MATRIX]
     if not matrix:
         return

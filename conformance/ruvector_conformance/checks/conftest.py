@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import ruvector_core as rv
+from ruvector_core.models import Metric
 
 from ..data import corpus
 
@@ -19,7 +20,7 @@ def corpus_index(runtime: rv.Runtime) -> rv.HnswIndex:
     return index
 
 
-def small_index(runtime: rv.Runtime, rows: int = 300, metric: str = "cosine", m: int = 8) -> rv.HnswIndex:
+def small_index(runtime: rv.Runtime, rows: int = 300, metric: Metric = "cosine", m: int = 8) -> rv.HnswIndex:
     """A fresh index over the first ``rows`` base vectors, for checks that change it."""
     data = corpus()
     index = runtime.hnsw(rv.HnswConfig(dimensions=384, m=m, ef_construction=64, metric=metric, seed=2))

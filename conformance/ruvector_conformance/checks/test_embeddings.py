@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ PARITY = 0.998  # cosine with the fp32 original, for every reference sentence
 
 
 @pytest.fixture(scope="module")
-def embedder(runtime: rv.Runtime) -> rv.Embedder:
+def embedder(runtime: rv.Runtime) -> Iterator[rv.Embedder]:
     with runtime.embedder() as embedder:
         yield embedder
 
@@ -69,8 +70,8 @@ def test_concurrent_embedding(embedder: rv.Embedder) -> None:
 
 def test_embedder_bad_input(embedder: rv.Embedder) -> None:
     with pytest.raises(rv.InvalidInputError):
-        embedder.embed(None)  # type: ignore[arg-type]
+        embedder.embed(None)  # type: ignore[arg-type]  # deliberately not a str: the check is that it is rejected
     with pytest.raises(rv.InvalidInputError):
-        embedder.embed_batch(["ok", b"bytes"])  # type: ignore[list-item]
+        embedder.embed_batch(["ok", b"bytes"])  # type: ignore[list-item]  # deliberately bytes, as above
     with pytest.raises(rv.ModelNotFoundError):
         rv.Runtime(backend=embedder.backend).embedder(rv.EmbedderConfig(model="/nonexistent/model"))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import ruvector_core as rv
+from ruvector_core.models import Metric
 
 from ..data import corpus
 from .conftest import small_index
@@ -55,7 +56,7 @@ def test_round_trip_keeps_deletions_and_stays_writable(runtime: rv.Runtime) -> N
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean", "dot"])
-def test_cross_backend_load(runtime: rv.Runtime, reference: rv.Runtime, metric: str) -> None:
+def test_cross_backend_load(runtime: rv.Runtime, reference: rv.Runtime, metric: Metric) -> None:
     """An index written here loads in the reference backend and the other way round."""
     data = corpus()
     here = small_index(runtime, rows=500, metric=metric)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
 import ruvector_core as rv
+from ruvector_core.models import Metric
 
 from ..data import corpus
 from .conftest import small_index
@@ -81,14 +84,14 @@ def test_bad_input_leaves_index_unchanged(runtime: rv.Runtime) -> None:
     nan_row[2, 5] = np.nan
     inf_row = data.base[0].copy()
     inf_row[0] = np.inf
-    bad_calls = [
+    bad_calls: list[tuple[type[rv.RuvectorError], Callable[[], object]]] = [
         (rv.DimensionMismatchError, lambda: index.insert("x", np.ones(383, dtype=np.float32))),
         (rv.DimensionMismatchError, lambda: index.insert_batch(["x", "y"], np.ones((2, 385), dtype=np.float32))),
         (rv.InvalidInputError, lambda: index.insert("x", inf_row)),
         (rv.InvalidInputError, lambda: index.insert_batch(["x", "y", "z"], nan_row)),
         (rv.InvalidInputError, lambda: index.insert_batch(["x", "x"], data.base[:2])),
         (rv.InvalidInputError, lambda: index.insert_batch(["x"], data.base[:2])),
-        (rv.InvalidInputError, lambda: index.insert(17, data.base[0])),  # type: ignore[arg-type]
+        (rv.InvalidInputError, lambda: index.insert(17, data.base[0])),  # type: ignore[arg-type]  # deliberately not a str
         (rv.InvalidInputError, lambda: index.insert("", data.base[0])),
         (rv.InvalidInputError, lambda: index.insert("x", [[1.0, 2.0]])),
         (rv.InvalidInputError, lambda: index.search(data.queries[0], k=0)),
@@ -107,7 +110,7 @@ def test_bad_input_leaves_index_unchanged(runtime: rv.Runtime) -> None:
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean", "dot"])
-def test_search_rejects_non_finite_queries(runtime: rv.Runtime, metric: str) -> None:
+def test_search_rejects_non_finite_queries(runtime: rv.Runtime, metric: Metric) -> None:
     """The core finds NaN and infinity in a query through the search's scores, so the
     backend must let them reach every distance (a NaN that vanished would be answered)."""
     data = corpus()

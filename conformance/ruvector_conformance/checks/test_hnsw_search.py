@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import ruvector_core as rv
+from ruvector_core.models import Metric
 
 from ..data import corpus, exact_top_k, recall, similarities
 from .conftest import small_index
@@ -26,7 +27,7 @@ def test_recall_at_10(corpus_index: rv.HnswIndex) -> None:
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "dot"])
-def test_recall_other_metrics(runtime: rv.Runtime, metric: str) -> None:
+def test_recall_other_metrics(runtime: rv.Runtime, metric: Metric) -> None:
     """Rows rescaled by random factors, so euclidean and dot differ from cosine."""
     data = corpus()
     rng = np.random.default_rng(11)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 import ruvector_core as rv
+from ruvector_core.models import Metric
 
 from ..data import corpus
 
@@ -18,14 +20,16 @@ DISTANCE_RTOL = 1e-4
 ODD_DIMENSIONS = (1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 64, 100, 384, 1000)
 
 
-def _truth(query: np.ndarray, matrix: np.ndarray, metric: str) -> np.ndarray:
+def _truth(query: np.ndarray, matrix: np.ndarray, metric: Metric) -> NDArray[np.float64]:
     q = query.astype(np.float64)
     m = matrix.astype(np.float64)
     if metric == "euclidean":
-        return np.sqrt(((m - q) ** 2).sum(1))
+        squared: NDArray[np.float64] = ((m - q) ** 2).sum(1)
+        return np.sqrt(squared)
     if metric == "dot":
         return -(m @ q)
-    return 1.0 - (m @ q) / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+    norms: NDArray[np.float64] = np.linalg.norm(m, axis=1) * np.linalg.norm(q)
+    return 1.0 - (m @ q) / norms
 
 
 def _assert_close(got: np.ndarray, want: np.ndarray) -> None:
@@ -35,7 +39,7 @@ def _assert_close(got: np.ndarray, want: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean", "dot"])
-def test_distances(runtime: rv.Runtime, metric: str) -> None:
+def test_distances(runtime: rv.Runtime, metric: Metric) -> None:
     ops = runtime.vector_ops
     rng = np.random.default_rng(7)
     data = corpus()
@@ -113,7 +117,7 @@ def test_vector_ops_bad_input(runtime: rv.Runtime) -> None:
         with pytest.raises(rv.InvalidInputError):
             ops.quantize(broken[None, :])
     with pytest.raises(rv.InvalidInputError):
-        ops.distance(good, good, metric="manhattan")
+        ops.distance(good, good, metric="manhattan")  # type: ignore[arg-type]  # deliberately not a Metric
     matrix = corpus().base[:64].copy()
     for metric in ("cosine", "euclidean", "dot"):  # the core relies on NaN reaching the result
         for bad in (np.nan, np.inf, -np.inf):

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 import ruvector_core as rv
-from ruvector_conformance.data import minilm_reference
+from ruvector_conformance.data import MiniLMReference, minilm_reference
 
 
 @pytest.fixture(scope="module")
-def embedder() -> rv.Embedder:
+def embedder() -> Iterator[rv.Embedder]:
     with rv.Runtime().embedder() as embedder:
         yield embedder
 
 
 @pytest.fixture(scope="module")
-def reference() -> dict:
+def reference() -> MiniLMReference:
     return minilm_reference()
 
 
-def test_parity_with_the_original_model(embedder: rv.Embedder, reference: dict) -> None:
+def test_parity_with_the_original_model(embedder: rv.Embedder, reference: MiniLMReference) -> None:
     """Every reference sentence, the >256-token one included, at cosine >= 0.998."""
     got = embedder.embed_batch(reference["texts"])
     want = np.asarray(reference["embeddings"], dtype=np.float64)
@@ -34,7 +35,7 @@ def test_parity_with_the_original_model(embedder: rv.Embedder, reference: dict) 
     assert pair == pytest.approx(0.7553, abs=0.005), "food / bread sentences"
 
 
-def test_batch_order_and_chunking(embedder: rv.Embedder, reference: dict) -> None:
+def test_batch_order_and_chunking(embedder: rv.Embedder, reference: MiniLMReference) -> None:
     texts = reference["texts"]
     batch = embedder.embed_batch(texts)
     singles = np.vstack([embedder.embed(t) for t in texts])
@@ -50,7 +51,7 @@ def test_any_text_embeds(embedder: rv.Embedder, text: str) -> None:
     assert np.isfinite(vector).all() and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
 
 
-def test_threads_share_one_embedder(embedder: rv.Embedder, reference: dict) -> None:
+def test_threads_share_one_embedder(embedder: rv.Embedder, reference: MiniLMReference) -> None:
     texts = reference["texts"][:12]
     expected = embedder.embed_batch(texts)
     results: dict[int, np.ndarray] = {}
@@ -66,12 +67,12 @@ def test_threads_share_one_embedder(embedder: rv.Embedder, reference: dict) -> N
     assert len(results) == 4 and all(np.allclose(r, expected, atol=1e-6) for r in results.values())
 
 
-def test_bad_input_and_closing(reference: dict) -> None:
+def test_bad_input_and_closing(reference: MiniLMReference) -> None:
     embedder = rv.Runtime().embedder()
     assert embedder.dimensions == 384 and embedder.backend == "onnx"
     assert embedder.embed_batch([]).shape == (0, 384)
     with pytest.raises(rv.InvalidInputError):
-        embedder.embed(42)  # type: ignore[arg-type]
+        embedder.embed(42)  # type: ignore[arg-type]  # deliberately not a str: the check is that it is rejected
     with pytest.raises(rv.InvalidInputError):
         embedder.embed_batch("one string")
     embedder.close()

@@ -17,12 +17,23 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Literal, TypedDict
 
 ENV_VAR = "NUMBA_CACHE_DIR"
 ENV_DISABLE = "RUVECTOR_NUMBA_NO_CACHE"  # set to 1 to compile in memory only
 
+Source = Literal["environment", "platformdirs", "tempdir"]
+
+
+class _State(TypedDict, total=False):
+    """What ``configure`` chose, once it has run."""
+
+    dir: Path | None
+    source: Source
+
+
 _lock = threading.Lock()
-_state: dict[str, object] = {}
+_state: _State = {}
 
 
 def default_dir() -> Path:
@@ -52,7 +63,7 @@ def configure() -> Path | None:
     """
     with _lock:
         if "dir" in _state:
-            return _state["dir"]  # type: ignore[return-value]
+            return _state["dir"]
         chosen: Path | None
         if os.environ.get(ENV_DISABLE, "").strip() not in ("", "0"):
             chosen = None
@@ -83,7 +94,7 @@ def enabled() -> bool:
     return configure() is not None
 
 
-def source() -> str | None:
+def source() -> Source | None:
     """Where the directory came from: environment, platformdirs, tempdir (None: off)."""
     configure()
-    return _state.get("source")  # type: ignore[return-value]
+    return _state.get("source")

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 from numba import prange
+from numpy.typing import NDArray
 
 from ruvector_core.models import METRIC_CODES
 
@@ -39,12 +40,23 @@ COSINE, EUCLIDEAN, DOT = METRIC_CODES["cosine"], METRIC_CODES["euclidean"], METR
 EPOCH_LIMIT = 2**31 - 2
 PREFETCH_STRIDE = 16  # float32 per 64-byte cache line
 
+# a walk's scratch: the candidate heap, the results heap and the final (sorted) results,
+# each as distances and nodes
+WalkBuffers = tuple[
+    NDArray[np.float32],
+    NDArray[np.int32],
+    NDArray[np.float32],
+    NDArray[np.int32],
+    NDArray[np.float32],
+    NDArray[np.int32],
+]
+
 
 # -- distances ---------------------------------------------------------------------------
 
 
 @jit(nogil=True, fastmath=FASTMATH)
-def _dot(a, ia, b, ib, d):
+def _dot(a: NDArray[np.float32], ia: int, b: NDArray[np.float32], ib: int, d: int) -> np.float32:
     """Dot product of rows a[ia] and b[ib] (float32 SIMD lanes, reassociated)."""
     s = np.float32(0.0)
     for i in range(d):
@@ -53,7 +65,7 @@ def _dot(a, ia, b, ib, d):
 
 
 @jit(nogil=True, fastmath=FASTMATH)
-def _l2sq(a, ia, b, ib, d):
+def _l2sq(a: NDArray[np.float32], ia: int, b: NDArray[np.float32], ib: int, d: int) -> np.float32:
     s = np.float32(0.0)
     for i in range(d):
         t = a[ia, i] - b[ib, i]
@@ -62,7 +74,7 @@ def _l2sq(a, ia, b, ib, d):
 
 
 @jit(nogil=True)
-def _dist(a, ia, b, ib, metric):
+def _dist(a: NDArray[np.float32], ia: int, b: NDArray[np.float32], ib: int, metric: int) -> np.float32:
     d = a.shape[1]
     if metric == EUCLIDEAN:
         return _l2sq(a, ia, b, ib, d)
@@ -73,7 +85,7 @@ def _dist(a, ia, b, ib, metric):
 
 
 @jit(nogil=True)
-def _prefetch_vector(vectors, row):
+def _prefetch_vector(vectors: NDArray[np.float32], row: int) -> None:
     for c in range(0, vectors.shape[1], PREFETCH_STRIDE):
         prefetch(vectors, row, c)
 
@@ -85,12 +97,12 @@ def _prefetch_vector(vectors, row):
 
 
 @jit(nogil=True)
-def _less(d1, n1, d2, n2):
+def _less(d1: np.float32, n1: int, d2: np.float32, n2: int) -> bool | np.bool_:
     return d1 < d2 or (d1 == d2 and n1 < n2)
 
 
 @jit(nogil=True)
-def _min_push(hd, hn, size, d, n):
+def _min_push(hd: NDArray[np.float32], hn: NDArray[np.int32], size: int, d: np.float32, n: int) -> int:
     i = size
     while i > 0:
         p = (i - 1) >> 1
@@ -106,7 +118,7 @@ def _min_push(hd, hn, size, d, n):
 
 
 @jit(nogil=True)
-def _min_pop(hd, hn, size):
+def _min_pop(hd: NDArray[np.float32], hn: NDArray[np.int32], size: int) -> int:
     size -= 1
     if size <= 0:
         return 0
@@ -131,7 +143,9 @@ def _min_pop(hd, hn, size):
 
 
 @jit(nogil=True)
-def _drain_sorted(rd, rn, size, out_d, out_n):
+def _drain_sorted(
+    rd: NDArray[np.float32], rn: NDArray[np.int32], size: int, out_d: NDArray[np.float32], out_n: NDArray[np.int32]
+) -> None:
     """Empty the results heap (negated distances) into out_*[:size], ascending by
     (distance, node)."""
     remaining = size
@@ -144,7 +158,7 @@ def _drain_sorted(rd, rn, size, out_d, out_n):
 
 
 @jit(nogil=True)
-def _sort_pairs(ds, ns, size):
+def _sort_pairs(ds: NDArray[np.float32], ns: NDArray[np.int32], size: int) -> None:
     for i in range(1, size):
         d = ds[i]
         n = ns[i]
@@ -161,8 +175,8 @@ def _sort_pairs(ds, ns, size):
 
 
 @jit(nogil=True)
-def _next_epoch(visited, epoch):
-    e = epoch[0] + 1
+def _next_epoch(visited: NDArray[np.int32], epoch: NDArray[np.int64]) -> int:
+    e: int = epoch[0] + 1
     if e > EPOCH_LIMIT:
         visited[:] = 0
         e = 1
@@ -171,7 +185,17 @@ def _next_epoch(visited, epoch):
 
 
 @jit(nogil=True)
-def _greedy(q, qi, cur, curd, layer, metric, vectors, upper, upper_off):
+def _greedy(
+    q: NDArray[np.float32],
+    qi: int,
+    cur: int,
+    curd: np.float32,
+    layer: int,
+    metric: int,
+    vectors: NDArray[np.float32],
+    upper: NDArray[np.int32],
+    upper_off: NDArray[np.int32],
+) -> tuple[int, np.float32]:
     """Greedy descent on one upper layer: the reference's beam with ef = 1."""
     changed = True
     while changed:
@@ -189,27 +213,27 @@ def _greedy(q, qi, cur, curd, layer, metric, vectors, upper, upper_off):
 
 @jit(nogil=True)
 def _search_layer(
-    q,
-    qi,
-    ed,
-    en,
-    n_entries,
-    ef,
-    layer,
-    skip_deleted,
-    metric,
-    vectors,
-    deleted,
-    links0,
-    upper,
-    upper_off,
-    visited,
-    ep,
-    cd,
-    cn,
-    rd,
-    rn,
-):
+    q: NDArray[np.float32],
+    qi: int,
+    ed: NDArray[np.float32],
+    en: NDArray[np.int32],
+    n_entries: int,
+    ef: int,
+    layer: int,
+    skip_deleted: bool,
+    metric: int,
+    vectors: NDArray[np.float32],
+    deleted: NDArray[np.uint8],
+    links0: NDArray[np.int32],
+    upper: NDArray[np.int32],
+    upper_off: NDArray[np.int32],
+    visited: NDArray[np.int32],
+    ep: int,
+    cd: NDArray[np.float32],
+    cn: NDArray[np.int32],
+    rd: NDArray[np.float32],
+    rn: NDArray[np.int32],
+) -> int:
     """Algorithm 2 from the entries; leaves the results heap in rd/rn, returns its size."""
     csize = 0
     rsize = 0
@@ -254,7 +278,15 @@ def _search_layer(
 
 
 @jit(nogil=True)
-def _select(fd, fn, count, m, metric, vectors, out):
+def _select(
+    fd: NDArray[np.float32],
+    fn: NDArray[np.int32],
+    count: int,
+    m: int,
+    metric: int,
+    vectors: NDArray[np.float32],
+    out: NDArray[np.int32],
+) -> int:
     """Algorithm 4 without candidate extension over (fd, fn) sorted nearest first: keep a
     candidate only if it is closer to the base than to every neighbour kept so far."""
     if count <= m:
@@ -278,7 +310,18 @@ def _select(fd, fn, count, m, metric, vectors, out):
 
 
 @jit(nogil=True)
-def _link(other, new, links, row, limit, metric, vectors, td, tn, sel):
+def _link(
+    other: int,
+    new: int,
+    links: NDArray[np.int32],
+    row: int,
+    limit: int,
+    metric: int,
+    vectors: NDArray[np.float32],
+    td: NDArray[np.float32],
+    tn: NDArray[np.int32],
+    sel: NDArray[np.int32],
+) -> None:
     """Add ``new`` to ``other``'s list (``links[row]``), shrinking it with the heuristic
     when it overflows."""
     count = links[row, 0]
@@ -299,7 +342,7 @@ def _link(other, new, links, row, limit, metric, vectors, td, tn, sel):
 
 
 @jit(nogil=True)
-def _walk_buffers(n, width):
+def _walk_buffers(n: int, width: int) -> WalkBuffers:
     """Scratch for one walk over an n-node graph: the candidate heap (room for every node)
     and the results and final heaps (``width`` entries), distances and nodes each."""
     return (
@@ -314,8 +357,20 @@ def _walk_buffers(n, width):
 
 @jit(nogil=True)
 def insert_nodes(
-    start, stop, metric, m, ef_construction, vectors, levels, links0, upper, upper_off, state, visited, epoch
-):
+    start: int,
+    stop: int,
+    metric: int,
+    m: int,
+    ef_construction: int,
+    vectors: NDArray[np.float32],
+    levels: NDArray[np.int32],
+    links0: NDArray[np.int32],
+    upper: NDArray[np.int32],
+    upper_off: NDArray[np.int32],
+    state: NDArray[np.int64],
+    visited: NDArray[np.int32],
+    epoch: NDArray[np.int64],
+) -> None:
     """Link nodes start..stop-1 (vectors, levels, upper_off already written) one by one."""
     n = stop
     cap = min(ef_construction, n) + 2
@@ -395,7 +450,7 @@ def insert_nodes(
 
 
 @jit(nogil=True, fastmath=FASTMATH)
-def _prepare(query, metric, out):
+def _prepare(query: NDArray[np.float32], metric: int, out: NDArray[np.float32]) -> None:
     """The query as a (1, d) row, L2-normalised for cosine (a zero query stays zero)."""
     d = query.shape[0]
     if metric == COSINE:
@@ -411,7 +466,7 @@ def _prepare(query, metric, out):
 
 
 @jit(nogil=True)
-def _score(d, metric):
+def _score(d: np.float32, metric: int) -> float:
     if metric == COSINE:
         return 1.0 - np.float64(d)
     if metric == DOT:
@@ -421,28 +476,28 @@ def _score(d, metric):
 
 @jit(nogil=True)
 def _knn(
-    q,
-    k,
-    ef,
-    metric,
-    vectors,
-    deleted,
-    links0,
-    upper,
-    upper_off,
-    state,
-    n,
-    visited,
-    epoch,
-    out_nodes,
-    out_scores,
-    cd,
-    cn,
-    rd,
-    rn,
-    fd,
-    fn,
-):
+    q: NDArray[np.float32],
+    k: int,
+    ef: int,
+    metric: int,
+    vectors: NDArray[np.float32],
+    deleted: NDArray[np.uint8],
+    links0: NDArray[np.int32],
+    upper: NDArray[np.int32],
+    upper_off: NDArray[np.int32],
+    state: NDArray[np.int64],
+    n: int,
+    visited: NDArray[np.int32],
+    epoch: NDArray[np.int64],
+    out_nodes: NDArray[np.int32],
+    out_scores: NDArray[np.float64],
+    cd: NDArray[np.float32],
+    cn: NDArray[np.int32],
+    rd: NDArray[np.float32],
+    rn: NDArray[np.int32],
+    fd: NDArray[np.float32],
+    fn: NDArray[np.int32],
+) -> int:
     """The k nearest live nodes of the prepared query q, written into out_*; the count."""
     entry = state[0]
     if entry < 0:
@@ -485,7 +540,21 @@ def _knn(
 
 
 @jit(nogil=True)
-def search(query, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n, visited, epoch):
+def search(
+    query: NDArray[np.float32],
+    k: int,
+    ef: int,
+    metric: int,
+    vectors: NDArray[np.float32],
+    deleted: NDArray[np.uint8],
+    links0: NDArray[np.int32],
+    upper: NDArray[np.int32],
+    upper_off: NDArray[np.int32],
+    state: NDArray[np.int64],
+    n: int,
+    visited: NDArray[np.int32],
+    epoch: NDArray[np.int64],
+) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
     """One query: (nodes int32, scores float64), best first, at most k."""
     q = np.empty((1, query.shape[0]), dtype=np.float32)
     _prepare(query, metric, q)
@@ -522,8 +591,22 @@ def search(query, k, ef, metric, vectors, deleted, links0, upper, upper_off, sta
 
 @jit(nogil=True, parallel=True)
 def search_many(
-    queries, k, ef, metric, vectors, deleted, links0, upper, upper_off, state, n, visited, epochs, out_nodes, out_scores
-):
+    queries: NDArray[np.float32],
+    k: int,
+    ef: int,
+    metric: int,
+    vectors: NDArray[np.float32],
+    deleted: NDArray[np.uint8],
+    links0: NDArray[np.int32],
+    upper: NDArray[np.int32],
+    upper_off: NDArray[np.int32],
+    state: NDArray[np.int64],
+    n: int,
+    visited: NDArray[np.int32],
+    epochs: NDArray[np.int64],
+    out_nodes: NDArray[np.int32],
+    out_scores: NDArray[np.float32],
+) -> None:
     """Many queries across threads; worker t uses visited[t] and serves queries t, t+T, ...
 
     out_nodes (q, k) int32 must be -1 and out_scores (q, k) float32 -inf beforehand."""

@@ -10,8 +10,13 @@ parallel kernels at once, and we cannot count on TBB or OpenMP being installed.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypedDict, TypeVar, Unpack
 
 from . import _cachedir
+
+if TYPE_CHECKING:
+    from numba.core.dispatcher import Dispatcher
 
 CACHE = _cachedir.enabled()
 
@@ -23,12 +28,25 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 launch_lock = threading.Lock()
 
+Kernel = TypeVar("Kernel", bound=Callable[..., object])
 
-def jit(**options):
+
+class JitOptions(TypedDict, total=False):
+    """The ``numba.njit`` options the kernels use."""
+
+    nogil: bool
+    parallel: bool
+    fastmath: set[str]
+
+
+def jit(**options: Unpack[JitOptions]) -> Callable[[Kernel], Dispatcher[Kernel]]:
     """``numba.njit`` with this backend's cache setting; caching is dropped, not fatal,
-    when numba finds no writable place for this file."""
+    when numba finds no writable place for this file.
 
-    def wrap(function):
+    numba ignores the kernels' annotations (it types every call from its arguments); they
+    are for the type checker, which sees a dispatcher called like the function it compiles."""
+
+    def wrap(function: Kernel) -> Dispatcher[Kernel]:
         try:
             return numba.njit(cache=CACHE, **options)(function)
         except RuntimeError:  # "cannot cache function ...: no locator available"

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from numba import prange
+from numpy.typing import NDArray
 
 from ruvector_core.models import METRIC_CODES
 
@@ -21,7 +22,7 @@ COSINE, EUCLIDEAN, DOT = METRIC_CODES["cosine"], METRIC_CODES["euclidean"], METR
 
 
 @jit(nogil=True, fastmath=FASTMATH)
-def _pair(a, b, metric):
+def _pair(a: NDArray[np.float32], b: NDArray[np.float32], metric: int) -> float:
     d = a.shape[0]
     if metric == EUCLIDEAN:
         s = 0.0
@@ -47,7 +48,7 @@ def _pair(a, b, metric):
 
 
 @jit(nogil=True, fastmath=FASTMATH)
-def distance(a, b, metric):
+def distance(a: NDArray[np.float32], b: NDArray[np.float32], metric: int) -> float:
     return _pair(a, b, metric)
 
 
@@ -57,7 +58,9 @@ PARALLEL_MIN_ELEMENTS = 1 << 18
 
 
 @jit(nogil=True, fastmath=FASTMATH)
-def _distance_row(query, qn, matrix, r, metric, out):
+def _distance_row(
+    query: NDArray[np.float32], qn: float, matrix: NDArray[np.float32], r: int, metric: int, out: NDArray[np.float32]
+) -> None:
     d = matrix.shape[1]
     if metric == EUCLIDEAN:
         s = 0.0
@@ -80,7 +83,7 @@ def _distance_row(query, qn, matrix, r, metric, out):
 
 
 @jit(nogil=True, fastmath=FASTMATH)
-def _norm(query):
+def _norm(query: NDArray[np.float32]) -> float:
     s = 0.0
     for i in range(query.shape[0]):
         s += np.float64(query[i]) * np.float64(query[i])
@@ -88,7 +91,7 @@ def _norm(query):
 
 
 @jit(nogil=True)
-def batch_distance(query, matrix, metric):
+def batch_distance(query: NDArray[np.float32], matrix: NDArray[np.float32], metric: int) -> NDArray[np.float32]:
     out = np.empty(matrix.shape[0], dtype=np.float32)
     qn = _norm(query)
     for r in range(matrix.shape[0]):
@@ -97,7 +100,9 @@ def batch_distance(query, matrix, metric):
 
 
 @jit(nogil=True, parallel=True)
-def batch_distance_parallel(query, matrix, metric):
+def batch_distance_parallel(
+    query: NDArray[np.float32], matrix: NDArray[np.float32], metric: int
+) -> NDArray[np.float32]:
     out = np.empty(matrix.shape[0], dtype=np.float32)
     qn = _norm(query)
     for r in prange(matrix.shape[0]):
@@ -106,7 +111,7 @@ def batch_distance_parallel(query, matrix, metric):
 
 
 @jit(nogil=True, fastmath=FASTMATH)
-def _normalize_row(matrix, r, out):
+def _normalize_row(matrix: NDArray[np.float32], r: int, out: NDArray[np.float32]) -> None:
     d = matrix.shape[1]
     s = 0.0
     for i in range(d):
@@ -117,7 +122,7 @@ def _normalize_row(matrix, r, out):
 
 
 @jit(nogil=True)
-def normalize(matrix):
+def normalize(matrix: NDArray[np.float32]) -> NDArray[np.float32]:
     out = np.empty_like(matrix)
     for r in range(matrix.shape[0]):
         _normalize_row(matrix, r, out)
@@ -125,7 +130,7 @@ def normalize(matrix):
 
 
 @jit(nogil=True, parallel=True)
-def normalize_parallel(matrix):
+def normalize_parallel(matrix: NDArray[np.float32]) -> NDArray[np.float32]:
     out = np.empty_like(matrix)
     for r in prange(matrix.shape[0]):
         _normalize_row(matrix, r, out)
@@ -133,7 +138,13 @@ def normalize_parallel(matrix):
 
 
 @jit(nogil=True)
-def _int8_row(matrix, r, codes, scales, offsets):
+def _int8_row(
+    matrix: NDArray[np.float32],
+    r: int,
+    codes: NDArray[np.int8],
+    scales: NDArray[np.float32],
+    offsets: NDArray[np.float32],
+) -> None:
     """Per-row affine map of [min, max] onto 256 levels, stored as level - 128."""
     d = matrix.shape[1]
     low = np.float64(matrix[r, 0])
@@ -158,7 +169,7 @@ def _int8_row(matrix, r, codes, scales, offsets):
 
 
 @jit(nogil=True)
-def quantize_int8(matrix):
+def quantize_int8(matrix: NDArray[np.float32]) -> tuple[NDArray[np.int8], NDArray[np.float32], NDArray[np.float32]]:
     n, d = matrix.shape
     codes = np.empty((n, d), dtype=np.int8)
     scales = np.empty(n, dtype=np.float32)
@@ -169,7 +180,9 @@ def quantize_int8(matrix):
 
 
 @jit(nogil=True, parallel=True)
-def quantize_int8_parallel(matrix):
+def quantize_int8_parallel(
+    matrix: NDArray[np.float32],
+) -> tuple[NDArray[np.int8], NDArray[np.float32], NDArray[np.float32]]:
     n, d = matrix.shape
     codes = np.empty((n, d), dtype=np.int8)
     scales = np.empty(n, dtype=np.float32)
@@ -180,7 +193,9 @@ def quantize_int8_parallel(matrix):
 
 
 @jit(nogil=True, fastmath=FASTMATH)
-def _dequantize_int8_row(codes, scales, offsets, r, out):
+def _dequantize_int8_row(
+    codes: NDArray[np.int8], scales: NDArray[np.float32], offsets: NDArray[np.float32], r: int, out: NDArray[np.float32]
+) -> None:
     scale = np.float64(scales[r])
     offset = np.float64(offsets[r])
     for i in range(codes.shape[1]):
@@ -188,7 +203,9 @@ def _dequantize_int8_row(codes, scales, offsets, r, out):
 
 
 @jit(nogil=True)
-def dequantize_int8(codes, scales, offsets):
+def dequantize_int8(
+    codes: NDArray[np.int8], scales: NDArray[np.float32], offsets: NDArray[np.float32]
+) -> NDArray[np.float32]:
     out = np.empty(codes.shape, dtype=np.float32)
     for r in range(codes.shape[0]):
         _dequantize_int8_row(codes, scales, offsets, r, out)
@@ -196,7 +213,9 @@ def dequantize_int8(codes, scales, offsets):
 
 
 @jit(nogil=True, parallel=True)
-def dequantize_int8_parallel(codes, scales, offsets):
+def dequantize_int8_parallel(
+    codes: NDArray[np.int8], scales: NDArray[np.float32], offsets: NDArray[np.float32]
+) -> NDArray[np.float32]:
     out = np.empty(codes.shape, dtype=np.float32)
     for r in prange(codes.shape[0]):
         _dequantize_int8_row(codes, scales, offsets, r, out)
@@ -204,7 +223,7 @@ def dequantize_int8_parallel(codes, scales, offsets):
 
 
 @jit(nogil=True)
-def _binary_row(matrix, r, codes, scales):
+def _binary_row(matrix: NDArray[np.float32], r: int, codes: NDArray[np.uint8], scales: NDArray[np.float32]) -> None:
     """np.packbits(row > 0) (first component in the high bit) and the mean |x|."""
     d = matrix.shape[1]
     total = 0.0
@@ -217,7 +236,7 @@ def _binary_row(matrix, r, codes, scales):
 
 
 @jit(nogil=True)
-def quantize_binary(matrix):
+def quantize_binary(matrix: NDArray[np.float32]) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
     n, d = matrix.shape
     codes = np.zeros((n, (d + 7) // 8), dtype=np.uint8)
     scales = np.empty(n, dtype=np.float32)
@@ -227,7 +246,7 @@ def quantize_binary(matrix):
 
 
 @jit(nogil=True, parallel=True)
-def quantize_binary_parallel(matrix):
+def quantize_binary_parallel(matrix: NDArray[np.float32]) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
     n, d = matrix.shape
     codes = np.zeros((n, (d + 7) // 8), dtype=np.uint8)
     scales = np.empty(n, dtype=np.float32)
@@ -237,7 +256,9 @@ def quantize_binary_parallel(matrix):
 
 
 @jit(nogil=True)
-def _dequantize_binary_row(codes, scales, r, out):
+def _dequantize_binary_row(
+    codes: NDArray[np.uint8], scales: NDArray[np.float32], r: int, out: NDArray[np.float32]
+) -> None:
     scale = np.float32(scales[r])
     for i in range(out.shape[1]):
         if (codes[r, i >> 3] >> (7 - (i & 7))) & 1:
@@ -247,7 +268,7 @@ def _dequantize_binary_row(codes, scales, r, out):
 
 
 @jit(nogil=True)
-def dequantize_binary(codes, scales, d):
+def dequantize_binary(codes: NDArray[np.uint8], scales: NDArray[np.float32], d: int) -> NDArray[np.float32]:
     out = np.empty((codes.shape[0], d), dtype=np.float32)
     for r in range(codes.shape[0]):
         _dequantize_binary_row(codes, scales, r, out)
@@ -255,7 +276,7 @@ def dequantize_binary(codes, scales, d):
 
 
 @jit(nogil=True, parallel=True)
-def dequantize_binary_parallel(codes, scales, d):
+def dequantize_binary_parallel(codes: NDArray[np.uint8], scales: NDArray[np.float32], d: int) -> NDArray[np.float32]:
     out = np.empty((codes.shape[0], d), dtype=np.float32)
     for r in prange(codes.shape[0]):
         _dequantize_binary_row(codes, scales, r, out)

@@ -14,9 +14,12 @@ array. ``search_batch`` spreads queries over numba's threads with ``prange``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ruvector_core import index_format
 from ruvector_core.models import MAX_LEVEL, METRIC_CODES, HnswConfig, IndexStats
@@ -67,7 +70,7 @@ class _RWLock:
             self._cond.notify_all()
 
     @contextmanager
-    def read(self):
+    def read(self) -> Iterator[None]:
         self.acquire_read()
         try:
             yield
@@ -75,7 +78,7 @@ class _RWLock:
             self.release_read()
 
     @contextmanager
-    def write(self):
+    def write(self) -> Iterator[None]:
         self.acquire_write()
         try:
             yield
@@ -92,13 +95,13 @@ class NumbaHnsw:
         d = config.dimensions
         self._n = 0
         self._upper_used = 0
-        self._vectors = np.zeros((capacity, d), dtype=np.float32)
-        self._levels = np.zeros(capacity, dtype=np.int32)
-        self._deleted = np.zeros(capacity, dtype=np.uint8)
-        self._links0 = np.zeros((capacity, 2 * self._m + 1), dtype=np.int32)
-        self._upper_off = np.full(capacity, -1, dtype=np.int32)
-        self._upper = np.zeros((max(capacity // 8, 4), self._m + 1), dtype=np.int32)
-        self._state = np.array([-1, -1], dtype=np.int64)  # entry point, max level
+        self._vectors: NDArray[np.float32] = np.zeros((capacity, d), dtype=np.float32)
+        self._levels: NDArray[np.int32] = np.zeros(capacity, dtype=np.int32)
+        self._deleted: NDArray[np.uint8] = np.zeros(capacity, dtype=np.uint8)
+        self._links0: NDArray[np.int32] = np.zeros((capacity, 2 * self._m + 1), dtype=np.int32)
+        self._upper_off: NDArray[np.int32] = np.full(capacity, -1, dtype=np.int32)
+        self._upper: NDArray[np.int32] = np.zeros((max(capacity // 8, 4), self._m + 1), dtype=np.int32)
+        self._state: NDArray[np.int64] = np.array([-1, -1], dtype=np.int64)  # entry point, max level
         self._ids: list[str] = []  # node -> id
         self._node_of: dict[str, int] = {}  # live id -> node
         self._deleted_count = 0
@@ -106,8 +109,8 @@ class NumbaHnsw:
         self._lock = _RWLock()
         self._writers = threading.Lock()  # one insert_batch at a time, so level draws stay in order
         self._local = threading.local()  # per-thread visited markers for searches
-        self._write_visited = np.zeros(capacity, dtype=np.int32)
-        self._write_epoch = np.zeros(1, dtype=np.int64)
+        self._write_visited: NDArray[np.int32] = np.zeros(capacity, dtype=np.int32)
+        self._write_epoch: NDArray[np.int64] = np.zeros(1, dtype=np.int64)
 
     # -- the HnswGraph protocol ------------------------------------------------------------
 
@@ -351,7 +354,7 @@ class NumbaHnsw:
         if rows > self._upper.shape[0]:
             self._upper = _grown(self._upper, max(rows, 2 * self._upper.shape[0]))
 
-    def _scratch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _scratch(self, n: int) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
         """This thread's visited markers and epoch, at least ``n`` long."""
         local = self._local
         visited = getattr(local, "visited", None)
@@ -388,13 +391,19 @@ class NumbaHnsw:
         )
 
 
-def _grown(array: np.ndarray, rows: int, fill: int = 0) -> np.ndarray:
+Scalar = TypeVar("Scalar", bound=np.generic)
+
+
+def _grown(array: NDArray[Scalar], rows: int, fill: int = 0) -> NDArray[Scalar]:
+    """``array`` with room for ``rows`` rows; the new rows hold ``fill``."""
     out = np.full((rows, *array.shape[1:]), fill, dtype=array.dtype)
     out[: array.shape[0]] = array
     return out
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+def _unit_rows(matrix: np.ndarray) -> NDArray[np.float32]:
     """Rows scaled to unit L2 norm exactly as the reference backend does it."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0).astype(np.float32)
+    unit = np.zeros_like(matrix)
+    np.divide(matrix, norms, out=unit, where=norms > 0)
+    return unit.astype(np.float32)

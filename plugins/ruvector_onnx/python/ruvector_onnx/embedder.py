@@ -68,7 +68,7 @@ class OnnxEmbedder:
         return out
 
     def close(self) -> None:
-        self._session = None  # type: ignore[assignment]
+        self._session = None
 
     def _embed_one(self, text: str) -> np.ndarray:
         """One text needs no sorting, padding or mask, and its pooling is a plain sum.
@@ -79,7 +79,8 @@ class OnnxEmbedder:
         session call."""
         ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-        summed = self._session.run([self._output], {name: feeds[name] for name in self._inputs})[0][0].sum(axis=0)
+        outputs = self._session.run([self._output], {name: feeds[name] for name in self._inputs})
+        summed: np.ndarray = outputs[0][0].sum(axis=0)
         return summed / max(float(np.sqrt(summed @ summed)), 1e-12)
 
     def _run(self, ids: list[list[int]], width: int) -> np.ndarray:
@@ -95,4 +96,5 @@ def _mean_pool_normalized(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     the elementwise form for a batch of 16, which matters for single-text latency)."""
     summed = np.matmul(mask.astype(np.float32)[:, None, :], hidden)[:, 0, :]
     norms = np.sqrt(np.einsum("ij,ij->i", summed, summed))[:, None]
-    return summed / np.maximum(norms, 1e-12)
+    unit: np.ndarray = summed / np.maximum(norms, 1e-12)
+    return unit

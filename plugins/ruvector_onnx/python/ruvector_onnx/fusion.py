@@ -160,7 +160,7 @@ def _fuse_attention(g: _Graph, softmax: NodeProto, rewrite: _Rewrite, index: int
     context = _probabilities_reader(g, softmax)
     v = _projection(g, g.made_by(context.input[1], "Transpose"))
     merged = g.only_reader(context.output[0], "Transpose")
-    if list(_attribute(merged, "perm", [])) != _HEADS_PERM:
+    if _attribute(merged, "perm", []) != _HEADS_PERM:
         raise _NoMatch("heads are not merged back")
     output = g.only_reader(merged.output[0], "Reshape")
     if not (q.source == k.source == v.source):
@@ -237,14 +237,14 @@ def _key_heads(g: _Graph, k_heads: str) -> NodeProto:
     for _ in range(_MAX_KEY_RESHAPES + 1):
         if node is None or node.op_type not in ("Reshape", "Transpose"):
             break
-        if node.op_type == "Transpose" and list(_attribute(node, "perm", [])) == _HEADS_PERM:
+        if node.op_type == "Transpose" and _attribute(node, "perm", []) == _HEADS_PERM:
             return node
         node = g.producer.get(node.input[0])
     raise _NoMatch("K's path into the scores is not recognised")
 
 
 def _projection(g: _Graph, heads: NodeProto) -> _Projection:
-    if list(_attribute(heads, "perm", [])) != _HEADS_PERM:  # callers pass a Transpose
+    if _attribute(heads, "perm", []) != _HEADS_PERM:  # callers pass a Transpose
         raise _NoMatch("not a split into heads")
     split = g.made_by(heads.input[0], "Reshape")
     biased = g.made_by(split.input[0], "Add")
@@ -376,6 +376,7 @@ def _live(nodes: list[NodeProto], outputs: Iterable[str]) -> list[NodeProto]:
 
 
 def _attribute(node: NodeProto, name: str, default: object) -> object:
+    """The value of ``node``'s attribute ``name`` (a list for a list of ints), else ``default``."""
     for attribute in node.attribute:
         if attribute.name == name:
             return helper.get_attribute_value(attribute)

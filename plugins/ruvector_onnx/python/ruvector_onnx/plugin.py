@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from importlib.util import find_spec
+from typing import TYPE_CHECKING
 
 from ruvector_core.hookspecs import hookimpl
 from ruvector_core.models import BackendInfo, EmbedderConfig
 
 from . import SPEC
 from .modelfiles import resolve
+
+if TYPE_CHECKING:
+    from .embedder import OnnxEmbedder
 
 
 @hookimpl
@@ -19,7 +23,7 @@ def ruvector_backend_info() -> BackendInfo:
 
 
 @hookimpl
-def ruvector_embedder(config: EmbedderConfig):
+def ruvector_embedder(config: EmbedderConfig) -> OnnxEmbedder:
     from .embedder import OnnxEmbedder  # imports onnxruntime: only when asked for
 
     return OnnxEmbedder(resolve(config), config)

@@ -91,7 +91,7 @@ def _stream(url: str, partial: Path, model: str, show_progress: bool) -> str:
         if isinstance(exc, urllib.error.HTTPError):
             reason = f"HTTP {exc.code} {exc.reason}"
         else:
-            reason = getattr(exc, "reason", None) or exc
+            reason = str(getattr(exc, "reason", None) or exc)
         raise ModelDownloadError(
             f"model {model!r}: could not download {url} ({reason}); check the URL and the network, "
             "or download the file yourself and pass its local path as the model"

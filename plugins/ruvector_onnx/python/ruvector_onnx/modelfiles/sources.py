@@ -101,7 +101,7 @@ def _from_packages(name: str, known: KnownModel) -> ModelFiles:
 
 def _package_file(model: str, dist_name: str, member: str) -> Path:
     try:
-        path = Path(distribution(dist_name).locate_file(member))
+        path = Path(str(distribution(dist_name).locate_file(member)))
     except PackageNotFoundError:
         raise ModelNotFoundError(
             f"model {model!r} comes from the PyPI package {dist_name}, which is not installed; {INSTALL_HINT}"
