@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import ruvector_core as rv
+from ruvector_wasm import abi
 
 DATA = Path(os.environ.get("RUVECTOR_BENCH_DATA", "/work/shared/datasets/stdlib_minilm_int8_f16.npy"))
 REPO = Path(__file__).resolve().parents[3]
@@ -169,8 +170,8 @@ def call_overhead(index: rv.HnswIndex, queries: np.ndarray, repeat: int) -> dict
     graph = index._graph
     inst = graph._inst
     store, memory = inst.store, inst.memory
-    noop = inst.fn["rv_pages"].func
-    search = inst.fn["rv_search"].func
+    noop = inst.fn[abi.PAGES.name].func
+    search = inst.fn[abi.SEARCH.name].func
     number = 20000
     qs = queries[:1000]
     ef = 32
@@ -181,14 +182,14 @@ def call_overhead(index: rv.HnswIndex, queries: np.ndarray, repeat: int) -> dict
 
     def fast_noop():
         for _ in range(number):
-            inst.call("rv_pages")
+            inst.call(abi.PAGES)
 
     def plain_search():
         for q in qs:
             memory.write(store, q.tobytes(), graph._q_ptr)
             count = search(store, graph._h, graph._q_ptr, K, ef, graph._r_ptr)
-            data = memory.read(store, graph._r_ptr, graph._r_ptr + 8 * (count & ~_GREW))
-            count &= ~_GREW
+            data = memory.read(store, graph._r_ptr, graph._r_ptr + 8 * (count & ~abi.GREW))
+            count &= ~abi.GREW
             pairs = struct.unpack(f"<{2 * count}I", data)
             ids = graph._node_ids
             [(ids[pairs[2 * i]], struct.unpack("<f", struct.pack("<I", pairs[2 * i + 1]))[0]) for i in range(count)]
@@ -212,8 +213,6 @@ def call_overhead(index: rv.HnswIndex, queries: np.ndarray, repeat: int) -> dict
     out["search_overhead_saved"] = out["search_ef32_plain_wasmtime_py"] - out["search_ef32_fast_path_backend_object"]
     return {k: round(v, 2) for k, v in out.items()}
 
-
-_GREW = 1 << 30
 
 if __name__ == "__main__":
     main()

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import ruvector_core as rv
-from ruvector_wasm import _host
-from ruvector_wasm._host import WasmMemoryError, WasmTimeoutError, WasmTrapError
+from ruvector_wasm import _host, abi
+from ruvector_wasm.errors import WasmMemoryError, WasmTimeoutError, WasmTrapError
 
 
 @pytest.fixture()
@@ -115,8 +115,8 @@ def test_pool_reuses_and_zeroes(index: rv.HnswIndex, embeddings: np.ndarray) -> 
 def test_fast_path_matches_wasmtime_call(index: rv.HnswIndex) -> None:
     inst = index._graph._inst
     with inst.lock:
-        assert inst.call("rv_pages") == inst.fn["rv_pages"].func(inst.store) == inst.size // 65536
-        assert inst.call("rv_len", index._graph._h) == 600
+        assert inst.call(abi.PAGES) == inst.fn[abi.PAGES.name].func(inst.store) == inst.size // 65536
+        assert inst.call(abi.LEN, index._graph._h) == 600
 
 
 def test_clean_shutdown() -> None:
