@@ -6,15 +6,10 @@ instance (its own linear memory, memory limit and lock), so a trap or a runaway 
 index cannot touch another, and indexes on different threads run in parallel (ctypes
 releases the GIL while wasm runs).
 
-Calls are bound from ``abi.EXPORTS``. They do not go through ``wasmtime.Func.__call__``
-(about 20 us: it asks for the function type, converts every argument to a ``wasmtime_val_t``
-and back, and roots and unroots values). They go straight to the C API's
-``wasmtime_func_call_unchecked`` through a private ctypes function pointer whose arguments
-are plain integers: the arguments are packed into a preallocated ``wasmtime_val_raw_t`` array
-with one ``struct.pack_into``, and the result is read back from the same array. A call whose
-result is its export's ``fails_with`` raises the error its ``rv_error_code`` maps to
-(``abi.ERRORS``). Bulk data moves through numpy views of the linear memory, rebuilt only when
-the memory moved or grew.
+Calls are bound from ``abi.EXPORTS`` through ``_calls`` (the unchecked path where the
+wasmtime version allows, the public API elsewhere). A call whose result is its export's
+``fails_with`` raises the error its ``rv_error_code`` maps to (``abi.ERRORS``). Bulk data moves
+through numpy views of the linear memory, rebuilt only when the memory moved or grew.
 
 Limits: a per-store memory limit (``RUVECTOR_WASM_MAX_MEMORY``, bytes, default and at most
 2 GiB: the host reads the module's pointers as signed i32) and epoch interruption: a daemon
@@ -28,7 +23,6 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -38,11 +32,11 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 import wasmtime
-from wasmtime import _ffi as ffi
 
 from ruvector_core.errors import RuvectorError
 
 from . import abi
+from ._calls import TRAPS, open_calls
 from ._pool import MemoryPool
 from .errors import WasmMemoryError, WasmTimeoutError, WasmTrapError
 
@@ -67,45 +61,6 @@ def _env_number(name: str, default: float) -> float:
     if not value > 0:
         raise ValueError(f"{name} must be positive, got {raw!r}")
     return value
-
-
-# -- the C API, called with plain integers -----------------------------------------------------
-
-
-def _cfunc(name: str, restype: Any, *argtypes: Any) -> Any:
-    fn = ffi.dll[name]  # a fresh function pointer: wasmtime's own bindings stay as they are
-    fn.restype = restype
-    fn.argtypes = argtypes
-    return fn
-
-
-_vp, _sz, _u64 = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64
-_CALL = _cfunc("wasmtime_func_call_unchecked", _vp, _vp, _vp, _vp, _sz, _vp)
-_MEM_DATA = _cfunc("wasmtime_memory_data", _vp, _vp, _vp)
-_MEM_SIZE = _cfunc("wasmtime_memory_data_size", _sz, _vp, _vp)
-_SET_DEADLINE = _cfunc("wasmtime_context_set_epoch_deadline", None, _vp, _u64)
-
-_RAW_SLOT = ctypes.sizeof(ffi.wasmtime_val_raw_t)  # 16 bytes per argument / result
-_RAW_SLOTS = max(max(len(e.params), 1) for e in abi.EXPORTS)
-_CODES = {"i32": "I", "i64": "Q", "f32": "f"}
-
-
-def _pack_format(params: tuple[abi.Param, ...]) -> struct.Struct:
-    codes = (_CODES[p.type] for p in params)
-    return struct.Struct("<" + "".join(f"{code}{_RAW_SLOT - struct.calcsize(code)}x" for code in codes))
-
-
-class _Bound:
-    """An export of one instance, ready for ``wasmtime_func_call_unchecked``."""
-
-    __slots__ = ("func", "addr", "pack", "slots", "result")
-
-    def __init__(self, func: wasmtime.Func, export: abi.Export[Any]) -> None:
-        self.func = func  # keeps the wasmtime_func_t alive
-        self.addr = ctypes.addressof(func._func)
-        self.pack = _pack_format(export.params).pack_into
-        self.slots = max(len(export.params), 1)
-        self.result = export.result
 
 
 def signatures(module: wasmtime.Module) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
@@ -198,18 +153,9 @@ class Instance:
         self.store.set_epoch_deadline(sh.ticks(sh.timeout))
         exports = wasmtime.Instance(self.store, sh.module, []).exports(self.store)
         # check_module made sure of the exports' kinds and types
-        self.memory = cast(wasmtime.Memory, exports[abi.MEMORY])
-        self.ctx = ctypes.cast(self.store._context(), ctypes.c_void_p).value
-        self.mem_addr = ctypes.addressof(self.memory._memory)
-        self.fn = {e.name: _Bound(cast(wasmtime.Func, exports[e.name]), e) for e in abi.EXPORTS}
+        self.calls = open_calls(self.store, cast(wasmtime.Memory, exports[abi.MEMORY]))
+        self.fn = {e.name: self.calls.bind(cast(wasmtime.Func, exports[e.name]), e) for e in abi.EXPORTS}
         self._search = self.fn[abi.SEARCH.name]
-        self.raw = (ffi.wasmtime_val_raw_t * _RAW_SLOTS)()
-        self.raw_addr = ctypes.addressof(self.raw)
-        self.raw_i32 = (ctypes.c_int32 * 1).from_buffer(self.raw)
-        self.raw_i64 = (ctypes.c_int64 * 1).from_buffer(self.raw)
-        self.raw_f32 = (ctypes.c_float * 1).from_buffer(self.raw)
-        self.trap = ctypes.c_void_p()
-        self.trap_addr = ctypes.addressof(self.trap)
         self.rearm_at = 0.0
         self.base = 0
         self.size = 0
@@ -226,21 +172,12 @@ class Instance:
         A trap is a ``WasmTrapError`` (``WasmTimeoutError`` past the deadline); a failure the
         module reports (``export.fails_with``) is the error its code maps to.
         """
-        ex = self.fn[export.name]
         self.arm(seconds)
-        ex.pack(self.raw, 0, *args)
-        self.trap.value = None
-        err = _CALL(self.ctx, ex.addr, self.raw_addr, ex.slots, self.trap_addr)
-        if err or self.trap.value:
-            raise self._trap_error(export, err)
+        try:
+            result = self.fn[export.name](*args)
+        except TRAPS as exc:
+            raise self._trap_error(export, exc) from None
         self.refresh()
-        result: Any = None
-        if ex.result == "i32":
-            result = self.raw_i32[0]
-        elif ex.result == "i64":
-            result = self.raw_i64[0]
-        elif ex.result == "f32":
-            result = self.raw_f32[0]
         if export.fails_with is not None and result == export.fails_with:
             raise self.failure()
         return cast(R, result)
@@ -250,13 +187,10 @@ class Instance:
         once half of it has passed, the memory views only when the module says it grew."""
         if time.monotonic() > self.rearm_at:
             self.arm()
-        fn = self._search
-        fn.pack(self.raw, 0, h, query, k, ef, out)
-        self.trap.value = None
-        err = _CALL(self.ctx, fn.addr, self.raw_addr, fn.slots, self.trap_addr)
-        if err or self.trap.value:
-            raise self._trap_error(abi.SEARCH, err)
-        result: int = self.raw_i32[0]
+        try:
+            result: int = self._search(h, query, k, ef, out)
+        except TRAPS as exc:
+            raise self._trap_error(abi.SEARCH, exc) from None
         if result == abi.FAILED:
             raise self.failure()
         if result & abi.GREW:
@@ -267,7 +201,7 @@ class Instance:
     def arm(self, seconds: float | None = None) -> None:
         """Give the next calls ``seconds`` (default: the timeout) before they are interrupted."""
         seconds = seconds or self.shared.timeout
-        _SET_DEADLINE(self.ctx, self.shared.ticks(seconds))
+        self.calls.set_deadline(self.shared.ticks(seconds))
         self.rearm_at = time.monotonic() + seconds / 2 if seconds >= self.shared.timeout else 0.0
 
     def failure(self) -> RuvectorError:
@@ -282,13 +216,10 @@ class Instance:
         ptr, length = self.call(abi.ERROR_PTR), self.call(abi.ERROR_LEN)
         return bytes(self.u8[ptr : ptr + length]).decode("utf-8", "replace")
 
-    def _trap_error(self, export: abi.Export[Any], err: int | None) -> WasmTrapError:
+    def _trap_error(self, export: abi.Export[Any], exc: Exception) -> WasmTrapError:
         name = export.name
-        if err:
-            error = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, ctypes.POINTER(ffi.wasmtime_error_t)))
-            return WasmTrapError(f"wasm call {name} failed: {error}")
-        exc = wasmtime.Trap._from_ptr(ctypes.cast(self.trap, ctypes.POINTER(ffi.wasm_trap_t)))
-        self.trap.value = None
+        if not isinstance(exc, wasmtime.Trap):
+            return WasmTrapError(f"wasm call {name} failed: {exc}")
         code = exc.trap_code
         if code == wasmtime.TrapCode.INTERRUPT:
             return WasmTimeoutError(f"wasm call {name} ran past its deadline and was interrupted")
@@ -306,8 +237,7 @@ class Instance:
 
     def refresh(self) -> None:
         """Rebuild the numpy views of the linear memory if it moved or grew."""
-        base = _MEM_DATA(self.ctx, self.mem_addr) or 0
-        size = _MEM_SIZE(self.ctx, self.mem_addr)
+        base, size = self.calls.memory()
         if base != self.base or size != self.size:
             self.base, self.size = base, size
             if size:
