@@ -12,7 +12,6 @@ import threading
 
 import numpy as np
 
-from ruvector_core.errors import InvalidInputError
 from ruvector_core.models import Metric, QuantizationConfig, QuantizedVectors
 
 from . import abi
@@ -114,17 +113,13 @@ class WasmKernels:
         return QuantizedVectors(kind=config.kind, dimensions=d, codes=codes, scales=scales, offsets=offsets)
 
     def dequantize(self, quantized: QuantizedVectors) -> np.ndarray:
+        """``quantized`` validated itself (dtype, shape, finite float32 scales and offsets,
+        contiguous), so its arrays go to the module as they are."""
         d = quantized.dimensions
         binary = quantized.kind == "binary"
         width = _code_width(quantized.kind, d)
-        codes = np.ascontiguousarray(quantized.codes, dtype=np.uint8 if binary else np.int8)
-        if codes.ndim != 2 or codes.shape[1] != width:
-            raise InvalidInputError(f"{quantized.kind} codes must be a 2-d array of {width} columns")
-        n = codes.shape[0]
-        scales = np.ascontiguousarray(quantized.scales, dtype=np.float32).reshape(-1)
-        offsets = np.ascontiguousarray(quantized.offsets, dtype=np.float32).reshape(-1)
-        if scales.shape[0] != n or (not binary and offsets.shape[0] != n):
-            raise InvalidInputError("scales and offsets must have one entry per row")
+        codes, scales, offsets = quantized.codes, quantized.scales, quantized.offsets
+        n = quantized.count
         out = np.empty((n, d), dtype=np.float32)
         rows = _rows_per_chunk(d)
         with _scratch() as (inst, buffer):
