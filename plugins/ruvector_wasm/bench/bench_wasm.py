@@ -10,10 +10,9 @@ search is ``search_batch`` / hnswlib's ``knn_query`` on all 1,000 queries. Recal
 against exact brute force in float64. Every figure is the median of several runs, and all
 libraries are measured interleaved in the same run (the machine is shared and noisy).
 
-Per-call overhead: the same export called through ``wasmtime.Func.__call__`` with
-``Memory.write`` / ``Memory.read`` (the plain wasmtime-py path, "before") and through the
-backend's path (``wasmtime_func_call_unchecked`` with packed raw arguments, numpy views of
-the memory, fixed result buffers, "after"), for a no-op export and for a whole search.
+Per-call overhead: the backend's two call paths, wasmtime-py's public ``Func.__call__``
+(``PublicCalls``) and ``wasmtime_func_call_unchecked`` with packed raw arguments
+(``UncheckedCalls``), for a no-op export and for a whole search.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import argparse
 import json
 import os
 import statistics
-import struct
 import sys
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import ruvector_core as rv
+from ruvector_wasm import _calls, abi
 
 DATA = Path(os.environ.get("RUVECTOR_BENCH_DATA", "/work/shared/datasets/stdlib_minilm_int8_f16.npy"))
 REPO = Path(__file__).resolve().parents[3]
@@ -165,55 +164,45 @@ def main() -> None:
 
 
 def call_overhead(index: rv.HnswIndex, queries: np.ndarray, repeat: int) -> dict:
-    """Before (plain wasmtime-py calls) and after (the backend's path), same instance."""
-    graph = index._graph
-    inst = graph._inst
-    store, memory = inst.store, inst.memory
-    noop = inst.fn["rv_pages"].func
-    search = inst.fn["rv_search"].func
-    number = 20000
-    qs = queries[:1000]
-    ef = 32
-
-    def plain_noop():
-        for _ in range(number):
-            noop(store)
-
-    def fast_noop():
-        for _ in range(number):
-            inst.call("rv_pages")
-
-    def plain_search():
-        for q in qs:
-            memory.write(store, q.tobytes(), graph._q_ptr)
-            count = search(store, graph._h, graph._q_ptr, K, ef, graph._r_ptr)
-            data = memory.read(store, graph._r_ptr, graph._r_ptr + 8 * (count & ~_GREW))
-            count &= ~_GREW
-            pairs = struct.unpack(f"<{2 * count}I", data)
-            ids = graph._node_ids
-            [(ids[pairs[2 * i]], struct.unpack("<f", struct.pack("<I", pairs[2 * i + 1]))[0]) for i in range(count)]
-
-    def fast_search():
-        for q in qs:
-            graph.search(q, K, ef)
-
-    def facade_search():
-        for q in qs:
-            index.search(q, k=K, ef=ef)
-
-    with inst.lock:
-        out = {
-            "noop_wasmtime_func_call": median_time(plain_noop, repeat) / number * 1e6,
-            "noop_fast_path": median_time(fast_noop, repeat) / number * 1e6,
-        }
-    out["search_ef32_plain_wasmtime_py"] = median_time(plain_search, repeat) / len(qs) * 1e6
-    out["search_ef32_fast_path_backend_object"] = median_time(fast_search, repeat) / len(qs) * 1e6
-    out["search_ef32_fast_path_public_api"] = median_time(facade_search, repeat) / len(qs) * 1e6
-    out["search_overhead_saved"] = out["search_ef32_plain_wasmtime_py"] - out["search_ef32_fast_path_backend_object"]
+    """The two call paths on the same index (loaded from ``index``'s bytes under each): a
+    no-op export (``rv_pages``) as a bare bound call and through ``Instance.call`` (deadline
+    and memory check included), and a whole search at ef=32 (``WasmHnsw.search``)."""
+    blob = index.serialize()
+    out: dict[str, float] = {}
+    saved = _calls.USE_UNCHECKED
+    try:
+        for path in ("public", "unchecked"):
+            _calls.USE_UNCHECKED = path == "unchecked"
+            graph = rv.Runtime(backend="wasm").hnsw_load(blob)._graph
+            for name, us in _path_overhead(graph, queries[:1000], repeat).items():
+                out[f"{name}_{path}"] = us
+    finally:
+        _calls.USE_UNCHECKED = saved
     return {k: round(v, 2) for k, v in out.items()}
 
 
-_GREW = 1 << 30
+def _path_overhead(graph, queries: np.ndarray, repeat: int, number: int = 20000, ef: int = 32) -> dict:
+    inst = graph._inst
+    bare = inst.fn[abi.PAGES.name]
+
+    def bare_noop() -> None:
+        for _ in range(number):
+            bare()
+
+    def host_noop() -> None:
+        for _ in range(number):
+            inst.call(abi.PAGES)
+
+    def search() -> None:
+        for q in queries:
+            graph.search(q, K, ef)
+
+    with inst.lock:
+        bare_us = median_time(bare_noop, repeat) / number * 1e6
+        call_us = median_time(host_noop, repeat) / number * 1e6
+    search_us = median_time(search, repeat) / len(queries) * 1e6
+    return {"noop_bare": bare_us, "noop_call": call_us, f"search_ef{ef}": search_us}
+
 
 if __name__ == "__main__":
     main()

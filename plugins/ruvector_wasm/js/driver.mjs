@@ -3,18 +3,24 @@
 //
 //   node driver.mjs MODULE.wasm SPEC.json BASE.f32 QUERIES.f32 OUT_PREFIX
 //
-// SPEC.json: {"dimensions", "m", "ef_construction", "ef_search", "metric" (0 cosine,
-// 1 euclidean, 2 dot), "seed", "ids": [...], "k", "ef", "delete": [...ids]}; BASE.f32 and
-// QUERIES.f32 are row-major little-endian float32. Writes OUT_PREFIX.json ({"ids", "scores",
-// "batch_ids", "batch_scores", "len"}) and OUT_PREFIX.idx (the serialized index).
+// SPEC.json: {"dimensions", "m", "ef_construction", "ef_search", "metric" (a metric code),
+// "seed", "ids": [...], "k", "ef", "delete": [...ids], "abi": {"OK", "FAILED", "NULL", "GREW",
+// "NONE", "exports": {name: parameter count}}}, the ABI from the Python host's description;
+// BASE.f32 and QUERIES.f32 are row-major little-endian float32. Writes OUT_PREFIX.json
+// ({"ids", "scores", "batch_ids", "batch_scores", "len"}) and OUT_PREFIX.idx (the serialized
+// index).
 import { readFileSync, writeFileSync } from "node:fs";
 
-const GREW = 1 << 30;
-const NONE = 0xffffffff;
 const [wasmPath, specPath, basePath, queryPath, outPrefix] = process.argv.slice(2);
 const spec = JSON.parse(readFileSync(specPath, "utf8"));
+const { OK, FAILED, NULL, GREW, NONE, exports } = spec.abi;
 const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {});
 const x = instance.exports;
+for (const [name, params] of Object.entries(exports)) {
+  if (typeof x[name] !== "function" || x[name].length !== params) {
+    throw new Error(`the module's ${name} is not the described function of ${params} parameters`);
+  }
+}
 x.rv_init();
 
 const bytes = () => new Uint8Array(x.memory.buffer); // views go stale when memory grows
@@ -25,7 +31,7 @@ function error() {
 function put(data) {
   const u8 = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const p = x.rv_alloc(Math.max(1, u8.length));
-  if (p === 0) throw new Error("rv_alloc failed");
+  if (p === NULL) throw new Error(error());
   bytes().set(u8, p);
   return p;
 }
@@ -36,7 +42,7 @@ function f32file(path) {
 
 const d = spec.dimensions;
 const h = x.rv_index_new(d, spec.m, spec.ef_construction, spec.ef_search, spec.metric, BigInt(spec.seed));
-if (h === 0) throw new Error(error());
+if (h === NULL) throw new Error(error());
 
 // insert every row in one call, as the Python host does
 const enc = new TextEncoder();
@@ -47,11 +53,11 @@ const text = new Uint8Array(offsets[encoded.length]);
 encoded.forEach((e, i) => text.set(e, offsets[i]));
 const base = f32file(basePath);
 const tp = put(text), op = put(offsets), vp = put(base);
-if (x.rv_insert(h, tp, text.length, op, encoded.length, vp) !== 0) throw new Error(error());
+if (x.rv_insert(h, tp, text.length, op, encoded.length, vp) !== OK) throw new Error(error());
 const nodeIds = [...spec.ids];
 for (const id of spec.delete || []) {
   const raw = enc.encode(id);
-  if (x.rv_delete(h, put(raw), raw.length) < 0) throw new Error(`delete ${id} failed`);
+  if (x.rv_delete(h, put(raw), raw.length) === FAILED) throw new Error(`delete ${id} failed`);
 }
 
 // one call per query
@@ -62,7 +68,9 @@ const qp = x.rv_alloc(4 * d), rp = x.rv_alloc(8 * k);
 const out = { ids: [], scores: [], batch_ids: [], batch_scores: [], len: x.rv_len(h) };
 for (let i = 0; i < nq; i++) {
   new Float32Array(x.memory.buffer, qp, d).set(queries.subarray(i * d, (i + 1) * d));
-  const count = x.rv_search(h, qp, k, ef, rp) & ~GREW;
+  const result = x.rv_search(h, qp, k, ef, rp);
+  if (result === FAILED) throw new Error(error());
+  const count = result & ~GREW;
   const words = new Uint32Array(x.memory.buffer, rp, 2 * count);
   const floats = new Float32Array(x.memory.buffer, rp, 2 * count);
   const ids = [], scores = [];
@@ -76,7 +84,7 @@ for (let i = 0; i < nq; i++) {
 
 // all queries in one call
 const bq = put(queries), bn = x.rv_alloc(4 * nq * k), bs = x.rv_alloc(4 * nq * k);
-if (x.rv_search_batch(h, bq, nq, k, ef, bn, bs) < 0) throw new Error(error());
+if (x.rv_search_batch(h, bq, nq, k, ef, bn, bs) === FAILED) throw new Error(error());
 const nodes = new Uint32Array(x.memory.buffer, bn, nq * k);
 const scores = new Float32Array(x.memory.buffer, bs, nq * k);
 for (let i = 0; i < nq; i++) {
@@ -93,7 +101,7 @@ for (let i = 0; i < nq; i++) {
 // the one index format
 const lp = x.rv_alloc(4);
 const sp = x.rv_serialize(h, lp);
-if (sp === 0) throw new Error(error());
+if (sp === NULL) throw new Error(error());
 const length = new Uint32Array(x.memory.buffer, lp, 1)[0];
 writeFileSync(outPrefix + ".idx", bytes().slice(sp, sp + length));
 writeFileSync(outPrefix + ".json", JSON.stringify(out));

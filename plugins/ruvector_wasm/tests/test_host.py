@@ -1,21 +1,37 @@
-"""The host side: traps, limits, recovery, the buffer pool, the fast call path, shutdown."""
+"""The host side: traps, limits, recovery, the buffer pool, both call paths, shutdown.
+
+Every test that builds an index runs on both call paths (``paths``): the unchecked one and
+wasmtime's public API, which the host falls back to on other wasmtime versions."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import version
 
 import numpy as np
 import pytest
 
 import ruvector_core as rv
-from ruvector_wasm import _host
-from ruvector_wasm._host import WasmMemoryError, WasmTimeoutError, WasmTrapError
+from ruvector_wasm import _calls, _host, _kernels
+from ruvector_wasm.errors import WasmMemoryError, WasmTimeoutError, WasmTrapError
+
+PATHS = ["unchecked", "public"]
+
+
+@pytest.fixture(params=PATHS)
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """New instances (indexes and the kernels' instance) call through this path."""
+    if request.param == "unchecked" and not _calls.unchecked_supported(version("wasmtime")):
+        pytest.skip("the unchecked path is for another wasmtime version")
+    monkeypatch.setattr(_calls, "USE_UNCHECKED", request.param == "unchecked")
+    monkeypatch.setattr(_kernels, "_instance", None)
+    return str(request.param)
 
 
 @pytest.fixture()
-def runtime() -> rv.Runtime:
+def runtime(path: str) -> rv.Runtime:
     return rv.Runtime(backend="wasm")
 
 
@@ -112,11 +128,47 @@ def test_pool_reuses_and_zeroes(index: rv.HnswIndex, embeddings: np.ndarray) -> 
     index.search_batch(embeddings[600:610], k=10)
 
 
-def test_fast_path_matches_wasmtime_call(index: rv.HnswIndex) -> None:
-    inst = index._graph._inst
-    with inst.lock:
-        assert inst.call("rv_pages") == inst.fn["rv_pages"].func(inst.store) == inst.size // 65536
-        assert inst.call("rv_len", index._graph._h) == 600
+def test_index_runs_on_the_path_asked_for(index: rv.HnswIndex, path: str) -> None:
+    if path == "public":
+        assert type(index._graph._inst.calls) is _calls.PublicCalls
+    else:
+        from ruvector_wasm._unchecked import UncheckedCalls
+
+        assert type(index._graph._inst.calls) is UncheckedCalls
+
+
+def test_version_check() -> None:
+    assert _calls.unchecked_supported("50.0.1") and _calls.unchecked_supported("50.1.0")
+    assert not any(_calls.unchecked_supported(v) for v in ("51.0.0", "5.0.0", "500.0", "49.0.0"))
+
+
+def test_both_paths_give_identical_results(embeddings: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, queries = embeddings[:800], embeddings[800:850]
+    config = rv.HnswConfig(dimensions=384, m=8, ef_construction=40, seed=5)
+    results = {}
+    for path in PATHS:
+        monkeypatch.setattr(_calls, "USE_UNCHECKED", path == "unchecked")
+        monkeypatch.setattr(_kernels, "_instance", None)
+        runtime = rv.Runtime(backend="wasm")
+        index = runtime.hnsw(config)
+        index.insert_batch([f"doc-{i}" for i in range(len(base))], base)
+        assert index.delete("doc-3") and not index.delete("doc-3")
+        ops = runtime.vector_ops
+        int8 = ops.quantize(base[:20], rv.QuantizationConfig(kind="int8"))
+        binary = ops.quantize(base[:20], rv.QuantizationConfig(kind="binary"))
+        results[path] = (
+            [index.search(q, k=10, ef=32) for q in queries],
+            [a.tolist() for a in index.search_batch(queries, k=10, ef=32)],
+            index.stats(),
+            index.serialize(),
+            runtime.hnsw_load(index.serialize()).search(queries[0], k=5),
+            ops.distance(base[0], base[1], "euclidean"),
+            ops.batch_distance(base[0], base, "dot").tolist(),
+            ops.normalize(base[:10]).tolist(),
+            [int8.codes.tolist(), int8.scales.tolist(), int8.offsets.tolist(), ops.dequantize(int8).tolist()],
+            [binary.codes.tolist(), binary.scales.tolist(), ops.dequantize(binary).tolist()],
+        )
+    assert results["unchecked"] == results["public"]
 
 
 def test_clean_shutdown() -> None:

@@ -12,13 +12,23 @@ import numpy as np
 import pytest
 
 import ruvector_core as rv
+from ruvector_wasm import abi
 
 DRIVER = Path(__file__).resolve().parents[1] / "js" / "driver.mjs"
 NODE = shutil.which("node")
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js >= 16) is not on PATH")
 
-METRIC_CODES = {"cosine": 0, "euclidean": 1, "dot": 2}
+#: The ABI as the driver needs it: the codes it compares results with and, to check the
+#: module it runs, every export's parameter count.
+ABI = {
+    "OK": abi.OK,
+    "FAILED": abi.FAILED,
+    "NULL": abi.NULL,
+    "GREW": abi.GREW,
+    "NONE": abi.NONE,
+    "exports": {e.name: len(e.params) for e in abi.EXPORTS},
+}
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean", "dot"])
@@ -47,12 +57,13 @@ def test_node_matches_wasmtime(tmp_path: Path, embeddings: np.ndarray, metric: s
         "m": config.m,
         "ef_construction": config.ef_construction,
         "ef_search": config.ef_search,
-        "metric": METRIC_CODES[metric],
+        "metric": abi.METRIC_CODES[metric],
         "seed": config.seed,
         "ids": ids,
         "k": k,
         "ef": ef,
         "delete": deleted,
+        "abi": ABI,
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     base.astype("<f4").tofile(tmp_path / "base.f32")

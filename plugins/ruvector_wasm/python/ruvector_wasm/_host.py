@@ -1,24 +1,21 @@
-"""Running ``ruvector.wasm`` with wasmtime: engine, instances, fast calls, memory pool, limits.
+"""Running ``ruvector.wasm`` with wasmtime: engine, instances, typed calls, memory views, limits.
 
-One ``Engine`` and one compiled ``Module`` per process. Every index gets its own ``Store``
-and instance (its own linear memory, memory limit and lock), so a trap or a runaway call in
-one index cannot touch another, and indexes on different threads run in parallel (ctypes
+One ``Engine`` and one compiled ``Module`` per process; the module is checked against the
+ABI description (``abi``) when it is compiled. Every index gets its own ``Store`` and
+instance (its own linear memory, memory limit and lock), so a trap or a runaway call in one
+index cannot touch another, and indexes on different threads run in parallel (ctypes
 releases the GIL while wasm runs).
 
-Calls do not go through ``wasmtime.Func.__call__`` (about 20 us: it asks for the function
-type, converts every argument to a ``wasmtime_val_t`` and back, and roots and unroots
-values). They go straight to the C API's ``wasmtime_func_call_unchecked`` through a private
-ctypes function pointer whose arguments are plain integers: the arguments are packed into a
-preallocated ``wasmtime_val_raw_t`` array with one ``struct.pack_into``, and the result is
-read back from the same array. Bulk data moves through numpy views of the linear memory
-(rebuilt only when the memory grows), results come back in buffers that live as long as the
-index.
+Calls are bound from ``abi.EXPORTS`` through ``_calls`` (the unchecked path where the
+wasmtime version allows, the public API elsewhere). A call whose result is its export's
+``fails_with`` raises the error its ``rv_error_code`` maps to (``abi.ERRORS``). Bulk data moves
+through numpy views of the linear memory, rebuilt only when the memory moved or grew.
 
-Limits: a per-store memory limit (``RUVECTOR_WASM_MAX_MEMORY``, bytes, default 2 GiB) and
-epoch interruption: a daemon thread ticks the engine's epoch every 50 ms and every call gets
-a deadline (``RUVECTOR_WASM_TIMEOUT`` seconds, default 60, plus a per-row allowance for
-inserts), so neither hostile bytes nor a bug can hang the host. A trap is raised as a
-``WasmTrapError`` (a ``RuvectorError``).
+Limits: a per-store memory limit (``RUVECTOR_WASM_MAX_MEMORY``, bytes, default and at most
+2 GiB: the host reads the module's pointers as signed i32) and epoch interruption: a daemon
+thread ticks the engine's epoch every 50 ms and every call gets a deadline
+(``RUVECTOR_WASM_TIMEOUT`` seconds, default 60, plus a per-row allowance for inserts), so
+neither hostile bytes nor a bug can hang the host. A trap is raised as a ``WasmTrapError``.
 """
 
 from __future__ import annotations
@@ -26,38 +23,31 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
-import struct
 import threading
 import time
+from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import wasmtime
-from wasmtime import _ffi as ffi
 
 from ruvector_core.errors import RuvectorError
 
+from . import abi
+from ._calls import TRAPS, open_calls
+from ._pool import MemoryPool
+from .errors import WasmMemoryError, WasmTimeoutError, WasmTrapError
+
+R = TypeVar("R")
+
 WASM_FILE = "ruvector.wasm"
-PAGE = 65536
 TICK_SECONDS = 0.05
+MAX_MEMORY = 2**31
 ENV_MAX_MEMORY = "RUVECTOR_WASM_MAX_MEMORY"
 ENV_TIMEOUT = "RUVECTOR_WASM_TIMEOUT"
 ENV_POOL = "RUVECTOR_WASM_POOL_BYTES"
-
-GREW = 1 << 30  # set in rv_search's result when the linear memory grew during the call
-
-
-class WasmTrapError(RuvectorError, RuntimeError):
-    """The wasm module trapped (a bug, or a limit was hit); the index stays usable."""
-
-
-class WasmTimeoutError(WasmTrapError, TimeoutError):
-    """A call ran past its deadline (``RUVECTOR_WASM_TIMEOUT``) and was interrupted."""
-
-
-class WasmMemoryError(RuvectorError, MemoryError):
-    """The wasm memory limit (``RUVECTOR_WASM_MAX_MEMORY``) leaves no room; nothing changed."""
 
 
 def _env_number(name: str, default: float) -> float:
@@ -73,32 +63,26 @@ def _env_number(name: str, default: float) -> float:
     return value
 
 
-# -- the C API, called with plain integers -----------------------------------------------------
+def signatures(module: wasmtime.Module) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The module's exported functions: name -> (parameter types, result types)."""
+    out = {}
+    for export in module.exports:
+        ty = export.type
+        if isinstance(ty, wasmtime.FuncType):
+            out[export.name] = (tuple(map(str, ty.params)), tuple(map(str, ty.results)))
+    return out
 
 
-def _cfunc(name: str, restype: Any, *argtypes: Any) -> Any:
-    fn = ffi.dll[name]  # a fresh function pointer: wasmtime's own bindings stay as they are
-    fn.restype = restype
-    fn.argtypes = argtypes
-    return fn
-
-
-_vp, _sz, _u64 = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64
-_CALL = _cfunc("wasmtime_func_call_unchecked", _vp, _vp, _vp, _vp, _sz, _vp)
-_MEM_DATA = _cfunc("wasmtime_memory_data", _vp, _vp, _vp)
-_MEM_SIZE = _cfunc("wasmtime_memory_data_size", _sz, _vp, _vp)
-_SET_DEADLINE = _cfunc("wasmtime_context_set_epoch_deadline", None, _vp, _u64)
-
-_RAW_SLOT = ctypes.sizeof(ffi.wasmtime_val_raw_t)  # 16 bytes per argument / result
-_CODES = {"i32": "I", "i64": "Q", "f32": "f", "f64": "d"}
-
-
-def _pack_format(kinds: list[str]) -> struct.Struct:
-    parts = []
-    for kind in kinds:
-        code = _CODES[kind]
-        parts.append(code + f"{_RAW_SLOT - struct.calcsize(code)}x")
-    return struct.Struct("<" + "".join(parts))
+def check_module(module: wasmtime.Module) -> None:
+    """Fail unless the module exports exactly the functions of ``abi.EXPORTS``, typed as
+    there, and its memory as ``abi.MEMORY``."""
+    want = {e.name: (tuple(p.type for p in e.params), (e.result,) if e.result else ()) for e in abi.EXPORTS}
+    got = signatures(module)
+    wrong = sorted(name for name in want.keys() | got.keys() if want.get(name) != got.get(name))
+    if not any(e.name == abi.MEMORY and isinstance(e.type, wasmtime.MemoryType) for e in module.exports):
+        wrong.append(abi.MEMORY)
+    if wrong:
+        raise RuvectorError(f"{WASM_FILE} does not match the ABI this host was built for: {', '.join(wrong)}")
 
 
 # -- engine, module, epoch ticker -------------------------------------------------------------
@@ -114,7 +98,8 @@ class _Shared:
         self.engine = wasmtime.Engine(config)
         wasm = resources.files(__package__).joinpath(WASM_FILE).read_bytes()
         self.module = wasmtime.Module(self.engine, wasm)
-        self.max_memory = int(_env_number(ENV_MAX_MEMORY, 2 * 1024**3))
+        check_module(self.module)
+        self.max_memory = min(int(_env_number(ENV_MAX_MEMORY, MAX_MEMORY)), MAX_MEMORY)
         self.timeout = _env_number(ENV_TIMEOUT, 60.0)
         self.pool_bytes = int(_env_number(ENV_POOL, 32 * 1024**2))
         #: deadline allowance per inserted row / batch query on top of ``timeout``
@@ -153,21 +138,8 @@ def shared() -> _Shared:
 # -- one instance --------------------------------------------------------------------------------
 
 
-class _Export:
-    __slots__ = ("func", "addr", "pack", "slots", "result")
-
-    def __init__(self, func: wasmtime.Func, ty: wasmtime.FuncType) -> None:
-        self.func = func  # keeps the wasmtime_func_t alive
-        self.addr = ctypes.addressof(func._func)
-        params = [str(p) for p in ty.params]
-        results = [str(r) for r in ty.results]
-        self.pack = _pack_format(params).pack_into
-        self.slots = max(len(params), len(results), 1)
-        self.result = results[0] if results else None
-
-
 class Instance:
-    """One store + instance of the module, with its lock, memory views and buffer pool.
+    """One store + instance of the module, with its lock, bound calls, memory views and pool.
 
     Every method that touches the store must be called with ``lock`` held.
     """
@@ -179,106 +151,98 @@ class Instance:
         self.store = wasmtime.Store(sh.engine)
         self.store.set_limits(memory_size=sh.max_memory)
         self.store.set_epoch_deadline(sh.ticks(sh.timeout))
-        self.instance = wasmtime.Instance(self.store, sh.module, [])
-        exports = self.instance.exports(self.store)
-        self.ctx = ctypes.cast(self.store._context(), ctypes.c_void_p).value
-        self.memory: wasmtime.Memory = exports["memory"]
-        self.mem_addr = ctypes.addressof(self.memory._memory)
-        self.fn: dict[str, _Export] = {}
-        for name in exports:
-            ext = exports[name]
-            if isinstance(ext, wasmtime.Func):
-                self.fn[name] = _Export(ext, ext.type(self.store))
-        self.raw = (ffi.wasmtime_val_raw_t * 8)()
-        self.raw_addr = ctypes.addressof(self.raw)
-        self.raw_i32 = (ctypes.c_int32 * 32).from_buffer(self.raw)
-        self.raw_f32 = (ctypes.c_float * 32).from_buffer(self.raw)
-        self.trap = ctypes.c_void_p()
-        self.trap_addr = ctypes.addressof(self.trap)
+        exports = wasmtime.Instance(self.store, sh.module, []).exports(self.store)
+        # check_module made sure of the exports' kinds and types
+        self.calls = open_calls(self.store, cast(wasmtime.Memory, exports[abi.MEMORY]))
+        self.fn = {e.name: self.calls.bind(cast(wasmtime.Func, exports[e.name]), e) for e in abi.EXPORTS}
+        self._search = self.fn[abi.SEARCH.name]
         self.rearm_at = 0.0
         self.base = 0
         self.size = 0
         self.u8 = self.f32 = self.u32 = np.zeros(0, np.uint8)
         self.refresh()
         self.pool = MemoryPool(self, sh.pool_bytes)
-        self.call("rv_init")
+        self.call(abi.INIT)
 
     # -- calls --------------------------------------------------------------------------
 
-    def call(self, name: str, *args: Any, seconds: float | None = None) -> Any:
-        """Calls an export with a fresh deadline; traps become ``WasmTrapError``."""
-        ex = self.fn[name]
-        self.arm(seconds)
-        ex.pack(self.raw, 0, *args)
-        self.trap.value = None
-        err = _CALL(self.ctx, ex.addr, self.raw_addr, ex.slots, self.trap_addr)
-        if err or self.trap.value:
-            self._raise(name, err)
-        self.refresh()
-        if ex.result == "i32":
-            return self.raw_i32[0]
-        if ex.result == "f32":
-            return self.raw_f32[0]
-        return None
+    def call(self, export: abi.Export[R], *args: int, seconds: float | None = None) -> R:
+        """Calls ``export`` with a fresh deadline of ``seconds`` (default: the timeout).
 
-    def search_call(self, fn: _Export, h: int, q_ptr: int, k: int, ef: int, out: int) -> int:
-        """The search fast path: no deadline refresh unless half of it has passed, no
-        memory check unless the module says the memory grew."""
+        A trap is a ``WasmTrapError`` (``WasmTimeoutError`` past the deadline); a failure the
+        module reports (``export.fails_with``) is the error its code maps to.
+        """
+        self.arm(seconds)
+        try:
+            result = self.fn[export.name](*args)
+        except TRAPS as exc:
+            raise self._trap_error(export, exc) from None
+        self.refresh()
+        if export.fails_with is not None and result == export.fails_with:
+            raise self.failure()
+        return cast(R, result)
+
+    def search(self, h: int, query: int, k: int, ef: int, out: int) -> int:
+        """``rv_search`` without the per-call costs of ``call``: the deadline is renewed only
+        once half of it has passed, the memory views only when the module says it grew."""
         if time.monotonic() > self.rearm_at:
             self.arm()
-        fn.pack(self.raw, 0, h, q_ptr, k, ef, out)
-        self.trap.value = None
-        err = _CALL(self.ctx, fn.addr, self.raw_addr, fn.slots, self.trap_addr)
-        if err or self.trap.value:
-            self._raise("rv_search", err)
-        result = self.raw_i32[0]
-        if result & GREW:
+        try:
+            result: int = self._search(h, query, k, ef, out)
+        except TRAPS as exc:
+            raise self._trap_error(abi.SEARCH, exc) from None
+        if result == abi.FAILED:
+            raise self.failure()
+        if result & abi.GREW:
             self.refresh()
-            result &= ~GREW
+            result &= ~abi.GREW
         return result
 
     def arm(self, seconds: float | None = None) -> None:
         """Give the next calls ``seconds`` (default: the timeout) before they are interrupted."""
         seconds = seconds or self.shared.timeout
-        _SET_DEADLINE(self.ctx, self.shared.ticks(seconds))
+        self.calls.set_deadline(self.shared.ticks(seconds))
         self.rearm_at = time.monotonic() + seconds / 2 if seconds >= self.shared.timeout else 0.0
 
-    def _raise(self, name: str, err: int | None) -> None:
-        if err:
-            error = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, ctypes.POINTER(ffi.wasmtime_error_t)))
-            message = str(error)
-        else:
-            trap = wasmtime.Trap._from_ptr(ctypes.cast(self.trap.value, ctypes.POINTER(ffi.wasm_trap_t)))
-            self.trap.value = None
-            message = trap.message
-            code = trap.trap_code
-            if code == wasmtime.TrapCode.INTERRUPT:
-                raise WasmTimeoutError(f"wasm call {name} ran past its deadline and was interrupted")
+    def failure(self) -> RuvectorError:
+        """The error for the call that just reported a failure, from its code and message."""
+        code, message = self.call(abi.ERROR_CODE), self.error_message()
         try:
-            self.refresh()
-            detail = self.error() if "unreachable" in message else ""
-        except Exception:  # the memory may be unusable after the trap; the message is enough
-            detail = ""
-        raise WasmTrapError(
-            f"wasm call {name} trapped: {message.splitlines()[0] if message else 'trap'}"
-            + (f" ({detail})" if detail else "")
-        )
+            return abi.ERRORS[abi.ErrorCode(code)](message)
+        except (ValueError, KeyError):
+            return WasmTrapError(f"the wasm module reported a failure with error code {code}: {message}")
 
-    def error(self) -> str:
-        ptr, length = self.call("rv_error_ptr"), self.call("rv_error_len")
+    def error_message(self) -> str:
+        ptr, length = self.call(abi.ERROR_PTR), self.call(abi.ERROR_LEN)
         return bytes(self.u8[ptr : ptr + length]).decode("utf-8", "replace")
+
+    def _trap_error(self, export: abi.Export[Any], exc: Exception) -> WasmTrapError:
+        name = export.name
+        if not isinstance(exc, wasmtime.Trap):
+            return WasmTrapError(f"wasm call {name} failed: {exc}")
+        code = exc.trap_code
+        if code == wasmtime.TrapCode.INTERRUPT:
+            return WasmTimeoutError(f"wasm call {name} ran past its deadline and was interrupted")
+        message = exc.message.splitlines()[0] if exc.message else "trap"
+        if code == wasmtime.TrapCode.UNREACHABLE:  # a panic aborts: its hook left the message
+            try:
+                self.refresh()
+                if self.call(abi.ERROR_CODE) == abi.ErrorCode.PANIC:
+                    message += f" ({self.error_message()})"
+            except Exception:  # the memory may be unusable after the trap; the message is enough
+                pass
+        return WasmTrapError(f"wasm call {name} trapped: {message}")
 
     # -- memory ----------------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Rebuild the numpy views of the linear memory if it moved or grew."""
-        base = _MEM_DATA(self.ctx, self.mem_addr) or 0
-        size = _MEM_SIZE(self.ctx, self.mem_addr)
+        base, size = self.calls.memory()
         if base != self.base or size != self.size:
             self.base, self.size = base, size
             if size:
                 buf = (ctypes.c_uint8 * size).from_address(base)
-                self.u8 = np.frombuffer(buf, dtype=np.uint8)
+                self.u8 = np.frombuffer(memoryview(buf), dtype=np.uint8)
             else:
                 self.u8 = np.zeros(0, np.uint8)
             usable = size - size % 4
@@ -296,103 +260,69 @@ class Instance:
         return self.u8[ptr : ptr + nbytes].tobytes()
 
     def alloc(self, nbytes: int) -> int:
-        ptr = self.call("rv_alloc", nbytes)
-        if ptr == 0:
-            self.pool.clear()
-            ptr = self.call("rv_alloc", nbytes)
-            if ptr == 0:
-                raise WasmMemoryError(
-                    f"the wasm memory limit ({self.shared.max_memory} bytes) leaves no room for {nbytes} bytes"
-                )
-        return ptr
+        return self._with_room(abi.ALLOC, nbytes)
 
     def free(self, ptr: int, nbytes: int) -> None:
-        self.call("rv_free", ptr, nbytes)
+        self.call(abi.FREE, ptr, nbytes)
 
     def headroom(self, nbytes: int) -> None:
         """Make sure ``nbytes`` can be allocated, clearing the pool if needed."""
-        if self.call("rv_headroom", nbytes):
-            return
-        self.pool.clear()
-        if not self.call("rv_headroom", nbytes):
+        self._with_room(abi.HEADROOM, nbytes)
+
+    def _with_room(self, export: abi.Export[int], nbytes: int) -> int:
+        """Call an export that needs ``nbytes`` of memory; when the memory limit refuses, give
+        the pooled buffers back to the module's allocator and try once more."""
+        try:
+            return self.call(export, nbytes)
+        except WasmMemoryError:
+            self.pool.clear()
+        try:
+            return self.call(export, nbytes)
+        except WasmMemoryError:
             raise WasmMemoryError(
                 f"the wasm memory limit ({self.shared.max_memory} bytes, {ENV_MAX_MEMORY}) leaves no room for "
-                f"{nbytes} more bytes; the index is unchanged"
-            )
+                f"{nbytes} more bytes; nothing changed"
+            ) from None
+
+    def scratch(self, on_trap: Callable[[], None] | None = None) -> Scratch:
+        """Temporary buffers under the lock: ``with inst.scratch() as (inst, acquire)``."""
+        return Scratch(self, on_trap)
 
 
-class MemoryPool:
-    """Reusable buffers in one instance's linear memory.
+class Scratch:
+    """The instance's lock held and ``acquire(nbytes)``, giving pool buffers of at least
+    ``nbytes`` that are released on the way out. After a trap they are not released: the
+    caller abandons the instance for a fresh one (``on_trap``, called once the lock is let
+    go), and the buffers go with it.
 
-    Buffers come in power-of-two size classes (at least 64 bytes). A released buffer is
-    zeroed (nothing of one call's data is visible to the next) and kept for reuse while the
-    pool holds at most ``max_bytes``; beyond that, and whenever an allocation or a headroom
-    check fails ("pressure"), pooled buffers go back to the module's allocator.
+    A class rather than a generator context manager: kernel calls take a few microseconds,
+    and a generator's setup and teardown would be a good part of that.
     """
 
-    MIN = 64
+    __slots__ = ("inst", "on_trap", "buffers")
 
-    def __init__(self, instance: Instance, max_bytes: int) -> None:
-        self.instance = instance
-        self.max_bytes = max_bytes
-        self.free_lists: dict[int, list[int]] = {}
-        self.pooled = 0
-        self.in_use = 0
-        self.peak = 0
-        self.acquired = 0
-        self.hits = 0
-        self.clears = 0
+    def __init__(self, inst: Instance, on_trap: Callable[[], None] | None) -> None:
+        self.inst = inst
+        self.on_trap = on_trap
+        self.buffers: list[tuple[int, int]] = []
 
-    @classmethod
-    def size_class(cls, nbytes: int) -> int:
-        return max(cls.MIN, 1 << max(0, nbytes - 1).bit_length())
+    def __enter__(self) -> tuple[Instance, Callable[[int], int]]:
+        self.inst.lock.acquire()
+        return self.inst, self.acquire
 
-    def acquire(self, nbytes: int) -> tuple[int, int]:
-        """A zeroed buffer of at least ``nbytes``: (pointer, capacity)."""
-        cap = self.size_class(nbytes)
-        self.acquired += 1
-        bucket = self.free_lists.get(cap)
-        if bucket:
-            ptr = bucket.pop()
-            self.pooled -= cap
-            self.hits += 1
-        else:
-            ptr = self.instance.alloc(cap)
-        self.in_use += cap
-        self.peak = max(self.peak, self.in_use)
-        return ptr, cap
+    def acquire(self, nbytes: int) -> int:
+        buffer = self.inst.pool.acquire(nbytes)
+        self.buffers.append(buffer)
+        return buffer[0]
 
-    def release(self, ptr: int, cap: int) -> None:
-        self.in_use -= cap
-        inst = self.instance
-        inst.u8[ptr : ptr + cap] = 0
-        if self.pooled + cap <= self.max_bytes:
-            self.free_lists.setdefault(cap, []).append(ptr)
-            self.pooled += cap
-        else:
-            inst.free(ptr, cap)
-
-    def clear(self) -> None:
-        """Return every pooled buffer to the module's allocator."""
-        self.clears += 1
-        lists, self.free_lists = self.free_lists, {}
-        self.pooled = 0
-        for cap, ptrs in lists.items():
-            for ptr in ptrs:
-                self.instance.free(ptr, cap)
-
-    def forget(self) -> None:
-        """Drop the bookkeeping (the instance it pointed into is gone)."""
-        self.free_lists = {}
-        self.pooled = self.in_use = 0
-
-    def stats(self) -> dict[str, int]:
-        return {
-            "acquired": self.acquired,
-            "reused": self.hits,
-            "pooled_bytes": self.pooled,
-            "in_use_bytes": self.in_use,
-            "peak_in_use_bytes": self.peak,
-            "clears": self.clears,
-            "max_pooled_bytes": self.max_bytes,
-        }
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        trapped = kind is not None and issubclass(kind, WasmTrapError)
+        try:
+            if not trapped:
+                release = self.inst.pool.release
+                for ptr, cap in self.buffers:
+                    release(ptr, cap)
+        finally:
+            self.inst.lock.release()
+        if trapped and self.on_trap is not None:
+            self.on_trap()

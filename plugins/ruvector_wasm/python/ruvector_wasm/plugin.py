@@ -1,8 +1,9 @@
 """Hook implementations of the wasm backend.
 
-Importing this module imports wasmtime and compiles the bundled ``ruvector.wasm`` once; if
-either fails (no wasmtime wheel for this platform, a damaged module file) the backend
-reports itself unusable with the reason instead of breaking the runtime.
+Importing this module imports wasmtime and compiles the bundled ``ruvector.wasm`` once,
+checking it against the ABI the host was built for; if any of it fails (no wasmtime wheel
+for this platform, a damaged or mismatched module file) the backend reports itself unusable
+with the reason instead of breaking the runtime.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from ruvector_core.models import BackendInfo, HnswConfig
 from . import SPEC
 
 try:
-    from . import _host
-    from ._index import WasmHnsw, WasmKernels
+    from ._hnsw import WasmHnsw
+    from ._host import shared
+    from ._kernels import WasmKernels
 
-    _host.shared()  # compile the module now: a broken file or engine is a probe failure
+    shared()  # compile the module now: a broken file or engine is a probe failure
 except Exception as exc:  # pragma: no cover - exercised only where wasmtime cannot run
-    _host = None  # type: ignore[assignment]
     _START_ERROR: str | None = f"{type(exc).__name__}: {exc}"
 else:
     _START_ERROR = None
@@ -30,15 +31,15 @@ def ruvector_backend_info() -> BackendInfo:
 
 
 @hookimpl
-def ruvector_vector_ops():  # -> WasmKernels | None
+def ruvector_vector_ops() -> WasmKernels | None:
     return WasmKernels() if _START_ERROR is None else None
 
 
 @hookimpl
-def ruvector_hnsw_index(config: HnswConfig):  # -> WasmHnsw | None
+def ruvector_hnsw_index(config: HnswConfig) -> WasmHnsw | None:
     return WasmHnsw(config) if _START_ERROR is None else None
 
 
 @hookimpl
-def ruvector_hnsw_load(data: bytes, config: HnswConfig):  # -> WasmHnsw | None
+def ruvector_hnsw_load(data: bytes, config: HnswConfig) -> WasmHnsw | None:
     return WasmHnsw.load(data, config) if _START_ERROR is None else None

@@ -6,33 +6,79 @@
 //!   [`rv_alloc`] and reads outputs from buffers it passed in. Nothing here keeps a pointer
 //!   into a host buffer after a call returns.
 //! * Indexes live in this module's linear memory and are named by small positive handles.
-//! * Errors are return codes (0 / -1 / a zero handle) with a message the host reads through
-//!   [`rv_error_ptr`] and [`rv_error_len`]; a panic (a bug) becomes a trap (`panic = "abort"`),
-//!   after the panic hook has left its message in the same place.
+//! * A call that can fail returns [`FAILED`] (calls that return a status or a count) or
+//!   [`NULL`] (calls that return a handle or a pointer); why is then one of the `ERR_*` codes,
+//!   read through [`rv_error_code`], with a message read through [`rv_error_ptr`] and
+//!   [`rv_error_len`]. A panic (a bug) becomes a trap (`panic = "abort"`), after the panic
+//!   hook has left [`ERR_PANIC`] and its message in the same place.
+//! * Metric codes are the index format's metric byte (`Metric::from_code`).
 //! * Searches return their hit count with [`GREW`] set when the linear memory grew during
 //!   the call, so the host knows when to refresh its views of the memory without asking.
+//!
+//! The Python host describes every export and the constants below once, in
+//! `ruvector_wasm/abi.py`; its tests read these constants and the compiled module's exports
+//! and fail when the two sides disagree.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use std::alloc::{alloc, dealloc, Layout};
 
 use ruvector_kernels::distance::{self as dist, Kind};
-use ruvector_kernels::hnsw::NONE;
+use ruvector_kernels::hnsw::{MAX_LEVEL, NONE};
 use ruvector_kernels::{format, quant, Hnsw, Metric, Params, Sequential};
 
+/// The status of a call that succeeded.
+pub const OK: i32 = 0;
+/// The status (or count) of a call that failed.
+pub const FAILED: i32 = -1;
+/// The handle (or pointer) a failed call returns.
+pub const NULL: i32 = 0;
 /// Set in a search's return value when the linear memory grew during the call.
 pub const GREW: i32 = 1 << 30;
+/// Words [`rv_stats`] writes before the per-level node counts.
+pub const STATS_HEAD_WORDS: usize = 6;
+/// Words [`rv_stats`] writes at most: the head and one count for each level the format stores.
+pub const STATS_WORDS: usize = STATS_HEAD_WORDS + MAX_LEVEL as usize + 1;
+
+/// No call has failed yet.
+pub const ERR_NONE: i32 = 0;
+/// Bad arguments: parameters, ids, vectors, a metric code or a handle (the host's `InvalidInputError`).
+pub const ERR_INVALID_INPUT: i32 = 1;
+/// Bytes that are not a loadable index (`CorruptIndexError`).
+pub const ERR_CORRUPT_INDEX: i32 = 2;
+/// The memory limit refused to grow the linear memory (`WasmMemoryError`).
+pub const ERR_OUT_OF_MEMORY: i32 = 3;
+/// A panic, a bug; the call trapped (`WasmTrapError`).
+pub const ERR_PANIC: i32 = 4;
+
 const ALIGN: usize = 16;
+
+/// Why the last failed call failed.
+struct LastError {
+    code: i32,
+    message: String,
+}
 
 // The module is single-threaded (wasm32 without threads) and never re-entered, so plain
 // statics are enough. Nothing here may hold a `RefCell` borrow or a lock across a call: a
 // trap (an interrupted call, a panic) does not unwind and would leave it held forever.
 static mut INDEXES: Vec<Option<Box<Hnsw>>> = Vec::new();
-static mut ERROR: String = String::new();
+static mut ERROR: LastError = LastError { code: ERR_NONE, message: String::new() };
 
-fn set_error(msg: String) {
+fn set_error(code: i32, message: String) {
     // SAFETY: single-threaded, and no reference to ERROR outlives a call.
-    unsafe { *std::ptr::addr_of_mut!(ERROR) = msg }
+    unsafe { *std::ptr::addr_of_mut!(ERROR) = LastError { code, message } }
+}
+
+/// Records why a call failed and returns what the call returns on failure.
+fn fail<T>(code: i32, message: String, result: T) -> T {
+    set_error(code, message);
+    result
+}
+
+fn last_error() -> &'static LastError {
+    // SAFETY: single-threaded; the host reads the error before its next call.
+    unsafe { &*std::ptr::addr_of!(ERROR) }
 }
 
 fn indexes() -> &'static mut Vec<Option<Box<Hnsw>>> {
@@ -44,10 +90,7 @@ fn with_index<T>(h: i32, default: T, f: impl FnOnce(&mut Hnsw) -> T) -> T {
     let found = usize::try_from(h).ok().and_then(|i| i.checked_sub(1)).and_then(|i| indexes().get_mut(i));
     match found {
         Some(Some(ix)) => f(ix),
-        _ => {
-            set_error(format!("no index with handle {h}"));
-            default
-        }
+        _ => fail(ERR_INVALID_INPUT, format!("no index with handle {h}"), default),
     }
 }
 
@@ -92,28 +135,45 @@ unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize) -> &'a mut [T] {
     }
 }
 
-fn kind(code: u32) -> Option<Kind> {
-    match code {
-        0 => Some(Kind::Cosine),
-        1 => Some(Kind::Euclidean),
-        2 => Some(Kind::Dot),
-        _ => None,
+/// The metric of a metric code; `None`, with the error set, for an unknown code.
+fn metric(code: u32) -> Option<Metric> {
+    let found = u8::try_from(code).ok().and_then(Metric::from_code);
+    if found.is_none() {
+        set_error(ERR_INVALID_INPUT, format!("unknown metric code {code}"));
     }
+    found
+}
+
+/// The distance of a metric code, as [`metric`].
+fn kind(code: u32) -> Option<Kind> {
+    metric(code).map(|m| match m {
+        Metric::Cosine => Kind::Cosine,
+        Metric::Euclidean => Kind::Euclidean,
+        Metric::Dot => Kind::Dot,
+    })
 }
 
 // -- memory ---------------------------------------------------------------------------------
 
-/// `size` bytes aligned to 16, or null when the memory limit refuses to grow.
+/// `size` bytes aligned to 16, or null ([`ERR_OUT_OF_MEMORY`]) when the memory limit refuses
+/// to grow.
 #[no_mangle]
 pub extern "C" fn rv_alloc(size: usize) -> *mut u8 {
-    match Layout::from_size_align(size.max(1), ALIGN) {
+    let ptr = match Layout::from_size_align(size.max(1), ALIGN) {
         // SAFETY: the layout has a non-zero size.
         Ok(layout) => unsafe { alloc(layout) },
         Err(_) => std::ptr::null_mut(),
+    };
+    if ptr.is_null() {
+        set_error(ERR_OUT_OF_MEMORY, format!("the wasm memory limit leaves no room for {size} bytes"));
     }
+    ptr
 }
 
 /// Frees what `rv_alloc(size)` returned.
+///
+/// # Safety
+/// `ptr` is null or came from `rv_alloc(size)` and was not freed since.
 #[no_mangle]
 pub unsafe extern "C" fn rv_free(ptr: *mut u8, size: usize) {
     if ptr.is_null() {
@@ -125,17 +185,19 @@ pub unsafe extern "C" fn rv_free(ptr: *mut u8, size: usize) {
     }
 }
 
-/// 1 when `bytes` more can be allocated in one piece (the memory is grown to make room and
-/// kept by the allocator), 0 when the memory limit refuses: checked before an insert so that
-/// running out of memory is an error before the index changes, not a trap half way through.
+/// [`OK`] when `bytes` more can be allocated in one piece (the memory is grown to make room
+/// and kept by the allocator), [`FAILED`] ([`ERR_OUT_OF_MEMORY`]) when the memory limit
+/// refuses: checked before an insert so that running out of memory is an error before the
+/// index changes, not a trap half way through.
 #[no_mangle]
 pub extern "C" fn rv_headroom(bytes: usize) -> i32 {
     let mut probe: Vec<u8> = Vec::new();
-    if probe.try_reserve_exact(bytes).is_err() {
-        set_error(format!("the wasm memory limit leaves no room for {bytes} more bytes"));
-        return 0;
+    match probe.try_reserve_exact(bytes) {
+        Ok(()) => OK,
+        Err(_) => {
+            fail(ERR_OUT_OF_MEMORY, format!("the wasm memory limit leaves no room for {bytes} more bytes"), FAILED)
+        }
     }
-    1
 }
 
 /// Current size of the linear memory in 64 KiB pages.
@@ -144,38 +206,41 @@ pub extern "C" fn rv_pages() -> usize {
     pages()
 }
 
+/// Why the last failed call failed: one of the `ERR_*` codes.
+#[no_mangle]
+pub extern "C" fn rv_error_code() -> i32 {
+    last_error().code
+}
+
+/// The last failure's message (UTF-8), valid until the next call.
 #[no_mangle]
 pub extern "C" fn rv_error_ptr() -> *const u8 {
-    // SAFETY: single-threaded; the host reads the bytes before its next call.
-    unsafe { (*std::ptr::addr_of!(ERROR)).as_ptr() }
+    last_error().message.as_ptr()
 }
 
+/// The length in bytes of the message at [`rv_error_ptr`].
 #[no_mangle]
 pub extern "C" fn rv_error_len() -> usize {
-    // SAFETY: as in rv_error_ptr.
-    unsafe { (*std::ptr::addr_of!(ERROR)).len() }
+    last_error().message.len()
 }
 
-/// Installs a panic hook that leaves the panic message where `rv_error_*` read it (the host
-/// calls this once after instantiation).
+/// Installs a panic hook that leaves [`ERR_PANIC`] and the panic message where `rv_error_*`
+/// read them (the host calls this once after instantiation).
 #[no_mangle]
 pub extern "C" fn rv_init() {
     std::panic::set_hook(Box::new(|info| {
-        set_error(format!("panic in the wasm module: {info}"));
+        set_error(ERR_PANIC, format!("panic in the wasm module: {info}"));
     }));
 }
 
 // -- indexes --------------------------------------------------------------------------------
 
-/// A new empty index; 0 on bad parameters.
+/// A new empty index; [`NULL`] ([`ERR_INVALID_INPUT`]) on bad parameters.
 #[no_mangle]
 pub extern "C" fn rv_index_new(d: u32, m: u32, efc: u32, efs: u32, metric: u32, seed: u64) -> i32 {
-    let metric = match Metric::from_code(metric as u8).filter(|_| metric < 3) {
+    let metric = match self::metric(metric) {
         Some(x) => x,
-        None => {
-            set_error(format!("unknown metric code {metric}"));
-            return 0;
-        }
+        None => return NULL,
     };
     let params = Params {
         dimensions: d as usize,
@@ -187,13 +252,11 @@ pub extern "C" fn rv_index_new(d: u32, m: u32, efc: u32, efs: u32, metric: u32, 
     };
     match Hnsw::new(params) {
         Ok(ix) => add_index(ix),
-        Err(e) => {
-            set_error(e);
-            0
-        }
+        Err(e) => fail(ERR_INVALID_INPUT, e, NULL),
     }
 }
 
+/// Drops the index `h` (nothing happens for an unknown handle).
 #[no_mangle]
 pub extern "C" fn rv_index_free(h: i32) {
     if let Some(slot) = usize::try_from(h).ok().and_then(|i| i.checked_sub(1)).and_then(|i| indexes().get_mut(i)) {
@@ -201,33 +264,37 @@ pub extern "C" fn rv_index_free(h: i32) {
     }
 }
 
-/// Live vectors.
+/// Live vectors, or [`FAILED`].
 #[no_mangle]
 pub extern "C" fn rv_len(h: i32) -> i32 {
-    with_index(h, -1, |ix| ix.len() as i32)
+    with_index(h, FAILED, |ix| ix.len() as i32)
 }
 
-/// Nodes, deleted ones included.
+/// Nodes, deleted ones included, or [`FAILED`].
 #[no_mangle]
 pub extern "C" fn rv_node_count(h: i32) -> i32 {
-    with_index(h, -1, |ix| ix.node_count() as i32)
+    with_index(h, FAILED, |ix| ix.node_count() as i32)
 }
 
 /// Bytes an insert of `n` rows with `text` bytes of ids may allocate at most in one piece,
-/// plus the index's current size (arrays grow by reallocation).
+/// plus the index's current size (arrays grow by reallocation), or [`NULL`]. At most
+/// `i32::MAX`: the host reads results as `i32`, and a need that large cannot be met anyway.
 #[no_mangle]
 pub extern "C" fn rv_insert_need(h: i32, n: u32, text: u32) -> u32 {
-    with_index(h, 0, |ix| {
+    with_index(h, NULL as u32, |ix| {
         let p = ix.params();
         let stride = 4 * (1 + 2 * p.m + p.dimensions) as u64;
         let nodes = ix.node_count() as u64 + n as u64;
         let need = nodes * stride + text as u64 + ix.id_text_len() as u64 + 64 * n as u64 + (1 << 20);
-        need.min(u32::MAX as u64) as u32
+        need.min(i32::MAX as u64) as u32
     })
 }
 
 /// Inserts `n` rows: ids are `text[offs[i]..offs[i + 1]]` (UTF-8), vectors `n * d` floats.
-/// 0 on success; -1 (index unchanged) on bad arguments.
+/// [`OK`], or [`FAILED`] ([`ERR_INVALID_INPUT`], the index unchanged).
+///
+/// # Safety
+/// `text` holds `text_len` bytes, `offs` `n + 1` words and `vectors` `n * d` floats.
 #[no_mangle]
 pub unsafe extern "C" fn rv_insert(
     h: i32,
@@ -244,32 +311,29 @@ pub unsafe extern "C" fn rv_insert(
         let (a, b) = (offs[i] as usize, offs[i + 1] as usize);
         match text.get(a..b).map(std::str::from_utf8) {
             Some(Ok(s)) => ids.push(s),
-            _ => {
-                set_error(format!("id {i} is not valid UTF-8 within the id text"));
-                return -1;
-            }
+            _ => return fail(ERR_INVALID_INPUT, format!("id {i} is not valid UTF-8 within the id text"), FAILED),
         }
     }
-    with_index(h, -1, |ix| {
+    with_index(h, FAILED, |ix| {
         let d = ix.params().dimensions;
         // SAFETY: as above.
         let rows = unsafe { slice(vectors, n * d) };
         match ix.insert_batch(&ids, rows, &Sequential) {
-            Ok(()) => 0,
-            Err(e) => {
-                set_error(e);
-                -1
-            }
+            Ok(()) => OK,
+            Err(e) => fail(ERR_INVALID_INPUT, e, FAILED),
         }
     })
 }
 
 /// Up to `k` hits with a beam of `max(ef, k)`, written to `out` as (node u32, score f32)
-/// pairs best first; returns the count, with [`GREW`] set if the memory grew.
+/// pairs best first; returns the count, with [`GREW`] set if the memory grew, or [`FAILED`].
+///
+/// # Safety
+/// `query` holds `d` floats and `out` has room for `2 * k` words.
 #[no_mangle]
 pub unsafe extern "C" fn rv_search(h: i32, query: *const f32, k: u32, ef: u32, out: *mut u32) -> i32 {
     let before = pages();
-    let count = with_index(h, -1, |ix| {
+    let count = with_index(h, FAILED, |ix| {
         let d = ix.params().dimensions;
         // SAFETY: the host passes d floats and room for 2k words.
         let (q, out) = unsafe { (slice(query, d), slice_mut(out, 2 * k as usize)) };
@@ -280,7 +344,7 @@ pub unsafe extern "C" fn rv_search(h: i32, query: *const f32, k: u32, ef: u32, o
         }
         hits.len() as i32
     });
-    if count >= 0 && pages() != before {
+    if count != FAILED && pages() != before {
         count | GREW
     } else {
         count
@@ -288,7 +352,10 @@ pub unsafe extern "C" fn rv_search(h: i32, query: *const f32, k: u32, ef: u32, o
 }
 
 /// `nq` searches; nodes (NONE-padded) and scores (-inf-padded) as `nq x k` row-major arrays.
-/// Returns 0, with [`GREW`] set if the memory grew, or -1.
+/// Returns [`OK`], with [`GREW`] set if the memory grew, or [`FAILED`].
+///
+/// # Safety
+/// `queries` holds `nq * d` floats; `out_nodes` and `out_scores` have room for `nq * k` each.
 #[no_mangle]
 pub unsafe extern "C" fn rv_search_batch(
     h: i32,
@@ -301,7 +368,7 @@ pub unsafe extern "C" fn rv_search_batch(
 ) -> i32 {
     let before = pages();
     let k = k as usize;
-    let status = with_index(h, -1, |ix| {
+    let status = with_index(h, FAILED, |ix| {
         let d = ix.params().dimensions;
         // SAFETY: the host passes nq * d floats and room for nq * k of each output.
         let (qs, nodes, scores) =
@@ -314,32 +381,39 @@ pub unsafe extern "C" fn rv_search_batch(
                 scores[i * k + j] = score;
             }
         }
-        0
+        OK
     });
-    if status == 0 && pages() != before {
-        GREW
+    if status == OK && pages() != before {
+        OK | GREW
     } else {
         status
     }
 }
 
-/// Tombstones the live id `id[..len]`: its node, or -1 when it is not there.
+/// Tombstones the live id `id[..len]`: its node, or [`FAILED`] when it is not there (which
+/// is not an error: `rv_error_*` is left alone unless the handle is unknown).
+///
+/// # Safety
+/// `id` holds `len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn rv_delete(h: i32, id: *const u8, len: usize) -> i32 {
     // SAFETY: the host passes `len` bytes.
     let bytes = unsafe { slice(id, len) };
     let id = match std::str::from_utf8(bytes) {
         Ok(s) => s,
-        Err(_) => return -1,
+        Err(_) => return FAILED,
     };
-    with_index(h, -1, |ix| match ix.node_of(id) {
+    with_index(h, FAILED, |ix| match ix.node_of(id) {
         Some(node) if ix.delete(id) => node as i32,
-        _ => -1,
+        _ => FAILED,
     })
 }
 
 /// The index in the format of docs/format.md: a buffer the host frees with
 /// `rv_free(ptr, *out_len)`; null on failure.
+///
+/// # Safety
+/// `out_len` has room for one word.
 #[no_mangle]
 pub unsafe extern "C" fn rv_serialize(h: i32, out_len: *mut u32) -> *mut u8 {
     let blob = with_index(h, None, |ix| Some(format::encode(ix)));
@@ -353,8 +427,7 @@ fn into_host_buffer(blob: Option<Vec<u8>>, out_len: *mut u32) -> *mut u8 {
     };
     let ptr = rv_alloc(blob.len());
     if ptr.is_null() {
-        set_error(format!("the wasm memory limit leaves no room for {} bytes", blob.len()));
-        return ptr;
+        return ptr; // rv_alloc said why
     }
     // SAFETY: `ptr` has room for blob.len() bytes; out_len is a host buffer of one word.
     unsafe {
@@ -364,22 +437,26 @@ fn into_host_buffer(blob: Option<Vec<u8>>, out_len: *mut u32) -> *mut u8 {
     ptr
 }
 
-/// Validates and loads `len` bytes; a handle, or 0 with the reason in `rv_error_*`.
+/// Validates and loads `len` bytes; a handle, or [`NULL`] ([`ERR_CORRUPT_INDEX`]).
+///
+/// # Safety
+/// `data` holds `len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn rv_load(data: *const u8, len: usize) -> i32 {
     // SAFETY: the host passes `len` bytes.
     let bytes = unsafe { slice(data, len) };
     match format::decode(bytes) {
         Ok(ix) => add_index(ix),
-        Err(e) => {
-            set_error(e.0);
-            0
-        }
+        Err(e) => fail(ERR_CORRUPT_INDEX, e.0, NULL),
     }
 }
 
 /// Every node's id and flag, for the host's id table: `(n + 1)` u32 offsets, `n` flag bytes
-/// (1 = deleted), then the id text. Freed by the host with `rv_free(ptr, *out_len)`.
+/// (1 = deleted), then the id text. Freed by the host with `rv_free(ptr, *out_len)`; null on
+/// failure.
+///
+/// # Safety
+/// `out_len` has room for one word.
 #[no_mangle]
 pub unsafe extern "C" fn rv_node_ids(h: i32, out_len: *mut u32) -> *mut u8 {
     let blob = with_index(h, None, |ix| {
@@ -401,12 +478,15 @@ pub unsafe extern "C" fn rv_node_ids(h: i32, out_len: *mut u32) -> *mut u8 {
 }
 
 /// Writes `[live, deleted, max_level, nodes, memory_bytes, levels, per_level...]` (u32 words,
-/// max_level as i32) to `out`, which has room for 70 words; returns the words written.
+/// max_level as i32) to `out`; returns the words written, or [`FAILED`].
+///
+/// # Safety
+/// `out` has room for [`STATS_WORDS`] words.
 #[no_mangle]
 pub unsafe extern "C" fn rv_stats(h: i32, out: *mut u32) -> i32 {
-    with_index(h, -1, |ix| {
-        // SAFETY: the host passes 70 words.
-        let out = unsafe { slice_mut(out, 70) };
+    with_index(h, FAILED, |ix| {
+        // SAFETY: the host passes STATS_WORDS words.
+        let out = unsafe { slice_mut(out, STATS_WORDS) };
         let per = ix.nodes_per_level();
         let head = [
             ix.len() as u32,
@@ -416,17 +496,21 @@ pub unsafe extern "C" fn rv_stats(h: i32, out: *mut u32) -> i32 {
             ix.memory_bytes().min(u32::MAX as usize) as u32,
             per.len() as u32,
         ];
-        out[..6].copy_from_slice(&head);
-        for (o, &c) in out[6..].iter_mut().zip(&per) {
+        out[..STATS_HEAD_WORDS].copy_from_slice(&head);
+        for (o, &c) in out[STATS_HEAD_WORDS..].iter_mut().zip(&per) {
             *o = c as u32;
         }
-        (6 + per.len().min(64)) as i32
+        (STATS_HEAD_WORDS + per.len().min(STATS_WORDS - STATS_HEAD_WORDS)) as i32
     })
 }
 
 // -- vector kernels -------------------------------------------------------------------------
 
-/// Lower is closer: `1 - cos`, L2 or `-a.b`; NaN for an unknown metric code.
+/// Lower is closer: `1 - cos`, L2 or `-a.b`; NaN ([`ERR_INVALID_INPUT`]) for an unknown metric
+/// code.
+///
+/// # Safety
+/// `a` and `b` hold `d` floats each.
 #[no_mangle]
 pub unsafe extern "C" fn rv_distance(a: *const f32, b: *const f32, d: usize, metric: u32) -> f32 {
     let k = dist::kernels();
@@ -438,6 +522,11 @@ pub unsafe extern "C" fn rv_distance(a: *const f32, b: *const f32, d: usize, met
     }
 }
 
+/// The distance of `q` to each of the `n` rows of `m`, into `out`: [`OK`], or [`FAILED`]
+/// ([`ERR_INVALID_INPUT`]) for an unknown metric code.
+///
+/// # Safety
+/// `q` holds `d` floats, `m` `n * d` floats, and `out` has room for `n`.
 #[no_mangle]
 pub unsafe extern "C" fn rv_batch_distance(
     q: *const f32,
@@ -450,15 +539,18 @@ pub unsafe extern "C" fn rv_batch_distance(
     let k = dist::kernels();
     let kd = match kind(metric) {
         Some(x) => x,
-        None => return -1,
+        None => return FAILED,
     };
     // SAFETY: the host passes d + n * d floats and room for n.
     let (q, m, out) = unsafe { (slice(q, d), slice(m, n * d), slice_mut(out, n)) };
     dist::batch_distance(&k, q, m, kd, out);
-    0
+    OK
 }
 
 /// Scales each of the `n` rows of `m` to unit norm in place.
+///
+/// # Safety
+/// `m` holds `n * d` floats.
 #[no_mangle]
 pub unsafe extern "C" fn rv_normalize(m: *mut f32, n: usize, d: usize) {
     let k = dist::kernels();
@@ -466,6 +558,11 @@ pub unsafe extern "C" fn rv_normalize(m: *mut f32, n: usize, d: usize) {
     dist::normalize_rows(&k, unsafe { slice_mut(m, n * d) }, d);
 }
 
+/// Int8 codes, scales and offsets of the `n` rows of `m` (`quant::quantize_int8`).
+///
+/// # Safety
+/// `m` holds `n * d` floats; `codes` has room for `n * d` bytes, `scales` and `offsets` for `n`
+/// floats each.
 #[no_mangle]
 pub unsafe extern "C" fn rv_quantize_int8(
     m: *const f32,
@@ -481,6 +578,11 @@ pub unsafe extern "C" fn rv_quantize_int8(
     }
 }
 
+/// The `n` rows the int8 `codes`, `scales` and `offsets` stand for, into `out`.
+///
+/// # Safety
+/// `codes` holds `n * d` bytes, `scales` and `offsets` `n` floats each; `out` has room for
+/// `n * d` floats.
 #[no_mangle]
 pub unsafe extern "C" fn rv_dequantize_int8(
     codes: *const i8,
@@ -496,6 +598,10 @@ pub unsafe extern "C" fn rv_dequantize_int8(
     }
 }
 
+/// Sign bits (`ceil(d / 8)` bytes a row) and scales of the `n` rows of `m`.
+///
+/// # Safety
+/// `m` holds `n * d` floats; `codes` has room for `n * ceil(d / 8)` bytes, `scales` for `n`.
 #[no_mangle]
 pub unsafe extern "C" fn rv_quantize_binary(m: *const f32, n: usize, d: usize, codes: *mut u8, scales: *mut f32) {
     let rb = quant::binary_row_bytes(d);
@@ -503,6 +609,10 @@ pub unsafe extern "C" fn rv_quantize_binary(m: *const f32, n: usize, d: usize, c
     unsafe { quant::quantize_binary(slice(m, n * d), d, slice_mut(codes, n * rb), slice_mut(scales, n)) }
 }
 
+/// The `n` rows the binary `codes` and `scales` stand for, into `out`.
+///
+/// # Safety
+/// `codes` holds `n * ceil(d / 8)` bytes and `scales` `n` floats; `out` has room for `n * d`.
 #[no_mangle]
 pub unsafe extern "C" fn rv_dequantize_binary(codes: *const u8, n: usize, d: usize, scales: *const f32, out: *mut f32) {
     let rb = quant::binary_row_bytes(d);

@@ -1,22 +1,19 @@
-"""The wasm backend's HNSW index and vector kernels (the core's protocols) over ``_host``."""
+"""The wasm backend's HNSW index (the core's ``HnswGraph`` protocol) over ``_host``."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from ruvector_core.errors import CorruptIndexError, InvalidInputError
-from ruvector_core.models import HnswConfig, IndexStats, Metric, QuantizationConfig, QuantizedVectors
+from ruvector_core.errors import CorruptIndexError
+from ruvector_core.models import HnswConfig, IndexStats
 
-from ._host import Instance, WasmMemoryError, WasmTrapError
+from . import abi
+from ._host import Instance, Scratch
+from .errors import WasmTrapError
 
-METRIC_CODES = {"cosine": 0, "euclidean": 1, "dot": 2}
-NONE = 0xFFFFFFFF
-STATS_WORDS = 70
 #: Rows per call of a batch search (bounds the buffers a call needs in linear memory).
 SEARCH_ROWS = 4096
 
@@ -37,21 +34,20 @@ class WasmHnsw:
         inst = Instance()
         with inst.lock:
             handle = inst.call(
-                "rv_index_new",
+                abi.INDEX_NEW,
                 config.dimensions,
                 config.m,
                 config.ef_construction,
                 config.ef_search,
-                METRIC_CODES[config.metric],
+                abi.METRIC_CODES[config.metric],
                 config.seed,
             )
-            if handle == 0:
-                raise InvalidInputError(inst.error())
         self._attach(inst, handle, [], {})
 
     @classmethod
     def load(cls, data: bytes, config: HnswConfig) -> WasmHnsw:
-        """Validate and load ``data`` in a fresh instance; every failure is CorruptIndexError."""
+        """Validate and load ``data`` in a fresh instance; every failure but running out of
+        memory is CorruptIndexError."""
         self = cls.__new__(cls)
         self.config = config
         self._lock = threading.RLock()
@@ -59,12 +55,8 @@ class WasmHnsw:
         inst = Instance()
         try:
             handle = _load_into(inst, data)
-        except WasmMemoryError:
-            raise
         except WasmTrapError as exc:
             raise CorruptIndexError(f"index bytes could not be decoded: {exc}") from None
-        if handle == 0:
-            raise CorruptIndexError(inst.error())
         node_ids, live = _read_node_ids(inst, handle)
         self._attach(inst, handle, node_ids, live)
         return self
@@ -76,10 +68,9 @@ class WasmHnsw:
         self._node_ids = node_ids
         self._live = live
         self._id_array: np.ndarray | None = None
-        self._fn_search = inst.fn["rv_search"]
         with inst.lock:
             self._q_ptr, self._q_cap = inst.pool.acquire(4 * d)
-            self._misc_ptr, self._misc_cap = inst.pool.acquire(4 * STATS_WORDS)
+            self._misc_ptr, self._misc_cap = inst.pool.acquire(4 * abi.STATS_WORDS)
             self._r_ptr, self._r_cap = inst.pool.acquire(8 * 16)
         self._q_word = self._q_ptr // 4
         self._r_word = self._r_ptr // 4
@@ -98,16 +89,16 @@ class WasmHnsw:
         with self._lock:
             self._check()
             with self._scratch() as (inst, acquire):
-                t_ptr = acquire(max(1, len(text)))
+                t_ptr = acquire(len(text))
                 o_ptr = acquire(4 * (n + 1))
                 v_ptr = acquire(vectors.nbytes)
-                inst.headroom(inst.call("rv_insert_need", self._h, n, len(text)))
+                inst.headroom(inst.call(abi.INSERT_NEED, self._h, n, len(text)))
                 inst.write(t_ptr, text)
                 inst.write(o_ptr, offsets)
                 inst.write(v_ptr, vectors)
                 first = len(self._node_ids)
-                status = inst.call(
-                    "rv_insert",
+                inst.call(
+                    abi.INSERT,
                     self._h,
                     t_ptr,
                     len(text),
@@ -116,8 +107,6 @@ class WasmHnsw:
                     v_ptr,
                     seconds=inst.shared.timeout + n * inst.shared.per_row,
                 )
-                if status != 0:
-                    raise InvalidInputError(inst.error())
             node_ids, live = self._node_ids, self._live
             node_ids.extend(ids)
             for i, id_ in enumerate(ids):
@@ -138,7 +127,7 @@ class WasmHnsw:
             try:
                 with inst.lock:
                     inst.f32[self._q_word : self._q_word + query.shape[0]] = query
-                    count = inst.search_call(self._fn_search, self._h, self._q_ptr, k, ef, self._r_ptr)
+                    count = inst.search(self._h, self._q_ptr, k, ef, self._r_ptr)
                     pairs = inst.u32[self._r_word : self._r_word + 2 * count]
                     nodes = pairs[0::2].tolist()
                     scores = pairs[1::2].view(np.float32).tolist()
@@ -168,8 +157,8 @@ class WasmHnsw:
                     chunk = queries[start : start + rows]
                     c = chunk.shape[0]
                     inst.write(q_ptr, chunk)
-                    status = inst.call(
-                        "rv_search_batch",
+                    inst.call(
+                        abi.SEARCH_BATCH,
                         self._h,
                         q_ptr,
                         c,
@@ -179,12 +168,10 @@ class WasmHnsw:
                         s_ptr,
                         seconds=inst.shared.timeout + c * inst.shared.per_row,
                     )
-                    if status < 0:
-                        raise InvalidInputError(inst.error())
                     nodes[start : start + c] = inst.u32[n_ptr // 4 : n_ptr // 4 + c * kk].reshape(c, kk)
                     out_scores[start : start + c, :kk] = inst.f32[s_ptr // 4 : s_ptr // 4 + c * kk].reshape(c, kk)
             table = self._ids_table()
-        nodes = np.where(nodes == NONE, len(table) - 1, nodes)
+        nodes = np.where(nodes == abi.NONE, len(table) - 1, nodes)
         out_ids[:, :kk] = table[nodes]
         return out_ids, out_scores
 
@@ -197,8 +184,8 @@ class WasmHnsw:
             with self._scratch() as (inst, acquire):
                 ptr = acquire(len(raw))
                 inst.write(ptr, raw)
-                node = inst.call("rv_delete", self._h, ptr, len(raw))
-            if node < 0:
+                node = inst.call(abi.DELETE, self._h, ptr, len(raw))
+            if node == abi.FAILED:
                 return False
             del self._live[id]
             return True
@@ -218,9 +205,9 @@ class WasmHnsw:
             self._check()
             inst = self._inst
             with inst.lock:
-                words = inst.call("rv_stats", self._h, self._misc_ptr)
+                words = inst.call(abi.STATS, self._h, self._misc_ptr)
                 raw = inst.u32[self._misc_ptr // 4 : self._misc_ptr // 4 + words].copy()
-        live, deleted, max_level, _, memory, levels = (int(x) for x in raw[:6])
+        live, deleted, _, _, memory, levels = (int(x) for x in raw[: abi.STATS_HEAD_WORDS])
         c = self.config
         return IndexStats(
             backend="wasm",
@@ -231,8 +218,8 @@ class WasmHnsw:
             ef_search=c.ef_search,
             count=live,
             deleted=deleted,
-            max_level=max_level - (1 << 32) if max_level >= 1 << 31 else max_level,
-            nodes_per_level=[int(x) for x in raw[6 : 6 + levels]],
+            max_level=int(raw[2:3].view(np.int32)[0]),
+            nodes_per_level=[int(x) for x in raw[abi.STATS_HEAD_WORDS : abi.STATS_HEAD_WORDS + levels]],
             memory_bytes=memory,
         )
 
@@ -259,23 +246,10 @@ class WasmHnsw:
 
     # -- internals ------------------------------------------------------------------------
 
-    @contextmanager
-    def _scratch(self) -> Iterator[tuple[Instance, Callable[[int], int]]]:
-        """The instance under its lock and an allocator of temporary buffers, released on
-        the way out. A trap moves the index into a fresh instance before the error goes
-        on; the trapped instance's buffers go with it, so they are not released."""
-        inst = self._inst
-        buffers: list[tuple[int, int]] = []
-        try:
-            with inst.lock:
-                yield inst, lambda nbytes: _keep(buffers, inst.pool.acquire(nbytes))[0]
-        except WasmTrapError:
-            buffers.clear()
-            self._recover()
-            raise
-        finally:
-            for ptr, cap in buffers:
-                inst.pool.release(ptr, cap)
+    def _scratch(self) -> Scratch:
+        """``Instance.scratch`` of this index's instance; a trap moves the index into a fresh
+        instance before the error goes on."""
+        return self._inst.scratch(self._recover)
 
     def _check(self) -> None:
         if self._broken is not None:
@@ -307,8 +281,6 @@ class WasmHnsw:
                 blob = _serialize(old, self._h, self._misc_ptr)
             inst = Instance()
             handle = _load_into(inst, blob)
-            if handle == 0:
-                raise CorruptIndexError(inst.error())
             node_ids, live = _read_node_ids(inst, handle)
         except Exception as exc:  # the state the trap left behind cannot be saved
             self._broken = f"the wasm module trapped and the index could not be recovered ({exc})"
@@ -317,46 +289,22 @@ class WasmHnsw:
         self._attach(inst, handle, node_ids, live)
 
 
-def _keep(buffers: list[tuple[int, int]], buffer: tuple[int, int]) -> tuple[int, int]:
-    buffers.append(buffer)
-    return buffer
-
-
 def _load_into(inst: Instance, data: bytes) -> int:
-    with inst.lock:
-        ptr, cap = inst.pool.acquire(max(1, len(data)))
-        try:
-            inst.write(ptr, data)
-            return inst.call("rv_load", ptr, len(data), seconds=inst.shared.timeout + len(data) / 1e7)
-        finally:
-            inst.pool.release(ptr, cap)
+    with inst.scratch() as (_, acquire):
+        ptr = acquire(len(data))
+        inst.write(ptr, data)
+        return inst.call(abi.LOAD, ptr, len(data), seconds=inst.shared.timeout + len(data) / 1e7)
 
 
 def _serialize(inst: Instance, handle: int, misc_ptr: int) -> bytes:
     with inst.lock:
-        ptr = inst.call("rv_serialize", handle, misc_ptr)
-        if ptr == 0:
-            raise WasmMemoryError(inst.error())
-        length = int(inst.u32[misc_ptr // 4])
-        try:
-            return inst.read(ptr, length)
-        finally:
-            inst.free(ptr, length)
+        return _take(inst, abi.SERIALIZE, handle, misc_ptr)
 
 
 def _read_node_ids(inst: Instance, handle: int) -> tuple[list[str], dict[str, int]]:
-    with inst.lock:
-        n = inst.call("rv_node_count", handle)
-        lp, lcap = inst.pool.acquire(8)
-        try:
-            ptr = inst.call("rv_node_ids", handle, lp)
-            if ptr == 0:
-                raise WasmMemoryError(inst.error())
-            length = int(inst.u32[lp // 4])
-            blob = inst.read(ptr, length)
-            inst.free(ptr, length)
-        finally:
-            inst.pool.release(lp, lcap)
+    with inst.scratch() as (_, acquire):
+        n = inst.call(abi.NODE_COUNT, handle)
+        blob = _take(inst, abi.NODE_IDS, handle, acquire(4))
     offsets = np.frombuffer(blob, dtype="<u4", count=n + 1).tolist()
     flags = blob[4 * (n + 1) : 5 * n + 4]
     text = blob[5 * n + 4 :]
@@ -365,149 +313,12 @@ def _read_node_ids(inst: Instance, handle: int) -> tuple[list[str], dict[str, in
     return node_ids, live
 
 
-# -- vector kernels -------------------------------------------------------------------------------
-
-_kernel_instance: Instance | None = None
-_kernel_lock = threading.Lock()
-#: Input bytes per kernel call (bounds the buffers a call needs in linear memory).
-CHUNK_BYTES = 8 * 1024 * 1024
-
-
-def _kernels() -> Instance:
-    global _kernel_instance
-    with _kernel_lock:
-        if _kernel_instance is None:
-            _kernel_instance = Instance()
-        return _kernel_instance
-
-
-def _reset_kernels(broken: Instance) -> None:
-    global _kernel_instance
-    with _kernel_lock:
-        if _kernel_instance is broken:
-            _kernel_instance = None
-
-
-class WasmKernels:
-    """Distances, normalisation and quantization run by the module (``VectorKernels``)."""
-
-    def _run(self, fn):  # type: ignore[no-untyped-def]
-        inst = _kernels()
-        buffers: list[tuple[int, int]] = []
-        try:
-            with inst.lock:
-                return fn(inst, lambda nbytes: _keep(buffers, inst.pool.acquire(max(1, nbytes)))[0])
-        except WasmTrapError:
-            buffers.clear()
-            _reset_kernels(inst)
-            raise
-        finally:
-            for ptr, cap in buffers:
-                inst.pool.release(ptr, cap)
-
-    def distance(self, a: np.ndarray, b: np.ndarray, metric: Metric) -> float:
-        d = a.shape[0]
-
-        def go(inst: Instance, buf: Any) -> float:
-            pa, pb = buf(4 * d), buf(4 * d)
-            inst.write(pa, a)
-            inst.write(pb, b)
-            return float(inst.call("rv_distance", pa, pb, d, METRIC_CODES[metric]))
-
-        return self._run(go)
-
-    def batch_distance(self, query: np.ndarray, matrix: np.ndarray, metric: Metric) -> np.ndarray:
-        n, d = matrix.shape
-        out = np.empty(n, dtype=np.float32)
-        rows = _rows_per_chunk(d * 4)
-
-        def go(inst: Instance, buf: Any) -> np.ndarray:
-            pq, pm, po = buf(4 * d), buf(4 * d * min(n, rows)), buf(4 * min(n, rows))
-            inst.write(pq, query)
-            for start in range(0, n, rows):
-                part = matrix[start : start + rows]
-                inst.write(pm, part)
-                inst.call("rv_batch_distance", pq, pm, len(part), d, METRIC_CODES[metric], po)
-                out[start : start + len(part)] = inst.f32[po // 4 : po // 4 + len(part)]
-            return out
-
-        return self._run(go)
-
-    def normalize(self, matrix: np.ndarray) -> np.ndarray:
-        n, d = matrix.shape
-        out = np.empty_like(matrix)
-        rows = _rows_per_chunk(d * 4)
-
-        def go(inst: Instance, buf: Any) -> np.ndarray:
-            pm = buf(4 * d * min(n, rows))
-            for start in range(0, n, rows):
-                part = matrix[start : start + rows]
-                inst.write(pm, part)
-                inst.call("rv_normalize", pm, len(part), d)
-                out[start : start + len(part)] = inst.f32[pm // 4 : pm // 4 + part.size].reshape(part.shape)
-            return out
-
-        return self._run(go)
-
-    def quantize(self, matrix: np.ndarray, config: QuantizationConfig) -> QuantizedVectors:
-        n, d = matrix.shape
-        rows = _rows_per_chunk(d * 4)
-        binary = config.kind == "binary"
-        width = (d + 7) // 8 if binary else d
-        codes = np.empty((n, width), dtype=np.uint8 if binary else np.int8)
-        scales = np.empty(n, dtype=np.float32)
-        offsets = np.zeros(n, dtype=np.float32)
-
-        def go(inst: Instance, buf: Any) -> None:
-            r = min(n, rows)
-            pm, pc, ps, po = buf(4 * d * r), buf(width * r), buf(4 * r), buf(4 * r)
-            for start in range(0, n, rows):
-                part = matrix[start : start + rows]
-                c = len(part)
-                inst.write(pm, part)
-                if binary:
-                    inst.call("rv_quantize_binary", pm, c, d, pc, ps)
-                else:
-                    inst.call("rv_quantize_int8", pm, c, d, pc, ps, po)
-                    offsets[start : start + c] = inst.f32[po // 4 : po // 4 + c]
-                codes[start : start + c] = inst.u8[pc : pc + c * width].view(codes.dtype).reshape(c, width)
-                scales[start : start + c] = inst.f32[ps // 4 : ps // 4 + c]
-
-        self._run(go)
-        return QuantizedVectors(kind=config.kind, dimensions=d, codes=codes, scales=scales, offsets=offsets)
-
-    def dequantize(self, quantized: QuantizedVectors) -> np.ndarray:
-        d = quantized.dimensions
-        binary = quantized.kind == "binary"
-        width = (d + 7) // 8 if binary else d
-        codes = np.ascontiguousarray(quantized.codes, dtype=np.uint8 if binary else np.int8)
-        if codes.ndim != 2 or codes.shape[1] != width:
-            raise InvalidInputError(f"{quantized.kind} codes must be a 2-d array of {width} columns")
-        n = codes.shape[0]
-        scales = np.ascontiguousarray(quantized.scales, dtype=np.float32).reshape(-1)
-        offsets = np.ascontiguousarray(quantized.offsets, dtype=np.float32).reshape(-1)
-        if scales.shape[0] != n or (not binary and offsets.shape[0] != n):
-            raise InvalidInputError("scales and offsets must have one entry per row")
-        out = np.empty((n, d), dtype=np.float32)
-        rows = _rows_per_chunk(d * 4)
-
-        def go(inst: Instance, buf: Any) -> None:
-            r = min(n, rows)
-            pc, ps, po, pout = buf(width * r), buf(4 * r), buf(4 * r), buf(4 * d * r)
-            for start in range(0, n, rows):
-                c = min(rows, n - start)
-                inst.write(pc, codes[start : start + c])
-                inst.write(ps, scales[start : start + c])
-                if binary:
-                    inst.call("rv_dequantize_binary", pc, c, d, ps, pout)
-                else:
-                    inst.write(po, offsets[start : start + c])
-                    inst.call("rv_dequantize_int8", pc, c, d, ps, po, pout)
-                out[start : start + c] = inst.f32[pout // 4 : pout // 4 + c * d].reshape(c, d)
-
-        self._run(go)
-        return out
-
-
-def _rows_per_chunk(row_bytes: int) -> int:
-    return max(1, CHUNK_BYTES // max(1, row_bytes))
+def _take(inst: Instance, export: abi.Export[int], handle: int, len_ptr: int) -> bytes:
+    """The bytes of a buffer the module made for the host (``rv_serialize``, ``rv_node_ids``:
+    its length is written at ``len_ptr``), freed once read."""
+    ptr = inst.call(export, handle, len_ptr)
+    length = int(inst.u32[len_ptr // 4])
+    try:
+        return inst.read(ptr, length)
+    finally:
+        inst.free(ptr, length)
