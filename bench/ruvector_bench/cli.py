@@ -7,11 +7,20 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from . import BenchOptions, output, report, runner
 from .timing import format_seconds
@@ -98,15 +107,17 @@ class _RichProgress(runner.Progress):
             transient=False,
             disable=not enabled,
         )
-        self._data = None
-        self._task = None
+        self._data = TaskID(-1)  # set by data() and start() before use
+        self._task = TaskID(-1)
 
     def __enter__(self) -> _RichProgress:
         self._bar.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._bar.__exit__(*exc)
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._bar.__exit__(kind, error, traceback)
 
     def data(self, total: int) -> None:
         self._data = self._bar.add_task("embedding the stdlib corpus (first run only)", total=total)

@@ -61,9 +61,11 @@ def corpus_texts(cache: Path | None = None) -> list[str]:
     path = passages_path(cache)
     if path.is_file():
         try:
-            return json.loads(path.read_text("utf-8"))
+            cached = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError):
-            pass  # rebuild a damaged cache file
+            cached = None  # a damaged cache file is rebuilt
+        if isinstance(cached, list) and all(isinstance(text, str) for text in cached):
+            return cached
     texts = [text for _, text in stdlib_passages()]
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, json.dumps(texts).encode("utf-8"))
@@ -90,7 +92,7 @@ def embeddings_path(model_sha: str, corpus_sha: str, cache: Path | None = None) 
 @dataclass(frozen=True)
 class Embeddings:
     vectors: np.ndarray  # (rows, d) float32, unit norm
-    texts: list[str] | None
+    texts: list[str]  # the passages of the rows (of the whole corpus when the rows are its first ones)
     source: str  # "cache", "embedded" or "fixture"
     description: str
     corpus_sha: str | None = None
@@ -134,7 +136,7 @@ def fixture_embeddings() -> Embeddings | None:
     if find_spec("ruvector_conformance") is None:
         return None
     data = files("ruvector_conformance") / "data"
-    vectors = np.load(data / "stdlib_minilm_3200_f16.npy").astype(np.float32)
+    vectors = np.load(io.BytesIO((data / "stdlib_minilm_3200_f16.npy").read_bytes())).astype(np.float32)
     texts = json.loads((data / "stdlib_passages_3200.json").read_text("utf-8"))
     return Embeddings(
         vectors=vectors,

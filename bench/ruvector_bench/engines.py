@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ruvector_core.hnsw_index import HnswIndex
 from ruvector_core.models import HnswConfig
 from ruvector_core.runtime import Runtime
 
@@ -54,7 +55,14 @@ class RuvectorEngine(IndexEngine):
         self.name = backend
         self.runtime = runtime or Runtime(backends={"hnsw": backend})
         self.version = self.runtime.spec(backend).version
-        self._index = None
+        self._index: HnswIndex | None = None
+
+    @property
+    def index(self) -> HnswIndex:
+        """The index of the last ``build``."""
+        if self._index is None:
+            raise RuntimeError(f"{self.name}: search before build")
+        return self._index
 
     def build(self, base: np.ndarray, threads: int) -> None:
         config = HnswConfig(dimensions=base.shape[1], m=M, ef_construction=EF_CONSTRUCTION, metric="cosine")
@@ -63,7 +71,7 @@ class RuvectorEngine(IndexEngine):
         self._index = index
 
     def searcher(self, ef: int, k: int) -> Search:
-        index = self._index
+        index = self.index
         return lambda query: index.search(query, k=k, ef=ef)
 
     def rows(self, raw: Any) -> list[int]:
@@ -93,7 +101,7 @@ class HnswlibEngine(IndexEngine):
         return lambda query: index.knn_query(query, k=k, num_threads=1)
 
     def rows(self, raw: Any) -> list[int]:
-        return raw[0][0].tolist()
+        return [int(label) for label in raw[0][0]]
 
 
 class FaissEngine(IndexEngine):
@@ -124,7 +132,7 @@ class FaissEngine(IndexEngine):
         return lambda query: index.search(query[None, :], k)
 
     def rows(self, raw: Any) -> list[int]:
-        return raw[1][0].tolist()
+        return [int(label) for label in raw[1][0]]
 
 
 class UsearchEngine(IndexEngine):
@@ -144,11 +152,12 @@ class UsearchEngine(IndexEngine):
 
     def searcher(self, ef: int, k: int) -> Search:
         index = self._index
-        index.expansion_search = ef
+        # usearch defines this setter apart from its getter, which mypy reads as read-only
+        index.expansion_search = ef  # type: ignore[misc]
         return lambda query: index.search(query, k, threads=1)
 
     def rows(self, raw: Any) -> list[int]:
-        return raw.keys.tolist()
+        return [int(key) for key in raw.keys]
 
 
 class BruteForceEngine(IndexEngine):
@@ -175,7 +184,7 @@ class BruteForceEngine(IndexEngine):
         return search
 
     def rows(self, raw: Any) -> list[int]:
-        return raw.tolist()
+        return [int(row) for row in raw]
 
 
 PEERS: dict[str, tuple[str, Callable[[], IndexEngine]]] = {

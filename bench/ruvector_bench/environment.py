@@ -6,6 +6,7 @@ import os
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
 from .engines import package_version
 
@@ -49,7 +50,7 @@ def load_average() -> str:
         return "?"
 
 
-def describe(backends: list[dict]) -> dict:
+def describe(backends: list[dict[str, Any]]) -> dict[str, Any]:
     """Machine and versions; ``backends`` are the runtime's ``info()`` entries as dicts."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class CurvePoint:
     def qps(self) -> float:
         return 1.0 / float(np.mean(self.pass_means))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "ef": self.ef,
             "recall": self.recall,
@@ -88,7 +89,7 @@ def sweep(runs: Sequence[EngineRun], split: Split, efs: Sequence[int], passes: i
     for ef in efs:
         live = [r for r in runs if not r.error and (r.engine.swept or ef == efs[0])]
         latencies: dict[int, list[np.ndarray]] = {id(r): [] for r in live}
-        found: dict[int, list] = {}
+        found: dict[int, list[Any]] = {}
         for pass_ in range(passes):
             for run in live:
                 tick(f"search {run.engine.name} ef={ef if run.engine.swept else 'exact'} ({pass_ + 1}/{passes})")
@@ -115,10 +116,10 @@ def sweep(runs: Sequence[EngineRun], split: Split, efs: Sequence[int], passes: i
             )
 
 
-def _timed_pass(search: Callable[[np.ndarray], object], queries: np.ndarray) -> tuple[np.ndarray, list]:
+def _timed_pass(search: Callable[[np.ndarray], object], queries: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     clock = time.perf_counter
     times = np.empty(len(queries))
-    raw = [None] * len(queries)
+    raw: list[Any] = [None] * len(queries)
     for i in range(len(queries)):
         query = queries[i]
         start = clock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 FULL_EFS = (10, 16, 20, 32, 50, 64, 80, 128, 160, 200)
 QUICK_EFS = (16, 50, 128)
@@ -31,7 +32,7 @@ class BenchOptions:
     quick_fixture: bool = True  # --quick with a cold cache: use the conformance fixture
 
     @classmethod
-    def preset(cls, quick: bool, **overrides) -> BenchOptions:
+    def preset(cls, quick: bool, **overrides: Any) -> BenchOptions:
         base = cls.quick_preset() if quick else cls()
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -54,7 +55,7 @@ class BenchOptions:
     def headline_ef(self) -> int:
         return min(self.efs, key=lambda ef: (abs(ef - HEADLINE_EF), ef))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["headline_ef"] = self.headline_ef
         return data

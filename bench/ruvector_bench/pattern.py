@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ruvector_core.learning import Learning, Pattern
 from ruvector_core.runtime import Runtime
 
 from .timing import Stat, interleaved, time_call
@@ -26,7 +27,7 @@ THRESHOLD = 0.75
 K = 5
 
 
-def make_patterns(learning, base: np.ndarray, count: int = PATTERNS) -> list:
+def make_patterns(learning: Learning, base: np.ndarray, count: int = PATTERNS) -> list[Pattern]:
     rows = np.resize(base, (count, base.shape[1]))  # base rows, repeated when there are fewer
     patterns = []
     for i, row in enumerate(rows):
@@ -40,9 +41,9 @@ def make_patterns(learning, base: np.ndarray, count: int = PATTERNS) -> list:
 def timers(backends: list[str], base: np.ndarray, queries: np.ndarray) -> dict[str, tuple[str, Callable[[], float]]]:
     """engine -> (kind, sampler); each sampler times one query, the next one each call."""
     out: dict[str, tuple[str, Callable[[], float]]] = {}
-    patterns = None
+    patterns: list[Pattern] | None = None
     for name in backends:
-        learning = Runtime(backends={"learning": name}).learning
+        learning: Learning = Runtime(backends={"learning": name}).learning
         patterns = patterns or make_patterns(learning, base)
         library = learning.pattern_library(patterns)
         match = functools.partial(learning.match_patterns, candidates=patterns, threshold=THRESHOLD, k=K)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
-def recall_qps_png(results: dict, path: Path) -> Path | None:
+def recall_qps_png(results: dict[str, Any], path: Path) -> Path | None:
     """Write the curve of every engine to ``path``; None when matplotlib is not installed."""
     try:
         import matplotlib

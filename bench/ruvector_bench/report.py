@@ -6,9 +6,13 @@ Everything here reads only the JSON-able results, so a saved run can be re-rende
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .targets import TARGETS, verdict
 from .timing import Stat, format_range, format_seconds
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 CASE_ORDER = (
     "embed_single",
@@ -53,7 +57,7 @@ def ratio_text(ours: float, peer: float) -> str:
     return f"{ours / peer:.2f}x" if peer > 0 else "—"
 
 
-def rows(results: dict) -> list[Row]:
+def rows(results: dict[str, Any]) -> list[Row]:
     """One row per (case, ruvector engine), with the best peer of the same case."""
     figures = results.get("figures", [])
     out: list[Row] = []
@@ -99,7 +103,7 @@ def rows(results: dict) -> list[Row]:
     return out
 
 
-def _note(fig: dict, best: dict | None) -> str:
+def _note(fig: dict[str, Any], best: dict[str, Any] | None) -> str:
     notes = [fig["note"]] if fig.get("note") else []
     if fig["case"].startswith("embed") and best and fig.get("stat"):
         overhead = fig["stat"]["median"] / best["stat"]["median"] - 1.0
@@ -127,14 +131,14 @@ def _cells(row: Row) -> tuple[str, ...]:
     )
 
 
-def markdown_table(results: dict) -> str:
+def markdown_table(results: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
     for row in rows(results):
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(row)) + " |")
     return "\n".join(lines)
 
 
-def curve_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+def curve_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the recall@k / median latency grid per engine, as in
     ../shared/datasets/README.md: one column per ef, ``recall / latency`` in each cell."""
     curves = results.get("curves", [])
@@ -154,18 +158,18 @@ def curve_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     return header, out
 
 
-def _cell(point: dict) -> str:
+def _cell(point: dict[str, Any]) -> str:
     return f"{point['recall']:.3f} / {format_seconds(point['latency']['median'])}"
 
 
-def curve_table(results: dict) -> str:
+def curve_table(results: dict[str, Any]) -> str:
     header, body = curve_rows(results)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
     return "\n".join(lines)
 
 
-def markdown(results: dict) -> str:
+def markdown(results: dict[str, Any]) -> str:
     """A self-contained Markdown report: settings, the table, the curve grid."""
     data, settings, env = results["data"], results["settings"], results.get("environment", {})
     parts = [
@@ -195,7 +199,7 @@ def markdown(results: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def rich_tables(results: dict) -> list:
+def rich_tables(results: dict[str, Any]) -> list[Table]:
     from rich.table import Table
 
     table = Table(title="ruvector bench", title_justify="left", show_lines=False)
@@ -210,6 +214,6 @@ def rich_tables(results: dict) -> list:
     header, body = curve_rows(results)
     for name in header:
         grid.add_column(name, overflow="fold")
-    for row in body:
-        grid.add_row(*row)
+    for cells in body:
+        grid.add_row(*cells)
     return [table, grid]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class Selection:
     vector_ops: list[str]
     embeddings: list[str]
     learning: list[str]
-    infos: list[dict]
+    infos: list[dict[str, Any]]
 
 
 def select_backends(runtime: Runtime, wanted: tuple[str, ...]) -> Selection:
@@ -116,7 +117,7 @@ def load_data(options: BenchOptions, progress: Progress) -> tuple[dataset.Embedd
 def blas_threads(threads: int) -> Iterator[str]:
     """Limit numpy's BLAS to ``threads`` when threadpoolctl is installed."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # it ships no type information
     except ImportError:
         yield "not limited (threadpoolctl not installed)"
         return
@@ -124,7 +125,7 @@ def blas_threads(threads: int) -> Iterator[str]:
         yield f"limited to {threads} by threadpoolctl"
 
 
-def run(options: BenchOptions, progress: Progress | None = None, command: str = "ruvector bench") -> dict:
+def run(options: BenchOptions, progress: Progress | None = None, command: str = "ruvector bench") -> dict[str, Any]:
     progress = progress or Progress()
     started, clock = datetime.now(UTC), time.perf_counter()
     load_before = environment.load_average()
@@ -144,8 +145,8 @@ def run(options: BenchOptions, progress: Progress | None = None, command: str = 
         + len(engines)
         + index.count_ticks(engines, options.efs, options.build_repeats, options.passes)
     )
-    figures: list[dict] = []
-    not_applicable: list[dict] = []
+    figures: list[dict[str, Any]] = []
+    not_applicable: list[dict[str, Any]] = []
     with blas_threads(options.threads) as blas:
         _embeddings(selection.embeddings, sentences, options, progress, figures, not_applicable)
         _vector_ops(selection.vector_ops, data.vectors, options, progress, figures)
@@ -189,8 +190,8 @@ def _embeddings(
     sentences: list[str],
     options: BenchOptions,
     progress: Progress,
-    figures: list[dict],
-    not_applicable: list[dict],
+    figures: list[dict[str, Any]],
+    not_applicable: list[dict[str, Any]],
 ) -> None:
     if not backends:
         reason = "no selected backend serves `embeddings`"
@@ -211,7 +212,7 @@ def _embeddings(
 
 
 def _vector_ops(
-    backends: list[str], vectors: np.ndarray, options: BenchOptions, progress: Progress, figures: list[dict]
+    backends: list[str], vectors: np.ndarray, options: BenchOptions, progress: Progress, figures: list[dict[str, Any]]
 ) -> None:
     for case in vectorops.cases(backends, vectors, options.batch_distance_rows, options.quantize_rows):
         progress.step(case.label)
@@ -225,8 +226,12 @@ def _vector_ops(
 
 
 def _hnsw(
-    engines: list[IndexEngine], split: dataset.Split, options: BenchOptions, progress: Progress, figures: list[dict]
-) -> list[dict]:
+    engines: list[IndexEngine],
+    split: dataset.Split,
+    options: BenchOptions,
+    progress: Progress,
+    figures: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
     errors: dict[str, str] = {}
     ready = []
     for engine in engines:
@@ -261,8 +266,8 @@ def _patterns(
     split: dataset.Split,
     options: BenchOptions,
     progress: Progress,
-    figures: list[dict],
-    not_applicable: list[dict],
+    figures: list[dict[str, Any]],
+    not_applicable: list[dict[str, Any]],
 ) -> None:
     progress.step("pattern match")
     if not backends:
@@ -290,11 +295,13 @@ PATTERN_NOTES = {
 NA_LABELS = {**EMBED_LABELS, pattern.CASE: "pattern match (match_patterns, one query)"}
 
 
-def _na(case: str, reason: str) -> dict:
+def _na(case: str, reason: str) -> dict[str, Any]:
     return {"case": case, "label": NA_LABELS.get(case, case), "reason": reason}
 
 
-def _figure(case: str, label: str, engine: str, kind: str, stat: Stat | None, note: str = "", **extra) -> dict:
+def _figure(
+    case: str, label: str, engine: str, kind: str, stat: Stat | None, note: str = "", **extra: Any
+) -> dict[str, Any]:
     return {
         "case": case,
         "label": label,
@@ -306,7 +313,7 @@ def _figure(case: str, label: str, engine: str, kind: str, stat: Stat | None, no
     }
 
 
-def _curve(run: index.EngineRun) -> dict:
+def _curve(run: index.EngineRun) -> dict[str, Any]:
     return {
         "engine": run.engine.name,
         "kind": run.engine.kind,
@@ -318,7 +325,7 @@ def _curve(run: index.EngineRun) -> dict:
     }
 
 
-def _index_figures(runs: list[index.EngineRun], split: dataset.Split, options: BenchOptions) -> list[dict]:
+def _index_figures(runs: list[index.EngineRun], split: dataset.Split, options: BenchOptions) -> list[dict[str, Any]]:
     shape = f"{len(split.base):,} x {split.base.shape[1]}"
     ef = options.headline_ef
     out = []

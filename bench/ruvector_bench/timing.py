@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ class Stat:
     n: int
 
     @classmethod
-    def of(cls, samples: Sequence[float]) -> Stat:
+    def of(cls, samples: Sequence[float] | np.ndarray) -> Stat:
         if len(samples) == 0:
             raise ValueError("no samples to summarise")
         values = np.asarray(samples, dtype=np.float64)
@@ -32,7 +33,7 @@ class Stat:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Stat:
+    def from_dict(cls, data: dict[str, Any]) -> Stat:
         return cls(**{field: data[field] for field in ("median", "q1", "q3", "min", "max", "n")})
 
 

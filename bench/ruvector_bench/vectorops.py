@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from importlib.util import find_spec
 
 import numpy as np
@@ -25,11 +26,15 @@ BATCH_DISTANCE_ROWS = 100_000
 QUANTIZE_ROWS = 1_000
 
 
+Sampler = Callable[[], float]  # seconds of one sample
+Call = Callable[[], object]
+
+
 @dataclass(frozen=True)
 class OpCase:
     case: str
     label: str
-    timers: dict[str, tuple[str, Callable[[], float]]]  # engine -> (kind, sampler)
+    timers: dict[str, tuple[str, Sampler]]  # engine -> (kind, sampler)
     errors: dict[str, str]  # engine -> why it could not be timed
     threaded: bool = False  # engines may use several threads: timed in blocks (see run)
 
@@ -38,10 +43,11 @@ class _Timers:
     """Collects samplers; an engine whose warm-up call raises is recorded, not fatal."""
 
     def __init__(self) -> None:
-        self.timers: dict[str, tuple[str, Callable[[], float]]] = {}
+        self.timers: dict[str, tuple[str, Sampler]] = {}
         self.errors: dict[str, str] = {}
 
-    def add(self, name: str, kind: str, make: Callable[[], Callable[[], float]]) -> None:
+    def add(self, name: str, kind: str, make: Callable[[], Sampler]) -> None:
+        """``make()`` warms the call up and returns what one sample times."""
         try:
             self.timers[name] = (kind, make())
         except Exception as exc:
@@ -58,32 +64,25 @@ def cases(
     int8, binary = QuantizationConfig(kind="int8"), QuantizationConfig(kind="binary")
     ops = {name: Runtime(backends={"vector_ops": name}).vector_ops for name in backends}
 
-    def micro(fn: Callable[[], object]) -> Callable[[], float]:
-        fn(), fn()  # warm-up (JIT compilation) before calibrating
-        number = calls_for(fn)  # each sample is the mean of `number` back-to-back calls
-        return lambda: time_per_call(fn, number)
-
-    def once(fn: Callable[[], object]) -> Callable[[], float]:
-        fn()  # warm-up (JIT compilation, first-touch allocations)
-        return lambda: time_call(fn)
-
     one = a[None, :]
     distance, batch, q_int8, q_binary = _Timers(), _Timers(), _Timers(), _Timers()
     one_int8, one_binary = _Timers(), _Timers()
     for name, o in ops.items():
-        distance.add(name, "ruvector", lambda o=o: micro(lambda: o.distance(a, b, "cosine")))
-        batch.add(name, "ruvector", lambda o=o: once(lambda: o.batch_distance(a, matrix, "cosine")))
-        one_int8.add(name, "ruvector", lambda o=o: micro(lambda: o.quantize(one, int8)))
-        one_binary.add(name, "ruvector", lambda o=o: micro(lambda: o.quantize(one, binary)))
-        q_int8.add(name, "ruvector", lambda o=o: once(lambda: o.quantize(block, int8)))
-        q_binary.add(name, "ruvector", lambda o=o: once(lambda: o.quantize(block, binary)))
+        distance.add(name, "ruvector", partial(_micro, partial(o.distance, a, b, "cosine")))
+        batch.add(name, "ruvector", partial(_once, partial(o.batch_distance, a, matrix, "cosine")))
+        one_int8.add(name, "ruvector", partial(_micro, partial(o.quantize, one, int8)))
+        one_binary.add(name, "ruvector", partial(_micro, partial(o.quantize, one, binary)))
+        q_int8.add(name, "ruvector", partial(_once, partial(o.quantize, block, int8)))
+        q_binary.add(name, "ruvector", partial(_once, partial(o.quantize, block, binary)))
     distance.add(
-        "numpy-bare", "peer", lambda: micro(lambda: 1.0 - float(a @ b) / float(np.linalg.norm(a) * np.linalg.norm(b)))
+        "numpy-bare",
+        "peer",
+        partial(_micro, lambda: 1.0 - float(a @ b) / float(np.linalg.norm(a) * np.linalg.norm(b))),
     )
-    batch.add("numpy-bare", "peer", lambda: once(lambda: 1.0 - matrix @ a))  # unit rows: the cheapest cosine
-    q_binary.add("numpy-bare", "peer", lambda: once(lambda: np.packbits(block > 0, axis=1)))
+    batch.add("numpy-bare", "peer", partial(_once, lambda: 1.0 - matrix @ a))  # unit rows: the cheapest cosine
+    q_binary.add("numpy-bare", "peer", partial(_once, lambda: np.packbits(block > 0, axis=1)))
     if find_spec("faiss") is not None:
-        q_int8.add("faiss-sq8", "peer", lambda: once(_faiss_sq8(block)))
+        q_int8.add("faiss-sq8", "peer", lambda: _once(_faiss_sq8(block)))
 
     rows = f"{batch_rows:,} x {vectors.shape[1]}"
     block_label = f"{quantize_rows:,} x {vectors.shape[1]}"
@@ -104,7 +103,20 @@ def cases(
     ]
 
 
-def _faiss_sq8(block: np.ndarray) -> Callable[[], object]:
+def _micro(call: Call) -> Sampler:
+    """For sub-microsecond to microsecond calls: each sample is the mean of many back-to-back calls."""
+    call(), call()  # warm-up (JIT compilation) before calibrating
+    number = calls_for(call)
+    return lambda: time_per_call(call, number)
+
+
+def _once(call: Call) -> Sampler:
+    """For calls of a millisecond or more: each sample is one call."""
+    call()  # warm-up (JIT compilation, first-touch allocations)
+    return lambda: time_call(call)
+
+
+def _faiss_sq8(block: np.ndarray) -> Call:
     import faiss
 
     sq8 = faiss.ScalarQuantizer(block.shape[1], faiss.ScalarQuantizer.QT_8bit)
