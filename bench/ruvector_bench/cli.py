@@ -22,10 +22,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from . import BenchOptions, output, report, runner
+from . import BenchOptions, output, report, runner, threadlimits
 from .timing import format_seconds
-
-THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "RAYON_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def bench(
@@ -50,8 +48,7 @@ def bench(
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Time embed, embed batch, HNSW build and search, distances and quantization on real data."""
-    for variable in THREAD_VARIABLES:  # before any backend's thread pool starts
-        os.environ[variable] = str(threads)
+    os.environ.update(threadlimits.variables(threads))  # before any backend's thread pool starts
     options = BenchOptions.preset(
         quick,
         size=size,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import threadlimits
 from .engines import package_version
 
 DISTRIBUTIONS = (
@@ -63,14 +64,6 @@ def describe(backends: list[dict[str, Any]]) -> dict[str, Any]:
         "versions": {name: package_version(name) for name in DISTRIBUTIONS},
         "backends": backends,
         "thread_env": {
-            k: os.environ[k]
-            for k in (
-                "OMP_NUM_THREADS",
-                "OPENBLAS_NUM_THREADS",
-                "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS",
-                "RAYON_NUM_THREADS",
-            )
-            if k in os.environ
+            k: os.environ[k] for k in threadlimits.VARIABLES + threadlimits.BLAS_VARIABLES if k in os.environ
         },
     }

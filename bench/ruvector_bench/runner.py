@@ -6,10 +6,8 @@ The result is a JSON-able dict (``results.json``); ``report`` renders it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +18,7 @@ from ruvector_core.errors import BackendUnavailableError, RuvectorError
 from ruvector_core.models import EmbedderConfig
 from ruvector_core.runtime import Runtime
 
-from . import dataset, embedding, environment, index, pattern, vectorops
+from . import dataset, embedding, environment, index, pattern, threadlimits, vectorops
 from .engines import EF_CONSTRUCTION, IndexEngine, M, RuvectorEngine, installed_peers
 from .options import RECALL_GOAL, BenchOptions
 from .recall import fastest_at_recall
@@ -113,18 +111,6 @@ def load_data(options: BenchOptions, progress: Progress) -> tuple[dataset.Embedd
     ), texts
 
 
-@contextlib.contextmanager
-def blas_threads(threads: int) -> Iterator[str]:
-    """Limit numpy's BLAS to ``threads`` when threadpoolctl is installed."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # it ships no type information
-    except ImportError:
-        yield "not limited (threadpoolctl not installed)"
-        return
-    with threadpool_limits(limits=threads):
-        yield f"limited to {threads} by threadpoolctl"
-
-
 def run(options: BenchOptions, progress: Progress | None = None, command: str = "ruvector bench") -> dict[str, Any]:
     progress = progress or Progress()
     started, clock = datetime.now(UTC), time.perf_counter()
@@ -147,7 +133,7 @@ def run(options: BenchOptions, progress: Progress | None = None, command: str = 
     )
     figures: list[dict[str, Any]] = []
     not_applicable: list[dict[str, Any]] = []
-    with blas_threads(options.threads) as blas:
+    with threadlimits.blas_threads(options.threads) as blas:
         _embeddings(selection.embeddings, sentences, options, progress, figures, not_applicable)
         _vector_ops(selection.vector_ops, data.vectors, options, progress, figures)
         curves = _hnsw(engines, split, options, progress, figures)
