@@ -19,6 +19,8 @@ from ruvector_core.hnsw_index import HnswIndex
 from ruvector_core.models import HnswConfig
 from ruvector_core.runtime import Runtime
 
+from .results import Kind
+
 M = 16
 EF_CONSTRUCTION = 100
 
@@ -34,7 +36,7 @@ def package_version(distribution: str) -> str | None:
 
 class IndexEngine:
     name: str
-    kind: str  # "ruvector" or "peer"
+    kind: Kind
     version: str | None = None
     swept = True  # False for exact search: one point, no ef
 

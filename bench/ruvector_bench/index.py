@@ -64,10 +64,20 @@ def warm_up(engine: IndexEngine, base: np.ndarray, queries: np.ndarray, k: int) 
         search(query)
 
 
+def warm_up_all(runs: Sequence[EngineRun], split: Split, tick: Tick) -> None:
+    """``warm_up`` each engine; one that fails is marked and left out from then on."""
+    for run in runs:
+        tick(f"warm up {run.engine.name}")
+        try:
+            warm_up(run.engine, split.base, split.queries, split.k)
+        except Exception as exc:
+            run.error = f"warm-up failed: {type(exc).__name__}: {exc}"
+
+
 def build_all(
-    engines: Sequence[IndexEngine], base: np.ndarray, threads: int, repeats: int, budget: float, tick: Tick
-) -> list[EngineRun]:
-    runs = [EngineRun(engine) for engine in engines]
+    runs: Sequence[EngineRun], base: np.ndarray, threads: int, repeats: int, budget: float, tick: Tick
+) -> None:
+    """Build every engine ``repeats`` times round-robin while its total stays under ``budget``."""
     for round_ in range(repeats):
         for run in runs:
             if run.error or (round_ > 0 and sum(run.builds) > budget):
@@ -80,7 +90,6 @@ def build_all(
                 run.error = f"build failed: {type(exc).__name__}: {exc}"
                 continue
             run.builds.append(time.perf_counter() - start)
-    return runs
 
 
 def sweep(runs: Sequence[EngineRun], split: Split, efs: Sequence[int], passes: int, tick: Tick) -> None:

@@ -6,6 +6,12 @@ from pathlib import Path
 from typing import Any
 
 
+def _data_title(data: dict[str, Any]) -> str:
+    if data["source"] == "file":
+        return str(data["description"])
+    return f"stdlib docstrings embedded with all-MiniLM-L6-v2 ({data['source']})"
+
+
 def recall_qps_png(results: dict[str, Any], path: Path) -> Path | None:
     """Write the curve of every engine to ``path``; None when matplotlib is not installed."""
     try:
@@ -45,7 +51,7 @@ def recall_qps_png(results: dict[str, Any], path: Path) -> Path | None:
     axes.set_title(
         f"HNSW M={results['settings']['m']}, ef_construction={results['settings']['ef_construction']}: "
         f"{data['queries']:,} queries vs {data['base']:,} x {data['dimensions']}\n"
-        f"stdlib docstrings embedded with all-MiniLM-L6-v2 ({data['source']}); "
+        f"{_data_title(data)}; "
         f"{env.get('cpu_model', '?')}, {env.get('nproc', '?')} cores",
         fontsize=8,
     )

@@ -45,11 +45,17 @@ class Row:
     note: str = ""
 
 
-def spread(stat: Stat) -> str:
+def value_text(value: float, unit: str) -> str:
+    """A figure in its unit: ``1.23 ms`` for seconds, ``1,843 B`` for bytes."""
+    return f"{value:,.0f} B" if unit == "B" else format_seconds(value)
+
+
+def spread(stat: Stat, unit: str = "s") -> str:
     """``1.2–1.4 ms (n=21)``: the interquartile range (min–max are in the JSON)."""
     if stat.n == 1:
         return "n=1, no spread"
-    return f"{format_range(stat.q1, stat.q3)} (n={stat.n})"
+    quartiles = f"{stat.q1:,.0f}–{stat.q3:,.0f} B" if unit == "B" else format_range(stat.q1, stat.q3)
+    return f"{quartiles} (n={stat.n})"
 
 
 def ratio_text(ours: float, peer: float) -> str:
@@ -68,15 +74,16 @@ def rows(results: dict[str, Any]) -> list[Row]:
         target = TARGETS.get(case)
         for fig in mine:
             stat = Stat.from_dict(fig["stat"]) if fig.get("stat") else None
+            unit = fig.get("unit", "s")  # schema 1 recorded seconds only
             out.append(
                 Row(
                     case=case,
                     label=fig["label"],
                     engine=fig["engine"],
-                    median=format_seconds(stat.median) if stat else "—",
-                    spread=spread(stat) if stat else "—",
+                    median=value_text(stat.median, unit) if stat else "—",
+                    spread=spread(stat, unit) if stat else "—",
                     peer=best["engine"] if best else "—",
-                    peer_median=format_seconds(best["stat"]["median"]) if best else "—",
+                    peer_median=value_text(best["stat"]["median"], unit) if best else "—",
                     ratio=ratio_text(stat.median, best["stat"]["median"]) if best and stat else "—",
                     target=f"< {format_seconds(target.seconds)}" if target else "",
                     result=verdict(case, stat.median if stat else None),
@@ -188,11 +195,9 @@ def markdown(results: dict[str, Any]) -> str:
         "Ratios are ruvector / best peer measured in the same run (below 1 is faster).",
         "",
         markdown_table(results),
-        "",
-        f"Recall@{data['k']} / median latency per query:",
-        "",
-        curve_table(results),
     ]
+    if results.get("curves"):
+        parts += ["", f"Recall@{data['k']} / median latency per query:", "", curve_table(results)]
     missing = results.get("missing_peers") or {}
     if missing:
         parts += ["", "Peers not measured: " + "; ".join(f"{k}: {v}" for k, v in missing.items())]
@@ -210,6 +215,8 @@ def rich_tables(results: dict[str, Any]) -> list[Table]:
         cells = list(_cells(row))
         cells[8] = style.get(row.result, row.result)
         table.add_row(*cells)
+    if not results.get("curves"):
+        return [table]
     grid = Table(title=f"recall@{results['data']['k']} / median latency", title_justify="left")
     header, body = curve_rows(results)
     for name in header:

@@ -20,6 +20,8 @@ import numpy as np
 from ruvector_core.models import QuantizationConfig
 from ruvector_core.runtime import Runtime
 
+from .context import Context
+from .results import Kind
 from .timing import Stat, calls_for, in_blocks, interleaved, time_call, time_per_call
 
 BATCH_DISTANCE_ROWS = 100_000
@@ -34,7 +36,7 @@ Call = Callable[[], object]
 class OpCase:
     case: str
     label: str
-    timers: dict[str, tuple[str, Sampler]]  # engine -> (kind, sampler)
+    timers: dict[str, tuple[Kind, Sampler]]  # engine -> (kind, sampler)
     errors: dict[str, str]  # engine -> why it could not be timed
     threaded: bool = False  # engines may use several threads: timed in blocks (see run)
 
@@ -43,10 +45,10 @@ class _Timers:
     """Collects samplers; an engine whose warm-up call raises is recorded, not fatal."""
 
     def __init__(self) -> None:
-        self.timers: dict[str, tuple[str, Sampler]] = {}
+        self.timers: dict[str, tuple[Kind, Sampler]] = {}
         self.errors: dict[str, str] = {}
 
-    def add(self, name: str, kind: str, make: Callable[[], Sampler]) -> None:
+    def add(self, name: str, kind: Kind, make: Callable[[], Sampler]) -> None:
         """``make()`` warms the call up and returns what one sample times."""
         try:
             self.timers[name] = (kind, make())
@@ -138,3 +140,18 @@ def run(case: OpCase, repeats: int) -> dict[str, Stat]:
     engine runs against another's spinning threads."""
     samplers = {name: sampler for name, (_, sampler) in case.timers.items()}
     return in_blocks(samplers, repeats) if case.threaded else interleaved(samplers, repeats)
+
+
+def section(context: Context) -> None:
+    """Every backend serving ``vector_ops`` on rows of the run's data, beside the peers."""
+    options, backends, record = context.options, context.selection.vector_ops, context.record
+    op_cases = cases(backends, context.data.vectors, options.batch_distance_rows, options.quantize_rows)
+    context.progress.expect(len(op_cases))
+    for case in op_cases:
+        context.progress.step(case.label)
+        stats = run(case, options.micro_repeats)
+        for name, (kind, _) in case.timers.items():
+            record.figure(case.case, case.label, name, kind, stats[name], PEER_NOTES.get((case.case, name), ""))
+        for name, error in case.errors.items():
+            kind = "ruvector" if name in backends else "peer"
+            record.figure(case.case, case.label, name, kind, None, f"failed: {error}")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ruvector_bench import dataset, report
-from ruvector_bench.options import BenchOptions
+from ruvector_bench.options import SECTIONS, BenchOptions, ordered_sections
 from ruvector_bench.recall import fastest_at_recall, pareto, recall_at_k
 from ruvector_bench.targets import verdict
 from ruvector_bench.timing import Stat, format_range, format_seconds
@@ -101,6 +101,41 @@ def test_headline_ef_is_the_sweep_value_nearest_fifty() -> None:
     assert BenchOptions(efs=(10, 48, 64)).headline_ef == 48
     quick = BenchOptions.preset(True, size=None, threads=2)
     assert quick.quick and quick.size == 5_000 and quick.threads == 2
+
+
+def test_sections_run_in_their_own_order_and_unknown_ones_are_refused() -> None:
+    assert ordered_sections(["hnsw", "embed"]) == ("embed", "hnsw")
+    assert BenchOptions().sections == SECTIONS
+    assert BenchOptions(sections=("pattern", "hnsw")).sections == ("hnsw", "pattern")
+    with pytest.raises(ValueError, match="unknown section nope"):
+        BenchOptions(sections=("hnsw", "nope"))
+
+
+def test_a_users_npy_becomes_float32_rows(tmp_path: Path) -> None:
+    path = tmp_path / "rows.npy"
+    np.save(path, np.arange(12, dtype=np.float16).reshape(4, 3))
+    data = dataset.file_embeddings(path)
+    assert data.vectors.dtype == np.float32 and data.vectors.shape == (4, 3) and data.vectors[3, 2] == 11
+    assert (data.source, data.texts) == ("file", None) and str(path) in data.description
+
+
+@pytest.mark.parametrize(
+    ("array", "complaint"),
+    [
+        (np.arange(4, dtype=np.float32), "not a float matrix"),
+        (np.ones((3, 2), dtype=np.int64), "not a float matrix"),
+        (np.array([[1.0, np.nan]], dtype=np.float32), "NaN or infinity"),
+        (np.array([[1e39]]), "NaN or infinity"),  # finite in float64, infinite in float32
+    ],
+)
+def test_a_users_npy_that_is_not_embeddings_is_refused(tmp_path: Path, array: np.ndarray, complaint: str) -> None:
+    path = tmp_path / "bad.npy"
+    np.save(path, array)
+    with pytest.raises(ValueError, match=complaint):
+        dataset.file_embeddings(path)
+    (tmp_path / "text.npy").write_text("not numpy")
+    with pytest.raises(ValueError, match="cannot read"):
+        dataset.file_embeddings(tmp_path / "text.npy")
 
 
 def _stat(median: float, n: int = 9) -> dict:
@@ -277,3 +312,25 @@ def test_bench_command_names_a_backend_that_is_not_installed(tmp_path: Path) -> 
     result = _bench(tmp_path, "--quick", "--backend", "no_such_backend", "--no-progress")
     assert result.returncode == 1
     assert "no_such_backend" in result.stderr and "not installed" in result.stderr
+
+
+def test_bench_command_measures_a_users_file_and_only_the_sections_named(tmp_path: Path) -> None:
+    rows = np.random.default_rng(3).standard_normal((140, 24)).astype(np.float32)
+    np.save(tmp_path / "rows.npy", rows)
+    out = tmp_path / "results"
+    result = _bench(
+        tmp_path,
+        *("--data", str(tmp_path / "rows.npy"), "--queries", "20", "--ef", "16", "--repeats", "1"),
+        *("--only", "hnsw", "--backend", "numpy", "--no-peers", "--out", str(out), "--no-progress"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert (results["data"]["source"], results["data"]["base"], results["data"]["dimensions"]) == ("file", 120, 24)
+    assert results["settings"]["sections"] == ["hnsw"]
+    assert {f["case"] for f in results["figures"]} == {"hnsw_build", "hnsw_search", "hnsw_search_at_recall"}
+    assert [c["engine"] for c in results["curves"]] == ["numpy"] and results["not_applicable"] == []
+
+
+def test_bench_command_refuses_an_unknown_section(tmp_path: Path) -> None:
+    result = _bench(tmp_path, "--only", "hnsw,warp-drive", "--no-progress")
+    assert result.returncode == 2 and "unknown section warp-drive" in result.stdout + result.stderr
