@@ -1,4 +1,5 @@
-"""HNSW cases: build (insert every base row) and the recall/latency curve over ``ef``.
+"""How the HNSW cases are timed: builds (insert every base row), the recall/latency curve
+over ``ef``, a batch search of every query in one call, and inserting one vector.
 
 Builds repeat round-robin over the engines, up to ``repeats`` times each while the
 engine's total build time stays under ``budget`` seconds (a pure-Python build of 10k rows
@@ -9,17 +10,19 @@ engines share the machine's noise. Latency figures are per query, pooled over pa
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from .dataset import Split
-from .engines import IndexEngine
+from .engines import IndexEngine, Insert
 from .recall import recall_at_k
-from .timing import Stat
+from .timing import Stat, in_blocks, interleaved, time_call
 
 Tick = Callable[[str], None]
 
@@ -137,8 +140,71 @@ def _timed_pass(search: Callable[[np.ndarray], object], queries: np.ndarray) -> 
     return times, raw
 
 
-def count_ticks(engines: Sequence[IndexEngine], efs: Sequence[int], repeats: int, passes: int) -> int:
-    """Progress steps ``build_all`` + ``sweep`` report at most."""
-    swept = sum(1 for e in engines if e.swept)
-    exact = len(engines) - swept
-    return len(engines) * repeats + passes * (swept * len(efs) + exact)
+def sweep_ticks(runs: Sequence[EngineRun], efs: Sequence[int], passes: int) -> int:
+    """Progress steps ``sweep`` reports at most."""
+    swept = sum(1 for r in runs if r.engine.swept)
+    return passes * (swept * len(efs) + len(runs) - swept)
+
+
+@dataclass(frozen=True)
+class BatchFigure:
+    per_query: Stat  # seconds of one whole-batch call, divided by the queries in it
+    recall: float
+
+
+def time_batches(
+    runs: Sequence[EngineRun], split: Split, ef: int, threads: int, repeats: int
+) -> tuple[dict[str, BatchFigure], dict[str, str]]:
+    """Every query in one call, for each engine that has such a call: (figures, errors).
+
+    Timed in blocks (``timing.in_blocks``): the calls run on thread pools, whose idle
+    workers would otherwise spin against the next engine's call."""
+    samplers: dict[str, Callable[[], float]] = {}
+    recalls: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for run in runs:
+        search = None if run.error else run.engine.batch_searcher(ef, split.k, threads)
+        if search is None:
+            continue
+        name = run.engine.name
+        try:
+            found = run.engine.batch_rows(search(split.queries))  # also the warm-up
+        except Exception as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        recalls[name] = recall_at_k(found, split.truth)
+        samplers[name] = partial(time_call, partial(search, split.queries))
+    stats = in_blocks(samplers, repeats)
+    scale = 1.0 / len(split.queries)
+    return {name: BatchFigure(stats[name].scaled(scale), recalls[name]) for name in stats}, errors
+
+
+def time_inserts(
+    runs: Sequence[EngineRun], vectors: np.ndarray, first_row: int, repeats: int
+) -> tuple[dict[str, Stat], dict[str, str]]:
+    """One ``insert`` of one more vector per sample into each engine's built index, engines
+    taking turns call by call: (stats, errors). Sample ``i`` adds ``vectors[i]`` (cycling)
+    as row ``first_row + i``; an untimed insert first warms each engine up."""
+    samplers: dict[str, Callable[[], float]] = {}
+    errors: dict[str, str] = {}
+    for run in runs:
+        insert = None if run.error else run.engine.inserter(repeats + 1)
+        if insert is None:
+            continue
+        try:
+            samplers[run.engine.name] = _insert_sampler(insert, vectors, first_row)
+        except Exception as exc:
+            errors[run.engine.name] = f"{type(exc).__name__}: {exc}"
+    return interleaved(samplers, repeats), errors
+
+
+def _insert_sampler(insert: Insert, vectors: np.ndarray, first_row: int) -> Callable[[], float]:
+    rows = itertools.count(first_row)
+
+    def sample() -> float:
+        row = next(rows)
+        vector = vectors[(row - first_row) % len(vectors)]
+        return time_call(partial(insert, row, vector))
+
+    sample()  # the untimed warm-up insert
+    return sample

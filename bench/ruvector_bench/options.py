@@ -41,6 +41,8 @@ class BenchOptions:
     micro_repeats: int = 21  # samples per vector-op figure
     embed_repeats: tuple[int, int] = (100, 30)  # samples of embed single, embed batch of 32
     pattern_repeats: int = 200  # queries timed per pattern-match engine
+    batch_repeats: int = 9  # timed calls of a batch search of every query
+    insert_repeats: int = 200  # single-vector inserts timed per engine
     batch_distance_rows: int = 100_000
     quantize_rows: int = 1_000
     quick_fixture: bool = True  # --quick with a cold cache: use the conformance fixture
@@ -66,6 +68,8 @@ class BenchOptions:
             micro_repeats=9,
             embed_repeats=(30, 10),
             pattern_repeats=50,
+            batch_repeats=5,
+            insert_repeats=50,
         )
 
     @property

@@ -24,6 +24,8 @@ def recall_qps_png(results: dict[str, Any], path: Path) -> Path | None:
     data = results["data"]
     figure, axes = plt.subplots(figsize=(8, 5.5), dpi=120)
     for curve in results["curves"]:
+        if curve.get("variant_of"):
+            continue  # the grid in results.md has them; the plot compares engines
         points = sorted(curve["points"], key=lambda p: (p["ef"] is None, p["ef"] or 0))
         if not points:
             continue

@@ -19,7 +19,11 @@ CASE_ORDER = (
     "embed_batch32",
     "hnsw_build",
     "hnsw_search",
+    "hnsw_search_graph",
+    "hnsw_search_int8",
     "hnsw_search_at_recall",
+    "hnsw_search_batch",
+    "hnsw_insert_one",
     "distance",
     "batch_distance",
     "quantize_int8_one",
@@ -28,6 +32,9 @@ CASE_ORDER = (
     "quantize_binary",
     "pattern_match",
 )
+
+# cases whose peers are another case's: the same work seen from another side of ruvector
+PEER_CASE = {"hnsw_search_graph": "hnsw_search", "hnsw_search_int8": "hnsw_search"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     for case in CASE_ORDER:
         mine = [f for f in figures if f["case"] == case and f["kind"] == "ruvector"]
-        peers = [f for f in figures if f["case"] == case and f["kind"] == "peer" and f.get("stat")]
+        peer_case = PEER_CASE.get(case, case)
+        peers = [f for f in figures if f["case"] == peer_case and f["kind"] == "peer" and f.get("stat")]
         best = min(peers, key=lambda f: f["stat"]["median"]) if peers else None
         target = TARGETS.get(case)
         for fig in mine:
@@ -160,7 +168,8 @@ def curve_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             cells = ["exact: " + _cell(point)] + [""] * (len(efs) - 1)
         else:
             cells = [_cell(by_ef[ef]) if ef in by_ef else "—" for ef in efs]
-        name = f"{curve['engine']} ({curve['kind']})" + (f": {curve['error']}" if curve.get("error") else "")
+        name = curve["engine"] if curve.get("variant_of") else f"{curve['engine']} ({curve['kind']})"
+        name += f": {curve['error']}" if curve.get("error") else ""
         out.append([name, build, *cells])
     return header, out
 

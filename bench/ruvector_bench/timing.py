@@ -29,6 +29,12 @@ class Stat:
         q1, median, q3 = np.percentile(values, [25, 50, 75])
         return cls(float(median), float(q1), float(q3), float(values.min()), float(values.max()), len(values))
 
+    def scaled(self, factor: float) -> Stat:
+        """The same samples times ``factor`` (seconds per call to seconds per item)."""
+        return Stat(
+            self.median * factor, self.q1 * factor, self.q3 * factor, self.min * factor, self.max * factor, self.n
+        )
+
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
