@@ -17,7 +17,7 @@ from .engines import GraphEngine, Int8Engine, RuvectorEngine
 from .index import EngineRun, build_all, sweep, sweep_ticks, time_batches, time_inserts, warm_up_all
 from .options import RECALL_GOAL
 from .recall import fastest_at_recall
-from .results import Json, Record
+from .results import Json, Record, facade_note
 from .timing import Stat, format_seconds
 
 
@@ -154,13 +154,8 @@ def _record_curve(record: Record, run: EngineRun, by_name: dict[str, EngineRun],
 
 
 def _facade_note(graph_at_ef: Json, owner: EngineRun, ef: int) -> str:
-    """What the public API adds per call: its median less the graph's, at the same ef."""
     api = next((p for p in owner.points if p.ef == ef), None)
-    if api is None:
-        return ""
-    extra = api.latency.median - graph_at_ef["latency"]["median"]
-    verb = "adds" if extra >= 0 else "saves"  # noise can make the facade look free
-    return f"the facade {verb} {format_seconds(abs(extra))} per call ({extra / api.latency.median:+.0%})"
+    return facade_note(api.latency.median, graph_at_ef["latency"]["median"]) if api else ""
 
 
 def _curve(run: EngineRun) -> Json:

@@ -25,7 +25,10 @@ CASE_ORDER = (
     "hnsw_search_batch",
     "hnsw_insert_one",
     "distance",
+    "distance_kernels",
     "batch_distance",
+    "batch_distance_dot",
+    "batch_distance_euclidean",
     "quantize_int8_one",
     "quantize_binary_one",
     "quantize_int8",
@@ -34,7 +37,7 @@ CASE_ORDER = (
 )
 
 # cases whose peers are another case's: the same work seen from another side of ruvector
-PEER_CASE = {"hnsw_search_graph": "hnsw_search", "hnsw_search_int8": "hnsw_search"}
+PEER_CASE = {"hnsw_search_graph": "hnsw_search", "hnsw_search_int8": "hnsw_search", "distance_kernels": "distance"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def ratio_text(ours: float, peer: float) -> str:
 
 
 def rows(results: dict[str, Any]) -> list[Row]:
-    """One row per (case, ruvector engine), with the best peer of the same case."""
+    """One row per (case, ruvector engine), with the best peer of the same case (or of its
+    ``PEER_CASE``) and the case's floors in the notes."""
     figures = results.get("figures", [])
     out: list[Row] = []
     for case in CASE_ORDER:
@@ -79,6 +83,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
         peer_case = PEER_CASE.get(case, case)
         peers = [f for f in figures if f["case"] == peer_case and f["kind"] == "peer" and f.get("stat")]
         best = min(peers, key=lambda f: f["stat"]["median"]) if peers else None
+        floors = [f for f in figures if f["case"] == case and f["kind"] == "floor" and f.get("stat")]
         target = TARGETS.get(case)
         for fig in mine:
             stat = Stat.from_dict(fig["stat"]) if fig.get("stat") else None
@@ -95,7 +100,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
                     ratio=ratio_text(stat.median, best["stat"]["median"]) if best and stat else "—",
                     target=f"< {format_seconds(target.seconds)}" if target else "",
                     result=verdict(case, stat.median if stat else None),
-                    note=_note(fig, best),
+                    note=_note(fig, best, floors),
                 )
             )
     for skipped in results.get("not_applicable", []):
@@ -118,8 +123,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
     return out
 
 
-def _note(fig: dict[str, Any], best: dict[str, Any] | None) -> str:
+def _note(fig: dict[str, Any], best: dict[str, Any] | None, floors: list[dict[str, Any]]) -> str:
     notes = [fig["note"]] if fig.get("note") else []
+    notes += [f"floor {f['engine']} {value_text(f['stat']['median'], f.get('unit', 's'))}" for f in floors]
     if fig["case"].startswith("embed") and best and fig.get("stat"):
         overhead = fig["stat"]["median"] / best["stat"]["median"] - 1.0
         notes.append(f"overhead over bare ORT {overhead * 100:+.0f} %")

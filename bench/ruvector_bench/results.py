@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .timing import Stat
+from .timing import Stat, format_seconds
 
 Json = dict[str, Any]
 Unit = Literal["s", "B"]  # seconds per operation, or bytes per vector
@@ -48,3 +48,10 @@ class Record:
     def skip(self, case: str, label: str, reason: str) -> None:
         """A case nothing could be measured for, and why."""
         self.not_applicable.append({"case": case, "label": label, "reason": reason})
+
+
+def facade_note(public: float, backend: float) -> str:
+    """What a facade costs per call: the public call's median less its backend object's."""
+    extra = public - backend
+    verb = "adds" if extra >= 0 else "saves"  # noise can make the facade look free
+    return f"the facade {verb} {format_seconds(abs(extra))} per call ({extra / public:+.0%})"

@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ruvector_bench import dataset, report
+from ruvector_bench import dataset, report, vectorops
 from ruvector_bench.options import SECTIONS, BenchOptions, ordered_sections
 from ruvector_bench.recall import fastest_at_recall, pareto, recall_at_k
 from ruvector_bench.targets import verdict
 from ruvector_bench.timing import Stat, format_range, format_seconds
+from ruvector_core.models import Metric
+from ruvector_core.runtime import Runtime
 
 
 def test_recall_counts_exact_neighbours_found() -> None:
@@ -138,6 +140,40 @@ def test_a_users_npy_that_is_not_embeddings_is_refused(tmp_path: Path, array: np
         dataset.file_embeddings(tmp_path / "text.npy")
 
 
+def test_vector_op_cases_cover_each_metric_the_kernels_and_the_floors() -> None:
+    vectors = np.random.default_rng(4).standard_normal((40, 8)).astype(np.float32)
+    cases = {case.case: case for case in vectorops.cases(["numpy"], vectors, batch_rows=60, quantize_rows=10)}
+    assert list(cases) == [
+        "distance",
+        "distance_kernels",
+        "batch_distance",
+        "batch_distance_dot",
+        "batch_distance_euclidean",
+        "quantize_int8_one",
+        "quantize_binary_one",
+        "quantize_int8",
+        "quantize_binary",
+    ]
+    kinds = {name: {n: kind for n, (kind, _) in case.timers.items()} for name, case in cases.items()}
+    assert kinds["distance"] == {"numpy": "ruvector", "numpy-bare": "peer", "numpy a@b": "floor"}
+    assert kinds["distance_kernels"] == {"numpy": "ruvector"}
+    for metric in ("batch_distance", "batch_distance_dot", "batch_distance_euclidean"):
+        assert kinds[metric] == {"numpy": "ruvector", "numpy-bare": "peer", "numpy read": "floor"}
+        assert cases[metric].threaded and "60 x 8" in cases[metric].label
+    assert all(not case.errors for case in cases.values())
+    stats = vectorops.run(cases["batch_distance_euclidean"], repeats=2)
+    assert {name: stat.n for name, stat in stats.items()} == {"numpy": 2, "numpy-bare": 2, "numpy read": 2}
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+def test_the_numpy_peer_computes_what_the_backend_does(metric: Metric) -> None:
+    rows = np.random.default_rng(5).standard_normal((31, 8)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)  # embeddings are unit length
+    query, rows = rows[0], rows[1:]
+    expected = Runtime(backend="numpy").vector_ops.batch_distance(query, rows, metric)
+    assert np.allclose(vectorops.batch_peer(metric, rows, query)(), expected, atol=1e-5)
+
+
 def _stat(median: float, n: int = 9) -> dict:
     return Stat(median, median * 0.9, median * 1.1, median * 0.8, median * 1.5, n).to_dict()
 
@@ -234,6 +270,37 @@ def test_rows_compare_each_backend_with_its_best_peer() -> None:
     pattern = rows[("pattern_match", "—")]
     assert (pattern.result, pattern.note) == ("n/a", "no learning here")
     assert [r.case for r in report.rows(RESULTS)] == ["embed_single", "hnsw_search", "distance", "pattern_match"]
+
+
+def _figure(case: str, engine: str, kind: str, median: float, unit: str = "s", note: str = "") -> dict:
+    return {
+        "case": case,
+        "label": case,
+        "engine": engine,
+        "kind": kind,
+        "unit": unit,
+        "stat": _stat(median),
+        "note": note,
+    }
+
+
+def test_floors_are_notes_not_peers_and_variants_compare_with_the_plain_cases_peers() -> None:
+    results = {
+        **RESULTS,
+        "figures": [
+            _figure("distance", "native", "ruvector", 1e-6),
+            _figure("distance", "numpy-bare", "peer", 3e-6),
+            _figure("distance", "numpy a@b", "floor", 0.5e-6),
+            _figure("distance_kernels", "native", "ruvector", 0.4e-6, note="the facade adds 600 ns per call (+60%)"),
+        ],
+        "not_applicable": [],
+    }
+    rows = {(r.case, r.engine): r for r in report.rows(results)}
+    distance = rows[("distance", "native")]
+    assert (distance.peer, distance.ratio, distance.note) == ("numpy-bare", "0.33x", "floor numpy a@b 500 ns")
+    kernels = rows[("distance_kernels", "native")]
+    assert (kernels.peer, kernels.peer_median) == ("numpy-bare", "3.00 µs")
+    assert kernels.note == "the facade adds 600 ns per call (+60%)"
 
 
 def test_markdown_report_has_the_table_and_the_curve_grid() -> None:
