@@ -71,6 +71,10 @@ class IndexEngine:
         where the engine cannot grow."""
         return None
 
+    def reported_bytes(self) -> int | None:
+        """The built index's own account of its memory, where it gives one."""
+        return None
+
 
 class RuvectorEngine(IndexEngine):
     kind = "ruvector"
@@ -111,6 +115,9 @@ class RuvectorEngine(IndexEngine):
     def inserter(self, extra: int) -> Insert:
         index = self.index
         return lambda row, vector: index.insert(str(row), vector)
+
+    def reported_bytes(self) -> int:
+        return self.index.stats().memory_bytes
 
 
 class GraphEngine(IndexEngine):
@@ -340,6 +347,13 @@ PEERS: dict[str, tuple[str, Callable[[], IndexEngine]]] = {
     "usearch": ("usearch", UsearchEngine),
     "numpy-exact": ("numpy", BruteForceEngine),
 }
+
+
+def engine_named(name: str) -> IndexEngine:
+    """The peer called ``name``, else the ruvector backend of that name."""
+    if name in PEERS:
+        return PEERS[name][1]()
+    return RuvectorEngine(name)
 
 
 def installed_peers() -> tuple[list[IndexEngine], dict[str, str]]:

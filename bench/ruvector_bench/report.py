@@ -18,6 +18,8 @@ CASE_ORDER = (
     "embed_single",
     "embed_batch32",
     "hnsw_build",
+    "hnsw_build_one_thread",
+    "hnsw_memory",
     "hnsw_search",
     "hnsw_search_graph",
     "hnsw_search_int8",

@@ -303,6 +303,20 @@ def test_floors_are_notes_not_peers_and_variants_compare_with_the_plain_cases_pe
     assert kernels.note == "the facade adds 600 ns per call (+60%)"
 
 
+def test_bytes_are_shown_as_bytes() -> None:
+    figures = [
+        _figure("hnsw_memory", "native", "ruvector", 1843.4, unit="B"),
+        _figure("hnsw_memory", "hnswlib", "peer", 1700.0, unit="B"),
+    ]
+    (memory,) = report.rows({**RESULTS, "figures": figures, "not_applicable": []})
+    assert (memory.median, memory.spread, memory.peer_median, memory.ratio) == (
+        "1,843 B",
+        "1,659–2,028 B (n=9)",
+        "1,700 B",
+        "1.08x",
+    )
+
+
 def test_markdown_report_has_the_table_and_the_curve_grid() -> None:
     text = report.markdown(RESULTS)
     lines = text.splitlines()
@@ -409,3 +423,18 @@ def test_bench_command_measures_a_users_file_and_only_the_sections_named(tmp_pat
 def test_bench_command_refuses_an_unknown_section(tmp_path: Path) -> None:
     result = _bench(tmp_path, "--only", "hnsw,warp-drive", "--no-progress")
     assert result.returncode == 2 and "unknown section warp-drive" in result.stdout + result.stderr
+
+
+def test_bench_command_measures_memory_and_one_thread_builds_in_fresh_processes(tmp_path: Path) -> None:
+    np.save(tmp_path / "rows.npy", np.random.default_rng(8).standard_normal((90, 12)).astype(np.float32))
+    out = tmp_path / "results"
+    result = _bench(
+        tmp_path,
+        *("--data", str(tmp_path / "rows.npy"), "--queries", "10", "--repeats", "2", "--only", "memory"),
+        *("--backend", "numpy", "--no-peers", "--out", str(out), "--no-progress"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = {f["case"]: f for f in json.loads((out / "results.json").read_text())["figures"]}
+    assert set(figures) == {"hnsw_build_one_thread", "hnsw_memory"}
+    assert figures["hnsw_build_one_thread"]["engine"] == "numpy" and figures["hnsw_build_one_thread"]["stat"]["n"] == 2
+    assert figures["hnsw_memory"]["unit"] == "B" and figures["hnsw_memory"]["note"].startswith("stats(): ")
