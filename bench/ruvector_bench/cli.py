@@ -23,7 +23,7 @@ from .timing import format_seconds
 
 def bench(
     quick: Annotated[
-        bool, typer.Option("--quick", help="5k base, 200 queries, ef 16/50/128, fewer repeats: about a minute")
+        bool, typer.Option("--quick", help="5k base, 200 queries, ef 16/50/128, fewer repeats: a minute or two")
     ] = False,
     only: Annotated[
         list[str] | None,
@@ -48,7 +48,9 @@ def bench(
         list[str] | None,
         typer.Option("--ef", help="ef values of the recall/QPS sweep: repeat it or give a list (--ef 16,50,128)"),
     ] = None,
-    threads: Annotated[int, typer.Option(min=1, help="threads for builds, embeddings and BLAS; searches use one")] = 1,
+    threads: Annotated[
+        int, typer.Option(min=1, help="threads for builds, embeddings, batch calls and BLAS; single searches use one")
+    ] = 1,
     backend: Annotated[
         list[str] | None, typer.Option("--backend", help="ruvector backend to measure (repeatable; default all usable)")
     ] = None,
@@ -59,7 +61,8 @@ def bench(
     ] = Path("bench-results"),
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
-    """Time embed, embed batch, HNSW build and search, distances and quantization on real data."""
+    """Time embeddings, vector ops, HNSW (build, search, batch search, insert), pattern matching,
+    index memory and start-up on real data, every backend beside its peers."""
     os.environ.update(threadlimits.variables(threads))  # before any backend's thread pool starts
     try:
         options = BenchOptions.preset(

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import threadlimits
+from . import fresh, threadlimits
 from .context import Context
 from .results import Kind
 from .timing import Stat, format_seconds
@@ -78,7 +76,7 @@ def section(context: Context) -> None:
             request = Request(name, str(base), str(queries), split.k, options.build_repeats, options.build_budget)
             try:
                 result = run_probe(request)
-            except ProbeError as exc:
+            except fresh.ProbeError as exc:
                 record.figure(MEMORY, memory_label, name, kind, None, f"failed: {exc}", unit="B")
                 record.figure(BUILD, build_label, name, kind, None, f"failed: {exc}")
                 continue
@@ -91,16 +89,8 @@ def section(context: Context) -> None:
             record.figure(MEMORY, memory_label, name, kind, per_vector, note, unit="B")
 
 
-class ProbeError(RuntimeError):
-    """The fresh process failed; the message is its last line of error output."""
-
-
 def run_probe(request: Request) -> Probe:
     """Run ``memory_probe`` for one engine in a new interpreter with one thread everywhere."""
     env = {**os.environ, **threadlimits.variables(1)}
-    command = [sys.executable, "-m", "ruvector_bench.memory_probe", json.dumps(asdict(request))]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-        raise ProbeError(lines[-1])
-    return Probe(**json.loads(done.stdout.strip().splitlines()[-1]))
+    line, _ = fresh.run(["-m", "ruvector_bench.memory_probe", json.dumps(asdict(request))], env)
+    return Probe(**json.loads(line))

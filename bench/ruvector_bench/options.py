@@ -11,7 +11,7 @@ FULL_EFS = (10, 16, 20, 32, 50, 64, 80, 128, 160, 200)
 QUICK_EFS = (16, 50, 128)
 HEADLINE_EF = 50  # HnswConfig's default ef_search, and a column of the reference figures
 RECALL_GOAL = 0.95  # the conformance suite's floor for recall@10
-SECTIONS = ("embed", "vector-ops", "hnsw", "pattern", "memory")  # in the order a run measures them
+SECTIONS = ("embed", "vector-ops", "hnsw", "pattern", "memory", "startup")  # in the order a run measures them
 
 
 def ordered_sections(names: Iterable[str]) -> tuple[str, ...]:
@@ -43,6 +43,7 @@ class BenchOptions:
     pattern_repeats: int = 200  # queries timed per pattern-match engine
     batch_repeats: int = 9  # timed calls of a batch search of every query
     insert_repeats: int = 200  # single-vector inserts timed per engine
+    startup_repeats: int = 3  # new processes with a warm cache, per backend and start-up case
     batch_distance_rows: int = 100_000
     quantize_rows: int = 1_000
     quick_fixture: bool = True  # --quick with a cold cache: use the conformance fixture
@@ -70,6 +71,7 @@ class BenchOptions:
             pattern_repeats=50,
             batch_repeats=5,
             insert_repeats=50,
+            startup_repeats=1,
         )
 
     @property

@@ -36,6 +36,8 @@ CASE_ORDER = (
     "quantize_int8",
     "quantize_binary",
     "pattern_match",
+    "first_search_load",
+    "first_search_build",
 )
 
 # cases whose peers are another case's: the same work seen from another side of ruvector
@@ -78,7 +80,7 @@ def ratio_text(ours: float, peer: float) -> str:
 def rows(results: dict[str, Any]) -> list[Row]:
     """One row per (case, ruvector engine), with the best peer of the same case (or of its
     ``PEER_CASE``) and the case's floors in the notes."""
-    figures = results.get("figures", [])
+    figures, skipped = results.get("figures", []), results.get("not_applicable", [])
     out: list[Row] = []
     for case in CASE_ORDER:
         mine = [f for f in figures if f["case"] == case and f["kind"] == "ruvector"]
@@ -105,24 +107,27 @@ def rows(results: dict[str, Any]) -> list[Row]:
                     note=_note(fig, best, floors),
                 )
             )
-    for skipped in results.get("not_applicable", []):
-        target = TARGETS.get(skipped["case"])
-        out.append(
-            Row(
-                case=skipped["case"],
-                label=skipped["label"],
-                engine="—",
-                median="n/a",
-                spread="—",
-                peer="—",
-                peer_median="—",
-                ratio="—",
-                target=f"< {format_seconds(target.seconds)}" if target else "",
-                result="n/a",
-                note=skipped["reason"],
-            )
-        )
+        out += [_skipped(entry) for entry in skipped if entry["case"] == case]
+    out += [_skipped(entry) for entry in skipped if entry["case"] not in CASE_ORDER]
     return out
+
+
+def _skipped(entry: dict[str, Any]) -> Row:
+    """The row of a case that could not be measured, with the reason in the notes."""
+    target = TARGETS.get(entry["case"])
+    return Row(
+        case=entry["case"],
+        label=entry["label"],
+        engine="—",
+        median="n/a",
+        spread="—",
+        peer="—",
+        peer_median="—",
+        ratio="—",
+        target=f"< {format_seconds(target.seconds)}" if target else "",
+        result="n/a",
+        note=entry["reason"],
+    )
 
 
 def _note(fig: dict[str, Any], best: dict[str, Any] | None, floors: list[dict[str, Any]]) -> str:

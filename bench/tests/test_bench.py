@@ -4,9 +4,8 @@ run. Nothing here asserts a speed."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -20,6 +19,8 @@ from ruvector_bench.targets import verdict
 from ruvector_bench.timing import Stat, format_range, format_seconds
 from ruvector_core.models import Metric
 from ruvector_core.runtime import Runtime
+
+Bench = Callable[..., subprocess.CompletedProcess[str]]  # the `bench` fixture of conftest.py
 
 
 def test_recall_counts_exact_neighbours_found() -> None:
@@ -338,23 +339,10 @@ def test_rich_tables_render() -> None:
     assert "onnxruntime-bare" in out and "0.990 / 200 µs" in out
 
 
-def _bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250", "RUVECTOR_CACHE_DIR": str(tmp_path / "cache")}
-    return subprocess.run(
-        [sys.executable, "-m", "ruvector_core.cli", "bench", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        cwd=tmp_path,
-    )
-
-
 @pytest.mark.skipif(find_spec("ruvector_conformance") is None, reason="needs the conformance fixture")
-def test_bench_command_runs_a_tiny_quick_run_and_writes_its_files(tmp_path: Path) -> None:
+def test_bench_command_runs_a_tiny_quick_run_and_writes_its_files(tmp_path: Path, bench: Bench) -> None:
     out = tmp_path / "results"
-    result = _bench(
-        tmp_path,
+    result = bench(
         "--quick",
         "--size",
         "300",
@@ -395,18 +383,17 @@ def test_bench_command_runs_a_tiny_quick_run_and_writes_its_files(tmp_path: Path
         assert (out / "recall_qps.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_bench_command_names_a_backend_that_is_not_installed(tmp_path: Path) -> None:
-    result = _bench(tmp_path, "--quick", "--backend", "no_such_backend", "--no-progress")
+def test_bench_command_names_a_backend_that_is_not_installed(tmp_path: Path, bench: Bench) -> None:
+    result = bench("--quick", "--backend", "no_such_backend", "--no-progress")
     assert result.returncode == 1
     assert "no_such_backend" in result.stderr and "not installed" in result.stderr
 
 
-def test_bench_command_measures_a_users_file_and_only_the_sections_named(tmp_path: Path) -> None:
+def test_bench_command_measures_a_users_file_and_only_the_sections_named(tmp_path: Path, bench: Bench) -> None:
     rows = np.random.default_rng(3).standard_normal((140, 24)).astype(np.float32)
     np.save(tmp_path / "rows.npy", rows)
     out = tmp_path / "results"
-    result = _bench(
-        tmp_path,
+    result = bench(
         *("--data", str(tmp_path / "rows.npy"), "--queries", "20", "--ef", "16", "--repeats", "1"),
         *("--only", "hnsw", "--backend", "numpy", "--no-peers", "--out", str(out), "--no-progress"),
     )
@@ -420,21 +407,6 @@ def test_bench_command_measures_a_users_file_and_only_the_sections_named(tmp_pat
     assert [c["engine"] for c in results["curves"]][:2] == ["numpy", "numpy (graph)"]
 
 
-def test_bench_command_refuses_an_unknown_section(tmp_path: Path) -> None:
-    result = _bench(tmp_path, "--only", "hnsw,warp-drive", "--no-progress")
+def test_bench_command_refuses_an_unknown_section(tmp_path: Path, bench: Bench) -> None:
+    result = bench("--only", "hnsw,warp-drive", "--no-progress")
     assert result.returncode == 2 and "unknown section warp-drive" in result.stdout + result.stderr
-
-
-def test_bench_command_measures_memory_and_one_thread_builds_in_fresh_processes(tmp_path: Path) -> None:
-    np.save(tmp_path / "rows.npy", np.random.default_rng(8).standard_normal((90, 12)).astype(np.float32))
-    out = tmp_path / "results"
-    result = _bench(
-        tmp_path,
-        *("--data", str(tmp_path / "rows.npy"), "--queries", "10", "--repeats", "2", "--only", "memory"),
-        *("--backend", "numpy", "--no-peers", "--out", str(out), "--no-progress"),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    figures = {f["case"]: f for f in json.loads((out / "results.json").read_text())["figures"]}
-    assert set(figures) == {"hnsw_build_one_thread", "hnsw_memory"}
-    assert figures["hnsw_build_one_thread"]["engine"] == "numpy" and figures["hnsw_build_one_thread"]["stat"]["n"] == 2
-    assert figures["hnsw_memory"]["unit"] == "B" and figures["hnsw_memory"]["note"].startswith("stats(): ")
