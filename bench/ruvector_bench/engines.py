@@ -153,10 +153,11 @@ class Int8Engine(IndexEngine):
     kind = "ruvector"
 
     def __init__(self, owner: RuvectorEngine) -> None:
+        self.owner = owner
         self.name = f"{owner.name} (int8)"
         self.variant_of = owner.name
         self.version = owner.version
-        self.inner = RuvectorEngine(owner.name, owner.runtime)
+        self.inner = RuvectorEngine(owner.name, owner.runtime)  # its own index, the owner's runtime
         self.code_bytes = 0.0  # per vector: codes, scale and offset
 
     def build(self, base: np.ndarray, threads: int) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .context import Context
 from .engines import GraphEngine, Int8Engine, RuvectorEngine
-from .index import EngineRun, build_all, sweep, sweep_ticks, time_batches, time_inserts, warm_up_all
+from .index import CurvePoint, EngineRun, build_all, sweep, sweep_ticks, time_batches, time_inserts, warm_up_all
 from .options import RECALL_GOAL
 from .recall import fastest_at_recall
 from .results import Json, Record, facade_note
@@ -32,7 +32,8 @@ def section(context: Context) -> None:
         if run.builds:
             context.build_seconds[run.engine.name] = Stat.of(run.builds).median
 
-    swept = _with_variants(runs, context)
+    labels = _labels(context)
+    swept = _with_variants(runs, context, labels)
     progress.expect(sweep_ticks(swept, options.efs, options.passes) + 2)
     sweep(swept, split, list(options.efs), options.passes, progress.step)
     progress.step("search_batch")
@@ -42,37 +43,44 @@ def section(context: Context) -> None:
 
     record, by_name = context.record, {run.engine.name: run for run in swept}
     for run in swept:
-        _record_curve(record, run, by_name, context)
+        _record_curve(record, run, by_name, context, labels)
         record.curves.append(_curve(run))
-    shape = _shape(context)
-    batch_label = (
-        f"HNSW search_batch of {len(split.queries):,} queries, k={split.k}, ef={options.headline_ef}, "
-        f"{options.threads} thread(s), per query, {shape}"
-    )
     for name, batch in batches.items():
-        engine = by_name[name].engine
-        record.figure(
-            "hnsw_search_batch", batch_label, name, engine.kind, batch.per_query, f"recall {batch.recall:.3f}"
-        )
-    insert_label = f"HNSW insert of one vector (one call) into {shape}"
+        kind = by_name[name].engine.kind
+        record.figure("hnsw_search_batch", labels["hnsw_search_batch"], name, kind, batch.per_query, batch.note)
     for name, stat in inserts.items():
-        record.figure("hnsw_insert_one", insert_label, name, by_name[name].engine.kind, stat)
-    for case, label, errors in (
-        ("hnsw_search_batch", batch_label, batch_errors),
-        ("hnsw_insert_one", insert_label, insert_errors),
-    ):
+        record.figure("hnsw_insert_one", labels["hnsw_insert_one"], name, by_name[name].engine.kind, stat)
+    for case, errors in (("hnsw_search_batch", batch_errors), ("hnsw_insert_one", insert_errors)):
         for name, error in errors.items():
-            record.figure(case, label, name, by_name[name].engine.kind, None, f"failed: {error}")
+            record.figure(case, labels[case], name, by_name[name].engine.kind, None, f"failed: {error}")
 
 
-def _with_variants(runs: list[EngineRun], context: Context) -> list[EngineRun]:
+def _labels(context: Context) -> dict[str, str]:
+    """Each case's label: what exactly was timed, on what."""
+    k, ef, base = context.split.k, context.options.headline_ef, context.split.base
+    shape = f"{len(base):,} x {base.shape[1]}"
+    search = f"HNSW search k={k}, ef={ef}"
+    return {
+        "hnsw_build": f"HNSW insert (build), {shape}",
+        "hnsw_search": f"{search}, {shape}",
+        "hnsw_search_graph": f"{search}, the backend's graph without the facade, {shape}",
+        "hnsw_search_int8": f"{search}, over int8-quantized vectors, {shape}",
+        "hnsw_search_at_recall": f"HNSW search k={k} at recall >= {RECALL_GOAL}, {shape}",
+        "hnsw_search_batch": (
+            f"HNSW search_batch of {len(context.split.queries):,} queries, k={k}, ef={ef}, "
+            f"{context.options.threads} thread(s), per query, {shape}"
+        ),
+        "hnsw_insert_one": f"HNSW insert of one vector (one call) into {shape}",
+    }
+
+
+def _with_variants(runs: list[EngineRun], context: Context, labels: dict[str, str]) -> list[EngineRun]:
     """``runs`` with each built ruvector engine followed by its graph and int8 variants.
 
     The int8 index is built once, and only for engines whose float build fits the build
     budget (the numpy reference's does not in a quick run); the others are listed as not
     measured."""
     options, out = context.options, []
-    label = f"HNSW search k={context.split.k}, ef={options.headline_ef}, over int8-quantized vectors, {_shape(context)}"
     for run in runs:
         out.append(run)
         engine = run.engine
@@ -84,7 +92,7 @@ def _with_variants(runs: list[EngineRun], context: Context) -> list[EngineRun]:
                 f"{engine.name}: not built, its float build took {format_seconds(run.builds[0])}, "
                 f"over the {format_seconds(options.build_budget)} build budget"
             )
-            context.record.skip("hnsw_search_int8", label, reason)
+            context.record.skip("hnsw_search_int8", labels["hnsw_search_int8"], reason)
             continue
         int8 = EngineRun(Int8Engine(engine))
         context.progress.expect(1)
@@ -93,69 +101,48 @@ def _with_variants(runs: list[EngineRun], context: Context) -> list[EngineRun]:
     return out
 
 
-def _shape(context: Context) -> str:
-    base = context.split.base
-    return f"{len(base):,} x {base.shape[1]}"
-
-
-def _record_curve(record: Record, run: EngineRun, by_name: dict[str, EngineRun], context: Context) -> None:
+def _record_curve(
+    record: Record, run: EngineRun, by_name: dict[str, EngineRun], context: Context, labels: dict[str, str]
+) -> None:
     """The figures read off one engine's builds and curve."""
-    split, ef, shape = context.split, context.options.headline_ef, _shape(context)
-    engine = run.engine
+    engine, ef = run.engine, context.options.headline_ef
     name, kind = engine.name, engine.kind
-    points = [p.to_dict() for p in run.points]
-    at_ef = next((p for p in points if p["ef"] == ef or p["ef"] is None), None)
-    if isinstance(engine, GraphEngine):
-        if at_ef is not None:
-            note = _facade_note(at_ef, by_name[engine.owner.name], ef)
-            label = f"HNSW search k={split.k}, ef={ef}, the backend's graph without the facade, {shape}"
-            record.figure("hnsw_search_graph", label, name, kind, Stat.from_dict(at_ef["latency"]), note)
-        return
-    if isinstance(engine, Int8Engine):
-        if at_ef is not None:
-            float_run = by_name[engine.inner.name]
-            float_at_ef = next((p for p in float_run.points if p.ef == ef), None)
-            float_recall = f" (float {float_at_ef.recall:.3f})" if float_at_ef else ""
+    at_ef = next((p for p in run.points if p.ef == ef or p.ef is None), None)
+    if isinstance(engine, GraphEngine | Int8Engine):
+        if at_ef is None:
+            return
+        owner = _at(by_name[engine.owner.name], ef)
+        if isinstance(engine, GraphEngine):
+            note = facade_note(owner.latency.median, at_ef.latency.median) if owner else ""
+        else:
+            float_recall = f" (float {owner.recall:.3f})" if owner else ""
+            dimensions = context.split.base.shape[1]
             note = (
-                f"recall {at_ef['recall']:.3f}{float_recall}; int8 codes {engine.code_bytes:,.0f} B/vector, "
-                f"float32 {4 * split.base.shape[1]:,}"
+                f"recall {at_ef.recall:.3f}{float_recall}; int8 codes {engine.code_bytes:,.0f} B/vector, "
+                f"float32 {4 * dimensions:,}"
             )
-            label = f"HNSW search k={split.k}, ef={ef}, over int8-quantized vectors, {shape}"
-            record.figure("hnsw_search_int8", label, name, kind, Stat.from_dict(at_ef["latency"]), note)
+        case = "hnsw_search_graph" if isinstance(engine, GraphEngine) else "hnsw_search_int8"
+        record.figure(case, labels[case], name, kind, at_ef.latency, note)
         return
     if run.builds and engine.swept:
-        record.figure("hnsw_build", f"HNSW insert (build), {shape}", name, kind, Stat.of(run.builds))
+        record.figure("hnsw_build", labels["hnsw_build"], name, kind, Stat.of(run.builds))
     if at_ef is not None and engine.swept:
-        record.figure(
-            "hnsw_search",
-            f"HNSW search k={split.k}, ef={ef}, {shape}",
-            name,
-            kind,
-            Stat.from_dict(at_ef["latency"]),
-            f"recall {at_ef['recall']:.3f}",
-            recall=at_ef["recall"],
-        )
+        note = f"recall {at_ef.recall:.3f}"
+        record.figure("hnsw_search", labels["hnsw_search"], name, kind, at_ef.latency, note, recall=at_ef.recall)
+    points = [p.to_dict() for p in run.points]
     best = fastest_at_recall(points, RECALL_GOAL)
-    label = f"HNSW search k={split.k} at recall >= {RECALL_GOAL}, {shape}"
+    label = labels["hnsw_search_at_recall"]
     if best is not None:
         where = f"ef={best['ef']}" if best["ef"] is not None else "exact"
-        record.figure(
-            "hnsw_search_at_recall",
-            label,
-            name,
-            kind,
-            Stat.from_dict(best["latency"]),
-            f"{where}, recall {best['recall']:.3f}",
-            recall=best["recall"],
-            ef=best["ef"],
-        )
+        note = f"{where}, recall {best['recall']:.3f}"
+        stat = Stat.from_dict(best["latency"])
+        record.figure("hnsw_search_at_recall", label, name, kind, stat, note, recall=best["recall"], ef=best["ef"])
     elif points:
         record.figure("hnsw_search_at_recall", label, name, kind, None, f"no swept ef reached {RECALL_GOAL}")
 
 
-def _facade_note(graph_at_ef: Json, owner: EngineRun, ef: int) -> str:
-    api = next((p for p in owner.points if p.ef == ef), None)
-    return facade_note(api.latency.median, graph_at_ef["latency"]["median"]) if api else ""
+def _at(run: EngineRun, ef: int) -> CurvePoint | None:
+    return next((p for p in run.points if p.ef == ef), None)
 
 
 def _curve(run: EngineRun) -> Json:

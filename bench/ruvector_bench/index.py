@@ -151,6 +151,10 @@ class BatchFigure:
     per_query: Stat  # seconds of one whole-batch call, divided by the queries in it
     recall: float
 
+    @property
+    def note(self) -> str:
+        return f"recall {self.recall:.3f}"
+
 
 def time_batches(
     runs: Sequence[EngineRun], split: Split, ef: int, threads: int, repeats: int
