@@ -5,7 +5,8 @@ The first run embeds the corpus (``ruvector_core.corpus``, 11,700 passages on CP
 (``<platformdirs user cache>/ruvector/bench``, or ``$RUVECTOR_CACHE_DIR/bench``), named by
 the model's sha256 and the corpus's sha256, so a new model or another Python's stdlib gets
 its own file. The passages themselves are cached as JSON keyed by the interpreter, because
-walking the stdlib takes seconds.
+walking the stdlib takes seconds. A user's own ``.npy`` of embeddings (``--data``) replaces
+the corpus.
 
 Queries are the first rows, the base the rows after them; the exact neighbours come from
 brute force in float64.
@@ -61,9 +62,11 @@ def corpus_texts(cache: Path | None = None) -> list[str]:
     path = passages_path(cache)
     if path.is_file():
         try:
-            return json.loads(path.read_text("utf-8"))
+            cached = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError):
-            pass  # rebuild a damaged cache file
+            cached = None  # a damaged cache file is rebuilt
+        if isinstance(cached, list) and all(isinstance(text, str) for text in cached):
+            return cached
     texts = [text for _, text in stdlib_passages()]
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, json.dumps(texts).encode("utf-8"))
@@ -90,7 +93,7 @@ def embeddings_path(model_sha: str, corpus_sha: str, cache: Path | None = None) 
 @dataclass(frozen=True)
 class Embeddings:
     vectors: np.ndarray  # (rows, d) float32, unit norm
-    texts: list[str] | None
+    texts: list[str] | None  # the passages the rows embed; None for a user's file
     source: str  # "cache", "embedded" or "fixture"
     description: str
     corpus_sha: str | None = None
@@ -134,7 +137,7 @@ def fixture_embeddings() -> Embeddings | None:
     if find_spec("ruvector_conformance") is None:
         return None
     data = files("ruvector_conformance") / "data"
-    vectors = np.load(data / "stdlib_minilm_3200_f16.npy").astype(np.float32)
+    vectors = np.load(io.BytesIO((data / "stdlib_minilm_3200_f16.npy").read_bytes())).astype(np.float32)
     texts = json.loads((data / "stdlib_passages_3200.json").read_text("utf-8"))
     return Embeddings(
         vectors=vectors,
@@ -142,6 +145,22 @@ def fixture_embeddings() -> Embeddings | None:
         source="fixture",
         description="ruvector-conformance fixture: first 3,200 stdlib passages, all-MiniLM-L6-v2 int8, float16",
     )
+
+
+def file_embeddings(path: Path) -> Embeddings:
+    """The rows of a ``.npy`` the user names (``--data``): a finite float matrix, cast to float32."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read {path} as a .npy of embeddings: {exc}") from None
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating) or min(array.shape) < 1:
+        raise InvalidInputError(f"{path} holds {array.dtype} of shape {array.shape}, not a float matrix (rows, d)")
+    with np.errstate(over="ignore"):  # what overflows becomes infinite, refused just below
+        vectors = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(vectors).all():
+        raise InvalidInputError(f"{path} holds NaN or infinity (after the cast to float32)")
+    rows, dimensions = vectors.shape
+    return Embeddings(vectors, None, "file", f"{rows:,} x {dimensions} embeddings from {path}")
 
 
 def short_sentences(texts: list[str], count: int = 32) -> list[str]:

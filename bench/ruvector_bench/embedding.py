@@ -2,7 +2,7 @@
 ONNX Runtime session fed the same pre-tokenized inputs.
 
 The bare session is the ruvector embedder's own session recipe (same fused model file,
-threads and options; see ``onnx_backend.session``) and runs only the transformer on the whole batch
+threads and options; see ``ruvector_onnx.session``) and runs only the transformer on the whole batch
 padded to its longest text; the difference is what ruvector adds (validation,
 tokenization, padding, pooling and normalisation) less what its length-sorted runs save.
 """
@@ -17,6 +17,7 @@ import numpy as np
 from ruvector_core.models import EmbedderConfig
 from ruvector_core.runtime import Runtime
 
+from .context import Context
 from .timing import Stat, in_blocks, time_call
 
 
@@ -82,3 +83,30 @@ def bench_embeddings(
         EmbedResult("embed_single", backend, singles["ruvector"], singles["ort"]),
         EmbedResult("embed_batch32", backend, batches["ruvector"], batches["ort"]),
     ]
+
+
+LABELS = {
+    "embed_single": "embed one short sentence",
+    "embed_batch32": "embed a batch of 32 short sentences",
+}
+
+
+def section(context: Context) -> None:
+    """Every backend serving ``embeddings``, each beside the bare session."""
+    record, backends = context.record, context.selection.embeddings
+    if not backends:
+        for case, label in LABELS.items():
+            record.skip(case, label, "no selected backend serves `embeddings`")
+    context.progress.expect(len(backends))
+    for backend in backends:
+        context.progress.step(f"embed ({backend} vs bare onnxruntime)")
+        options = context.options
+        try:
+            results = bench_embeddings(backend, context.sentences, options.threads, *options.embed_repeats)
+        except Exception as exc:  # a broken backend is reported, not fatal
+            for case, label in LABELS.items():
+                record.skip(case, label, f"{backend}: {type(exc).__name__}: {exc}")
+            continue
+        for result in results:
+            record.figure(result.case, LABELS[result.case], backend, "ruvector", result.ruvector)
+            record.figure(result.case, LABELS[result.case], "onnxruntime-bare", "peer", result.bare_ort)

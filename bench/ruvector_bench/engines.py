@@ -1,9 +1,15 @@
 """Index engines under test: every installed ruvector HNSW backend and the peers.
 
 Each engine builds a fresh index from a base matrix (row ``i`` gets id/label ``i``) with
-M=16 and ef_construction=100 on cosine similarity, and hands out a one-query search
-function for a given ``ef`` that the caller times, one Python call per query, one thread.
-Converting raw results to base rows happens outside the timed call.
+M=16 and ef_construction=100 on cosine similarity, and hands out functions the caller
+times: a one-query search for a given ``ef`` (one Python call per query, one thread), a
+search of many queries in one call (on the run's threads), and the insert of one more
+vector. Converting raw results to base rows happens outside the timed calls.
+
+Two variants look at a ruvector backend from other sides, without plugin code: its graph
+(the backend object behind ``rt.hnsw()``'s facade, so the difference is what the public
+API costs per call) and an index built over int8-quantized vectors (what storing int8
+would cost in recall).
 """
 
 from __future__ import annotations
@@ -15,13 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from ruvector_core.models import HnswConfig
+from ruvector_core.hnsw_index import HnswIndex
+from ruvector_core.models import HnswConfig, QuantizationConfig
 from ruvector_core.runtime import Runtime
+
+from .results import Kind
 
 M = 16
 EF_CONSTRUCTION = 100
 
-Search = Callable[[np.ndarray], Any]
+Search = Callable[[np.ndarray], Any]  # one query, or a matrix of queries for a batch search
+Insert = Callable[[int, np.ndarray], object]  # (new row id, vector)
 
 
 def package_version(distribution: str) -> str | None:
@@ -33,11 +43,14 @@ def package_version(distribution: str) -> str | None:
 
 class IndexEngine:
     name: str
-    kind: str  # "ruvector" or "peer"
+    kind: Kind
     version: str | None = None
     swept = True  # False for exact search: one point, no ef
+    variant_of: str | None = None  # the engine this one looks at from another side
 
     def build(self, base: np.ndarray, threads: int) -> None:
+        """A fresh index of ``base``; ``threads`` for engines that take a count per call
+        (ruvector's backends size their pools from the environment, see ``threadlimits``)."""
         raise NotImplementedError
 
     def searcher(self, ef: int, k: int) -> Search:
@@ -45,6 +58,22 @@ class IndexEngine:
 
     def rows(self, raw: Any) -> list[int]:
         raise NotImplementedError
+
+    def batch_searcher(self, ef: int, k: int, threads: int) -> Search | None:
+        """All queries in one call; None where the engine has no such call."""
+        return None
+
+    def batch_rows(self, raw: Any) -> list[list[int]]:
+        raise NotImplementedError
+
+    def inserter(self, extra: int) -> Insert | None:
+        """Adds one vector per call, with room made beforehand for ``extra`` of them; None
+        where the engine cannot grow."""
+        return None
+
+    def reported_bytes(self) -> int | None:
+        """The built index's own account of its memory, where it gives one."""
+        return None
 
 
 class RuvectorEngine(IndexEngine):
@@ -54,7 +83,14 @@ class RuvectorEngine(IndexEngine):
         self.name = backend
         self.runtime = runtime or Runtime(backends={"hnsw": backend})
         self.version = self.runtime.spec(backend).version
-        self._index = None
+        self._index: HnswIndex | None = None
+
+    @property
+    def index(self) -> HnswIndex:
+        """The index of the last ``build``."""
+        if self._index is None:
+            raise RuntimeError(f"{self.name}: search before build")
+        return self._index
 
     def build(self, base: np.ndarray, threads: int) -> None:
         config = HnswConfig(dimensions=base.shape[1], m=M, ef_construction=EF_CONSTRUCTION, metric="cosine")
@@ -63,11 +99,78 @@ class RuvectorEngine(IndexEngine):
         self._index = index
 
     def searcher(self, ef: int, k: int) -> Search:
-        index = self._index
+        index = self.index
         return lambda query: index.search(query, k=k, ef=ef)
 
     def rows(self, raw: Any) -> list[int]:
         return [int(hit.id) for hit in raw]
+
+    def batch_searcher(self, ef: int, k: int, threads: int) -> Search:
+        index = self.index
+        return lambda queries: index.search_batch(queries, k=k, ef=ef)
+
+    def batch_rows(self, raw: Any) -> list[list[int]]:
+        return [[-1 if i is None else int(i) for i in row] for row in raw[0]]
+
+    def inserter(self, extra: int) -> Insert:
+        index = self.index
+        return lambda row, vector: index.insert(str(row), vector)
+
+    def reported_bytes(self) -> int:
+        return self.index.stats().memory_bytes
+
+
+class GraphEngine(IndexEngine):
+    """A ruvector engine's index searched through the backend object behind the facade
+    (``HnswIndex._graph``, the ``HnswGraph`` the backend served): no checks, no result
+    wrapping. It has no index of its own; the owner's last build is searched."""
+
+    kind = "ruvector"
+
+    def __init__(self, owner: RuvectorEngine) -> None:
+        self.owner = owner
+        self.name = f"{owner.name} (graph)"
+        self.variant_of = owner.name
+        self.version = owner.version
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        """Nothing to build: the owner's index is searched."""
+
+    def searcher(self, ef: int, k: int) -> Search:
+        graph = self.owner.index._graph
+        ef = max(ef, k)  # what the facade passes on
+        return lambda query: graph.search(query, k, ef)
+
+    def rows(self, raw: Any) -> list[int]:
+        return [int(id_) for id_, _ in raw]
+
+
+class Int8Engine(IndexEngine):
+    """A ruvector backend's index built over the base quantized to int8 and dequantized
+    (``rt.vector_ops``), searched with float queries: the recall an index storing int8
+    codes would have."""
+
+    kind = "ruvector"
+
+    def __init__(self, owner: RuvectorEngine) -> None:
+        self.owner = owner
+        self.name = f"{owner.name} (int8)"
+        self.variant_of = owner.name
+        self.version = owner.version
+        self.inner = RuvectorEngine(owner.name, owner.runtime)  # its own index, the owner's runtime
+        self.code_bytes = 0.0  # per vector: codes, scale and offset
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        ops = self.inner.runtime.vector_ops
+        codes = ops.quantize(base, QuantizationConfig(kind="int8"))
+        self.code_bytes = codes.nbytes / max(codes.count, 1)
+        self.inner.build(ops.dequantize(codes), threads)
+
+    def searcher(self, ef: int, k: int) -> Search:
+        return self.inner.searcher(ef, k)
+
+    def rows(self, raw: Any) -> list[int]:
+        return self.inner.rows(raw)
 
 
 class HnswlibEngine(IndexEngine):
@@ -93,7 +196,20 @@ class HnswlibEngine(IndexEngine):
         return lambda query: index.knn_query(query, k=k, num_threads=1)
 
     def rows(self, raw: Any) -> list[int]:
-        return raw[0][0].tolist()
+        return [int(label) for label in raw[0][0]]
+
+    def batch_searcher(self, ef: int, k: int, threads: int) -> Search:
+        index = self._index
+        index.set_ef(ef)
+        return lambda queries: index.knn_query(queries, k=k, num_threads=threads)
+
+    def batch_rows(self, raw: Any) -> list[list[int]]:
+        return [[int(label) for label in row] for row in raw[0]]
+
+    def inserter(self, extra: int) -> Insert:
+        index = self._index
+        index.resize_index(index.get_max_elements() + extra)
+        return lambda row, vector: index.add_items(vector[None, :], [row], num_threads=1)
 
 
 class FaissEngine(IndexEngine):
@@ -124,7 +240,27 @@ class FaissEngine(IndexEngine):
         return lambda query: index.search(query[None, :], k)
 
     def rows(self, raw: Any) -> list[int]:
-        return raw[1][0].tolist()
+        return [int(label) for label in raw[1][0]]
+
+    def batch_searcher(self, ef: int, k: int, threads: int) -> Search:
+        faiss, index = self._faiss, self._index
+        index.hnsw.efSearch = ef
+
+        def search(queries: np.ndarray) -> Any:
+            faiss.omp_set_num_threads(threads)
+            try:
+                return index.search(queries, k)
+            finally:
+                faiss.omp_set_num_threads(1)
+
+        return search
+
+    def batch_rows(self, raw: Any) -> list[list[int]]:
+        return [[int(label) for label in row] for row in raw[1]]
+
+    def inserter(self, extra: int) -> Insert:
+        index = self._index
+        return lambda row, vector: index.add(_unit_rows(vector[None, :]))  # ids are implicit: the next row
 
 
 class UsearchEngine(IndexEngine):
@@ -144,11 +280,24 @@ class UsearchEngine(IndexEngine):
 
     def searcher(self, ef: int, k: int) -> Search:
         index = self._index
-        index.expansion_search = ef
+        # usearch defines this setter apart from its getter, which mypy reads as read-only
+        index.expansion_search = ef  # type: ignore[misc]
         return lambda query: index.search(query, k, threads=1)
 
     def rows(self, raw: Any) -> list[int]:
-        return raw.keys.tolist()
+        return [int(key) for key in raw.keys]
+
+    def batch_searcher(self, ef: int, k: int, threads: int) -> Search:
+        index = self._index
+        index.expansion_search = ef  # type: ignore[misc]  # as in searcher
+        return lambda queries: index.search(queries, k, threads=threads)
+
+    def batch_rows(self, raw: Any) -> list[list[int]]:
+        return [[int(key) for key in row] for row in raw.keys]
+
+    def inserter(self, extra: int) -> Insert:
+        index = self._index
+        return lambda row, vector: index.add(row, vector, threads=1)
 
 
 class BruteForceEngine(IndexEngine):
@@ -175,7 +324,21 @@ class BruteForceEngine(IndexEngine):
         return search
 
     def rows(self, raw: Any) -> list[int]:
-        return raw.tolist()
+        return [int(row) for row in raw]
+
+    def batch_searcher(self, ef: int, k: int, threads: int) -> Search:
+        base = self._base  # numpy's BLAS runs on the run's threads (see threadlimits)
+
+        def search(queries: np.ndarray) -> np.ndarray:
+            sims = queries @ base.T
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
+            return np.take_along_axis(top, order, axis=1)
+
+        return search
+
+    def batch_rows(self, raw: Any) -> list[list[int]]:
+        return [[int(row) for row in found] for found in raw]
 
 
 PEERS: dict[str, tuple[str, Callable[[], IndexEngine]]] = {
@@ -185,6 +348,13 @@ PEERS: dict[str, tuple[str, Callable[[], IndexEngine]]] = {
     "usearch": ("usearch", UsearchEngine),
     "numpy-exact": ("numpy", BruteForceEngine),
 }
+
+
+def engine_named(name: str) -> IndexEngine:
+    """The peer called ``name``, else the ruvector backend of that name."""
+    if name in PEERS:
+        return PEERS[name][1]()
+    return RuvectorEngine(name)
 
 
 def installed_peers() -> tuple[list[IndexEngine], dict[str, str]]:

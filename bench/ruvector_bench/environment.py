@@ -6,7 +6,9 @@ import os
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
+from . import threadlimits
 from .engines import package_version
 
 DISTRIBUTIONS = (
@@ -49,7 +51,7 @@ def load_average() -> str:
         return "?"
 
 
-def describe(backends: list[dict]) -> dict:
+def describe(backends: list[dict[str, Any]]) -> dict[str, Any]:
     """Machine and versions; ``backends`` are the runtime's ``info()`` entries as dicts."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
@@ -62,14 +64,6 @@ def describe(backends: list[dict]) -> dict:
         "versions": {name: package_version(name) for name in DISTRIBUTIONS},
         "backends": backends,
         "thread_env": {
-            k: os.environ[k]
-            for k in (
-                "OMP_NUM_THREADS",
-                "OPENBLAS_NUM_THREADS",
-                "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS",
-                "RAYON_NUM_THREADS",
-            )
-            if k in os.environ
+            k: os.environ[k] for k in threadlimits.VARIABLES + threadlimits.BLAS_VARIABLES if k in os.environ
         },
     }

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from . import plot, report
 
 
-def write(results: dict, folder: Path) -> dict[str, Path]:
+def write(results: dict[str, Any], folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = {
         "results": folder / "results.json",

@@ -16,8 +16,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ruvector_core.learning import Learning, Pattern
 from ruvector_core.runtime import Runtime
 
+from .context import Context
+from .results import Kind
 from .timing import Stat, interleaved, time_call
 
 CASE = "pattern_match"
@@ -26,7 +29,7 @@ THRESHOLD = 0.75
 K = 5
 
 
-def make_patterns(learning, base: np.ndarray, count: int = PATTERNS) -> list:
+def make_patterns(learning: Learning, base: np.ndarray, count: int = PATTERNS) -> list[Pattern]:
     rows = np.resize(base, (count, base.shape[1]))  # base rows, repeated when there are fewer
     patterns = []
     for i, row in enumerate(rows):
@@ -37,12 +40,12 @@ def make_patterns(learning, base: np.ndarray, count: int = PATTERNS) -> list:
     return patterns
 
 
-def timers(backends: list[str], base: np.ndarray, queries: np.ndarray) -> dict[str, tuple[str, Callable[[], float]]]:
+def timers(backends: list[str], base: np.ndarray, queries: np.ndarray) -> dict[str, tuple[Kind, Callable[[], float]]]:
     """engine -> (kind, sampler); each sampler times one query, the next one each call."""
-    out: dict[str, tuple[str, Callable[[], float]]] = {}
-    patterns = None
+    out: dict[str, tuple[Kind, Callable[[], float]]] = {}
+    patterns: list[Pattern] | None = None
     for name in backends:
-        learning = Runtime(backends={"learning": name}).learning
+        learning: Learning = Runtime(backends={"learning": name}).learning
         patterns = patterns or make_patterns(learning, base)
         library = learning.pattern_library(patterns)
         match = functools.partial(learning.match_patterns, candidates=patterns, threshold=THRESHOLD, k=K)
@@ -80,8 +83,34 @@ def _cycling(queries: np.ndarray, fn: Callable[[np.ndarray], object]) -> Callabl
 
 def bench_pattern_match(
     backends: list[str], base: np.ndarray, queries: np.ndarray, repeats: int
-) -> tuple[dict[str, Stat], dict[str, str]]:
+) -> tuple[dict[str, Stat], dict[str, Kind]]:
     """(stats per engine, kind per engine) over ``repeats`` queries each."""
     samplers = timers(backends, base, queries)
     stats = interleaved({name: sampler for name, (_, sampler) in samplers.items()}, repeats)
     return stats, {name: kind for name, (kind, _) in samplers.items()}
+
+
+LABEL = f"pattern match, {PATTERNS:,} patterns, threshold {THRESHOLD}, k={K}"
+NOTES = {
+    "(library)": "PatternLibrary.match, patterns stacked once",
+    "numpy-bare": "matrix @ q, threshold, rank by similarity * confidence",
+}
+
+
+def section(context: Context) -> None:
+    """Every backend serving ``learning``, with the record's call and a prepared library."""
+    record, backends = context.record, context.selection.learning
+    context.progress.expect(1)
+    context.progress.step("pattern match")
+    if not backends:
+        record.skip(CASE, LABEL, "no selected backend serves `learning`")
+        return
+    split = context.split
+    try:
+        stats, kinds = bench_pattern_match(backends, split.base, split.queries, context.options.pattern_repeats)
+    except Exception as exc:
+        record.skip(CASE, LABEL, f"failed: {type(exc).__name__}: {exc}")
+        return
+    for name, stat in stats.items():
+        note = NOTES.get(name.split(" ")[-1], "match_patterns(query, patterns), as the record names it")
+        record.figure(CASE, LABEL, name, kinds[name], stat, note)

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
-def recall_qps_png(results: dict, path: Path) -> Path | None:
+def _data_title(data: dict[str, Any]) -> str:
+    if data["source"] == "file":
+        return str(data["description"])
+    return f"stdlib docstrings embedded with all-MiniLM-L6-v2 ({data['source']})"
+
+
+def recall_qps_png(results: dict[str, Any], path: Path) -> Path | None:
     """Write the curve of every engine to ``path``; None when matplotlib is not installed."""
     try:
         import matplotlib
@@ -17,6 +24,8 @@ def recall_qps_png(results: dict, path: Path) -> Path | None:
     data = results["data"]
     figure, axes = plt.subplots(figsize=(8, 5.5), dpi=120)
     for curve in results["curves"]:
+        if curve.get("variant_of"):
+            continue  # the grid in results.md has them; the plot compares engines
         points = sorted(curve["points"], key=lambda p: (p["ef"] is None, p["ef"] or 0))
         if not points:
             continue
@@ -44,7 +53,7 @@ def recall_qps_png(results: dict, path: Path) -> Path | None:
     axes.set_title(
         f"HNSW M={results['settings']['m']}, ef_construction={results['settings']['ef_construction']}: "
         f"{data['queries']:,} queries vs {data['base']:,} x {data['dimensions']}\n"
-        f"stdlib docstrings embedded with all-MiniLM-L6-v2 ({data['source']}); "
+        f"{_data_title(data)}; "
         f"{env.get('cpu_model', '?')}, {env.get('nproc', '?')} cores",
         fontsize=8,
     )

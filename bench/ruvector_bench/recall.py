@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,15 +25,15 @@ def recall_at_k(found: np.ndarray | Sequence[Sequence[int]], truth: np.ndarray) 
     return hits / truth.size
 
 
-def fastest_at_recall(points: Sequence[dict], recall: float) -> dict | None:
+def fastest_at_recall(points: Sequence[dict[str, Any]], recall: float) -> dict[str, Any] | None:
     """The point with the lowest median latency whose recall is at least ``recall``."""
     eligible = [p for p in points if p["recall"] >= recall]
     return min(eligible, key=lambda p: p["latency"]["median"]) if eligible else None
 
 
-def pareto(points: Sequence[dict]) -> list[dict]:
+def pareto(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Points not beaten on both recall and latency, by ascending latency."""
-    front: list[dict] = []
+    front: list[dict[str, Any]] = []
     for point in sorted(points, key=lambda p: (p["latency"]["median"], -p["recall"])):
         if not front or point["recall"] > front[-1]["recall"]:
             front.append(point)

@@ -6,24 +6,42 @@ Everything here reads only the JSON-able results, so a saved run can be re-rende
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .targets import TARGETS, verdict
 from .timing import Stat, format_range, format_seconds
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 CASE_ORDER = (
     "embed_single",
     "embed_batch32",
     "hnsw_build",
+    "hnsw_build_one_thread",
+    "hnsw_memory",
     "hnsw_search",
+    "hnsw_search_graph",
+    "hnsw_search_int8",
     "hnsw_search_at_recall",
+    "hnsw_search_batch",
+    "hnsw_insert_one",
     "distance",
+    "distance_kernels",
     "batch_distance",
+    "batch_distance_dot",
+    "batch_distance_euclidean",
     "quantize_int8_one",
     "quantize_binary_one",
     "quantize_int8",
     "quantize_binary",
     "pattern_match",
+    "first_search_load",
+    "first_search_build",
 )
+
+# cases whose peers are another case's: the same work seen from another side of ruvector
+PEER_CASE = {"hnsw_search_graph": "hnsw_search", "hnsw_search_int8": "hnsw_search", "distance_kernels": "distance"}
 
 
 @dataclass(frozen=True)
@@ -41,11 +59,17 @@ class Row:
     note: str = ""
 
 
-def spread(stat: Stat) -> str:
+def value_text(value: float, unit: str) -> str:
+    """A figure in its unit: ``1.23 ms`` for seconds, ``1,843 B`` for bytes."""
+    return f"{value:,.0f} B" if unit == "B" else format_seconds(value)
+
+
+def spread(stat: Stat, unit: str = "s") -> str:
     """``1.2–1.4 ms (n=21)``: the interquartile range (min–max are in the JSON)."""
     if stat.n == 1:
         return "n=1, no spread"
-    return f"{format_range(stat.q1, stat.q3)} (n={stat.n})"
+    quartiles = f"{stat.q1:,.0f}–{stat.q3:,.0f} B" if unit == "B" else format_range(stat.q1, stat.q3)
+    return f"{quartiles} (n={stat.n})"
 
 
 def ratio_text(ours: float, peer: float) -> str:
@@ -53,54 +77,62 @@ def ratio_text(ours: float, peer: float) -> str:
     return f"{ours / peer:.2f}x" if peer > 0 else "—"
 
 
-def rows(results: dict) -> list[Row]:
-    """One row per (case, ruvector engine), with the best peer of the same case."""
-    figures = results.get("figures", [])
+def rows(results: dict[str, Any]) -> list[Row]:
+    """One row per (case, ruvector engine), with the best peer of the same case (or of its
+    ``PEER_CASE``) and the case's floors in the notes."""
+    figures, skipped = results.get("figures", []), results.get("not_applicable", [])
     out: list[Row] = []
     for case in CASE_ORDER:
         mine = [f for f in figures if f["case"] == case and f["kind"] == "ruvector"]
-        peers = [f for f in figures if f["case"] == case and f["kind"] == "peer" and f.get("stat")]
+        peer_case = PEER_CASE.get(case, case)
+        peers = [f for f in figures if f["case"] == peer_case and f["kind"] == "peer" and f.get("stat")]
         best = min(peers, key=lambda f: f["stat"]["median"]) if peers else None
+        floors = [f for f in figures if f["case"] == case and f["kind"] == "floor" and f.get("stat")]
         target = TARGETS.get(case)
         for fig in mine:
             stat = Stat.from_dict(fig["stat"]) if fig.get("stat") else None
+            unit = fig.get("unit", "s")  # schema 1 recorded seconds only
             out.append(
                 Row(
                     case=case,
                     label=fig["label"],
                     engine=fig["engine"],
-                    median=format_seconds(stat.median) if stat else "—",
-                    spread=spread(stat) if stat else "—",
+                    median=value_text(stat.median, unit) if stat else "—",
+                    spread=spread(stat, unit) if stat else "—",
                     peer=best["engine"] if best else "—",
-                    peer_median=format_seconds(best["stat"]["median"]) if best else "—",
+                    peer_median=value_text(best["stat"]["median"], unit) if best else "—",
                     ratio=ratio_text(stat.median, best["stat"]["median"]) if best and stat else "—",
                     target=f"< {format_seconds(target.seconds)}" if target else "",
                     result=verdict(case, stat.median if stat else None),
-                    note=_note(fig, best),
+                    note=_note(fig, best, floors),
                 )
             )
-    for skipped in results.get("not_applicable", []):
-        target = TARGETS.get(skipped["case"])
-        out.append(
-            Row(
-                case=skipped["case"],
-                label=skipped["label"],
-                engine="—",
-                median="n/a",
-                spread="—",
-                peer="—",
-                peer_median="—",
-                ratio="—",
-                target=f"< {format_seconds(target.seconds)}" if target else "",
-                result="n/a",
-                note=skipped["reason"],
-            )
-        )
+        out += [_skipped(entry) for entry in skipped if entry["case"] == case]
+    out += [_skipped(entry) for entry in skipped if entry["case"] not in CASE_ORDER]
     return out
 
 
-def _note(fig: dict, best: dict | None) -> str:
+def _skipped(entry: dict[str, Any]) -> Row:
+    """The row of a case that could not be measured, with the reason in the notes."""
+    target = TARGETS.get(entry["case"])
+    return Row(
+        case=entry["case"],
+        label=entry["label"],
+        engine="—",
+        median="n/a",
+        spread="—",
+        peer="—",
+        peer_median="—",
+        ratio="—",
+        target=f"< {format_seconds(target.seconds)}" if target else "",
+        result="n/a",
+        note=entry["reason"],
+    )
+
+
+def _note(fig: dict[str, Any], best: dict[str, Any] | None, floors: list[dict[str, Any]]) -> str:
     notes = [fig["note"]] if fig.get("note") else []
+    notes += [f"floor {f['engine']} {value_text(f['stat']['median'], f.get('unit', 's'))}" for f in floors]
     if fig["case"].startswith("embed") and best and fig.get("stat"):
         overhead = fig["stat"]["median"] / best["stat"]["median"] - 1.0
         notes.append(f"overhead over bare ORT {overhead * 100:+.0f} %")
@@ -127,14 +159,14 @@ def _cells(row: Row) -> tuple[str, ...]:
     )
 
 
-def markdown_table(results: dict) -> str:
+def markdown_table(results: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
     for row in rows(results):
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(row)) + " |")
     return "\n".join(lines)
 
 
-def curve_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+def curve_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the recall@k / median latency grid per engine, as in
     ../shared/datasets/README.md: one column per ef, ``recall / latency`` in each cell."""
     curves = results.get("curves", [])
@@ -149,23 +181,24 @@ def curve_rows(results: dict) -> tuple[list[str], list[list[str]]]:
             cells = ["exact: " + _cell(point)] + [""] * (len(efs) - 1)
         else:
             cells = [_cell(by_ef[ef]) if ef in by_ef else "—" for ef in efs]
-        name = f"{curve['engine']} ({curve['kind']})" + (f": {curve['error']}" if curve.get("error") else "")
+        name = curve["engine"] if curve.get("variant_of") else f"{curve['engine']} ({curve['kind']})"
+        name += f": {curve['error']}" if curve.get("error") else ""
         out.append([name, build, *cells])
     return header, out
 
 
-def _cell(point: dict) -> str:
+def _cell(point: dict[str, Any]) -> str:
     return f"{point['recall']:.3f} / {format_seconds(point['latency']['median'])}"
 
 
-def curve_table(results: dict) -> str:
+def curve_table(results: dict[str, Any]) -> str:
     header, body = curve_rows(results)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
     return "\n".join(lines)
 
 
-def markdown(results: dict) -> str:
+def markdown(results: dict[str, Any]) -> str:
     """A self-contained Markdown report: settings, the table, the curve grid."""
     data, settings, env = results["data"], results["settings"], results.get("environment", {})
     parts = [
@@ -184,18 +217,16 @@ def markdown(results: dict) -> str:
         "Ratios are ruvector / best peer measured in the same run (below 1 is faster).",
         "",
         markdown_table(results),
-        "",
-        f"Recall@{data['k']} / median latency per query:",
-        "",
-        curve_table(results),
     ]
+    if results.get("curves"):
+        parts += ["", f"Recall@{data['k']} / median latency per query:", "", curve_table(results)]
     missing = results.get("missing_peers") or {}
     if missing:
         parts += ["", "Peers not measured: " + "; ".join(f"{k}: {v}" for k, v in missing.items())]
     return "\n".join(parts) + "\n"
 
 
-def rich_tables(results: dict) -> list:
+def rich_tables(results: dict[str, Any]) -> list[Table]:
     from rich.table import Table
 
     table = Table(title="ruvector bench", title_justify="left", show_lines=False)
@@ -206,10 +237,12 @@ def rich_tables(results: dict) -> list:
         cells = list(_cells(row))
         cells[8] = style.get(row.result, row.result)
         table.add_row(*cells)
+    if not results.get("curves"):
+        return [table]
     grid = Table(title=f"recall@{results['data']['k']} / median latency", title_justify="left")
     header, body = curve_rows(results)
     for name in header:
         grid.add_column(name, overflow="fold")
-    for row in body:
-        grid.add_row(*row)
+    for cells in body:
+        grid.add_row(*cells)
     return [table, grid]

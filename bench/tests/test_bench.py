@@ -4,20 +4,23 @@ run. Nothing here asserts a speed."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ruvector_bench import dataset, report
-from ruvector_bench.options import BenchOptions
+from ruvector_bench import dataset, report, vectorops
+from ruvector_bench.options import SECTIONS, BenchOptions, ordered_sections
 from ruvector_bench.recall import fastest_at_recall, pareto, recall_at_k
 from ruvector_bench.targets import verdict
 from ruvector_bench.timing import Stat, format_range, format_seconds
+from ruvector_core.models import Metric
+from ruvector_core.runtime import Runtime
+
+Bench = Callable[..., subprocess.CompletedProcess[str]]  # the `bench` fixture of conftest.py
 
 
 def test_recall_counts_exact_neighbours_found() -> None:
@@ -101,6 +104,75 @@ def test_headline_ef_is_the_sweep_value_nearest_fifty() -> None:
     assert BenchOptions(efs=(10, 48, 64)).headline_ef == 48
     quick = BenchOptions.preset(True, size=None, threads=2)
     assert quick.quick and quick.size == 5_000 and quick.threads == 2
+
+
+def test_sections_run_in_their_own_order_and_unknown_ones_are_refused() -> None:
+    assert ordered_sections(["hnsw", "embed"]) == ("embed", "hnsw")
+    assert BenchOptions().sections == SECTIONS
+    assert BenchOptions(sections=("pattern", "hnsw")).sections == ("hnsw", "pattern")
+    with pytest.raises(ValueError, match="unknown section nope"):
+        BenchOptions(sections=("hnsw", "nope"))
+
+
+def test_a_users_npy_becomes_float32_rows(tmp_path: Path) -> None:
+    path = tmp_path / "rows.npy"
+    np.save(path, np.arange(12, dtype=np.float16).reshape(4, 3))
+    data = dataset.file_embeddings(path)
+    assert data.vectors.dtype == np.float32 and data.vectors.shape == (4, 3) and data.vectors[3, 2] == 11
+    assert (data.source, data.texts) == ("file", None) and str(path) in data.description
+
+
+@pytest.mark.parametrize(
+    ("array", "complaint"),
+    [
+        (np.arange(4, dtype=np.float32), "not a float matrix"),
+        (np.ones((3, 2), dtype=np.int64), "not a float matrix"),
+        (np.array([[1.0, np.nan]], dtype=np.float32), "NaN or infinity"),
+        (np.array([[1e39]]), "NaN or infinity"),  # finite in float64, infinite in float32
+    ],
+)
+def test_a_users_npy_that_is_not_embeddings_is_refused(tmp_path: Path, array: np.ndarray, complaint: str) -> None:
+    path = tmp_path / "bad.npy"
+    np.save(path, array)
+    with pytest.raises(ValueError, match=complaint):
+        dataset.file_embeddings(path)
+    (tmp_path / "text.npy").write_text("not numpy")
+    with pytest.raises(ValueError, match="cannot read"):
+        dataset.file_embeddings(tmp_path / "text.npy")
+
+
+def test_vector_op_cases_cover_each_metric_the_kernels_and_the_floors() -> None:
+    vectors = np.random.default_rng(4).standard_normal((40, 8)).astype(np.float32)
+    cases = {case.case: case for case in vectorops.cases(["numpy"], vectors, batch_rows=60, quantize_rows=10)}
+    assert list(cases) == [
+        "distance",
+        "distance_kernels",
+        "batch_distance",
+        "batch_distance_dot",
+        "batch_distance_euclidean",
+        "quantize_int8_one",
+        "quantize_binary_one",
+        "quantize_int8",
+        "quantize_binary",
+    ]
+    kinds = {name: {n: kind for n, (kind, _) in case.timers.items()} for name, case in cases.items()}
+    assert kinds["distance"] == {"numpy": "ruvector", "numpy-bare": "peer", "numpy a@b": "floor"}
+    assert kinds["distance_kernels"] == {"numpy": "ruvector"}
+    for metric in ("batch_distance", "batch_distance_dot", "batch_distance_euclidean"):
+        assert kinds[metric] == {"numpy": "ruvector", "numpy-bare": "peer", "numpy read": "floor"}
+        assert cases[metric].threaded and "60 x 8" in cases[metric].label
+    assert all(not case.errors for case in cases.values())
+    stats = vectorops.run(cases["batch_distance_euclidean"], repeats=2)
+    assert {name: stat.n for name, stat in stats.items()} == {"numpy": 2, "numpy-bare": 2, "numpy read": 2}
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+def test_the_numpy_peer_computes_what_the_backend_does(metric: Metric) -> None:
+    rows = np.random.default_rng(5).standard_normal((31, 8)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)  # embeddings are unit length
+    query, rows = rows[0], rows[1:]
+    expected = Runtime(backend="numpy").vector_ops.batch_distance(query, rows, metric)
+    assert np.allclose(vectorops.batch_peer(metric, rows, query)(), expected, atol=1e-5)
 
 
 def _stat(median: float, n: int = 9) -> dict:
@@ -201,6 +273,51 @@ def test_rows_compare_each_backend_with_its_best_peer() -> None:
     assert [r.case for r in report.rows(RESULTS)] == ["embed_single", "hnsw_search", "distance", "pattern_match"]
 
 
+def _figure(case: str, engine: str, kind: str, median: float, unit: str = "s", note: str = "") -> dict:
+    return {
+        "case": case,
+        "label": case,
+        "engine": engine,
+        "kind": kind,
+        "unit": unit,
+        "stat": _stat(median),
+        "note": note,
+    }
+
+
+def test_floors_are_notes_not_peers_and_variants_compare_with_the_plain_cases_peers() -> None:
+    results = {
+        **RESULTS,
+        "figures": [
+            _figure("distance", "native", "ruvector", 1e-6),
+            _figure("distance", "numpy-bare", "peer", 3e-6),
+            _figure("distance", "numpy a@b", "floor", 0.5e-6),
+            _figure("distance_kernels", "native", "ruvector", 0.4e-6, note="the facade adds 600 ns per call (+60%)"),
+        ],
+        "not_applicable": [],
+    }
+    rows = {(r.case, r.engine): r for r in report.rows(results)}
+    distance = rows[("distance", "native")]
+    assert (distance.peer, distance.ratio, distance.note) == ("numpy-bare", "0.33x", "floor numpy a@b 500 ns")
+    kernels = rows[("distance_kernels", "native")]
+    assert (kernels.peer, kernels.peer_median) == ("numpy-bare", "3.00 µs")
+    assert kernels.note == "the facade adds 600 ns per call (+60%)"
+
+
+def test_bytes_are_shown_as_bytes() -> None:
+    figures = [
+        _figure("hnsw_memory", "native", "ruvector", 1843.4, unit="B"),
+        _figure("hnsw_memory", "hnswlib", "peer", 1700.0, unit="B"),
+    ]
+    (memory,) = report.rows({**RESULTS, "figures": figures, "not_applicable": []})
+    assert (memory.median, memory.spread, memory.peer_median, memory.ratio) == (
+        "1,843 B",
+        "1,659–2,028 B (n=9)",
+        "1,700 B",
+        "1.08x",
+    )
+
+
 def test_markdown_report_has_the_table_and_the_curve_grid() -> None:
     text = report.markdown(RESULTS)
     lines = text.splitlines()
@@ -222,23 +339,10 @@ def test_rich_tables_render() -> None:
     assert "onnxruntime-bare" in out and "0.990 / 200 µs" in out
 
 
-def _bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250", "RUVECTOR_CACHE_DIR": str(tmp_path / "cache")}
-    return subprocess.run(
-        [sys.executable, "-m", "ruvector_core.cli", "bench", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        cwd=tmp_path,
-    )
-
-
 @pytest.mark.skipif(find_spec("ruvector_conformance") is None, reason="needs the conformance fixture")
-def test_bench_command_runs_a_tiny_quick_run_and_writes_its_files(tmp_path: Path) -> None:
+def test_bench_command_runs_a_tiny_quick_run_and_writes_its_files(tmp_path: Path, bench: Bench) -> None:
     out = tmp_path / "results"
-    result = _bench(
-        tmp_path,
+    result = bench(
         "--quick",
         "--size",
         "300",
@@ -263,8 +367,14 @@ def test_bench_command_runs_a_tiny_quick_run_and_writes_its_files(tmp_path: Path
     assert [p["ef"] for p in numpy_curve["points"]] == [10, 32]
     assert all(0.0 <= p["recall"] <= 1.0 and p["qps"] > 0 for p in numpy_curve["points"])
     cases = {(f["case"], f["engine"]) for f in results["figures"]}
-    for case in ("hnsw_build", "hnsw_search", "distance", "batch_distance", "quantize_int8", "quantize_binary"):
+    for case in ("hnsw_build", "hnsw_search", "hnsw_search_batch", "hnsw_insert_one", "distance", "batch_distance"):
         assert (case, "numpy") in cases
+    assert ("quantize_int8", "numpy") in cases and ("quantize_binary", "numpy") in cases
+    assert ("hnsw_search_graph", "numpy (graph)") in cases
+    skipped = [n["reason"] for n in results["not_applicable"] if n["case"] == "hnsw_search_int8"]
+    assert ("hnsw_search_int8", "numpy (int8)") in cases or "build budget" in skipped[0]
+    variants = {c["engine"]: c["variant_of"] for c in results["curves"] if c["variant_of"]}
+    assert variants.get("numpy (graph)") == "numpy"
     assert {"embed_single", "embed_batch32"} <= {n["case"] for n in results["not_applicable"]}  # onnx not selected
     curves = json.loads((out / "recall_qps.json").read_text())
     assert curves["curves"] == results["curves"]
@@ -273,7 +383,30 @@ def test_bench_command_runs_a_tiny_quick_run_and_writes_its_files(tmp_path: Path
         assert (out / "recall_qps.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_bench_command_names_a_backend_that_is_not_installed(tmp_path: Path) -> None:
-    result = _bench(tmp_path, "--quick", "--backend", "no_such_backend", "--no-progress")
+def test_bench_command_names_a_backend_that_is_not_installed(tmp_path: Path, bench: Bench) -> None:
+    result = bench("--quick", "--backend", "no_such_backend", "--no-progress")
     assert result.returncode == 1
     assert "no_such_backend" in result.stderr and "not installed" in result.stderr
+
+
+def test_bench_command_measures_a_users_file_and_only_the_sections_named(tmp_path: Path, bench: Bench) -> None:
+    rows = np.random.default_rng(3).standard_normal((140, 24)).astype(np.float32)
+    np.save(tmp_path / "rows.npy", rows)
+    out = tmp_path / "results"
+    result = bench(
+        *("--data", str(tmp_path / "rows.npy"), "--queries", "20", "--ef", "16", "--repeats", "1"),
+        *("--only", "hnsw", "--backend", "numpy", "--no-peers", "--out", str(out), "--no-progress"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert (results["data"]["source"], results["data"]["base"], results["data"]["dimensions"]) == ("file", 120, 24)
+    assert results["settings"]["sections"] == ["hnsw"]
+    cases = {f["case"] for f in results["figures"]}
+    assert {"hnsw_build", "hnsw_search", "hnsw_search_at_recall"} <= cases
+    assert all(case.startswith("hnsw_") for case in cases)
+    assert [c["engine"] for c in results["curves"]][:2] == ["numpy", "numpy (graph)"]
+
+
+def test_bench_command_refuses_an_unknown_section(tmp_path: Path, bench: Bench) -> None:
+    result = bench("--only", "hnsw,warp-drive", "--no-progress")
+    assert result.returncode == 2 and "unknown section warp-drive" in result.stdout + result.stderr
