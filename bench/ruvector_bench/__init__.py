@@ -1,4 +1,4 @@
-"""``ruvector bench``: the record's performance suite, every installed backend beside its peers.
+"""``ruvector bench``: the performance suite, every installed backend beside its peers.
 
     from ruvector_bench import BenchOptions, run
     results = run(BenchOptions.preset(quick=True))   # a JSON-able dict; see report and output

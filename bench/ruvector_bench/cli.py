@@ -1,4 +1,4 @@
-"""``ruvector bench``: the record's performance suite on real embeddings, every installed
+"""``ruvector bench``: the performance suite on real embeddings, every installed
 backend beside hnswlib, FAISS, USearch and bare ONNX Runtime, in one run."""
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Pattern matching: ``rt.learning.match_patterns`` (record target: under 20 ms per query).
+"""Pattern matching: ``rt.learning.match_patterns`` (target: under 20 ms per query).
 
 The patterns are ``PATTERNS`` base rows made into patterns with ``create_pattern``, with
 deterministic use and success counts so that confidences differ and some patterns are
 inactive (more than 10 uses, under 30 % success). Each backend serving ``learning`` is timed
-two ways: the record's call, ``match_patterns(query, patterns, threshold=0.75, k=5)``, which
+two ways: the documented call, ``match_patterns(query, patterns, threshold=0.75, k=5)``, which
 stacks the candidates on every call, and a ``pattern_library`` built once and queried with
 ``match``. The peer is the same ranking in bare numpy on a prepared matrix. One sample is
 one query; queries cycle through the held-out rows; engines alternate query by query.
@@ -24,7 +24,7 @@ from .results import Kind
 from .timing import Stat, interleaved, time_call
 
 CASE = "pattern_match"
-PATTERNS = 10_000  # the learning record's figure for its 20 ms target
+PATTERNS = 10_000  # the pattern count the 20 ms target is set for (docs/architecture.md)
 THRESHOLD = 0.75
 K = 5
 
@@ -98,7 +98,7 @@ NOTES = {
 
 
 def section(context: Context) -> None:
-    """Every backend serving ``learning``, with the record's call and a prepared library."""
+    """Every backend serving ``learning``, with the documented call and a prepared library."""
     record, backends = context.record, context.selection.learning
     context.progress.expect(1)
     context.progress.step("pattern match")
@@ -112,5 +112,5 @@ def section(context: Context) -> None:
         record.skip(CASE, LABEL, f"failed: {type(exc).__name__}: {exc}")
         return
     for name, stat in stats.items():
-        note = NOTES.get(name.split(" ")[-1], "match_patterns(query, patterns), as the record names it")
+        note = NOTES.get(name.split(" ")[-1], "match_patterns(query, patterns), the documented call")
         record.figure(CASE, LABEL, name, kinds[name], stat, note)

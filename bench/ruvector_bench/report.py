@@ -168,7 +168,7 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 def curve_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the recall@k / median latency grid per engine, as in
-    ../shared/datasets/README.md: one column per ef, ``recall / latency`` in each cell."""
+    the dataset's published table: one column per ef, ``recall / latency`` in each cell."""
     curves = results.get("curves", [])
     efs = sorted({p["ef"] for c in curves for p in c["points"] if p["ef"] is not None})
     header = ["engine", "build"] + [f"ef={ef}" for ef in efs]

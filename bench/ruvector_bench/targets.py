@@ -1,4 +1,5 @@
-"""The record's absolute targets (ADR-006): the floor every backend must clear."""
+"""The absolute targets (docs/architecture.md, "How performance is measured"): the floor every
+backend must clear; the goals are relative to the best peers."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ TARGETS: dict[str, Target] = {
 
 
 def verdict(case: str, seconds: float | None) -> str:
-    """``pass``, ``FAIL``, ``n/a`` (nothing measured) or empty when the record sets no target."""
+    """``pass``, ``FAIL``, ``n/a`` (nothing measured) or empty when no target is set."""
     target = TARGETS.get(case)
     if target is None:
         return ""

@@ -25,7 +25,7 @@ def variables(threads: int) -> dict[str, str]:
 def blas_threads(threads: int) -> Iterator[str]:
     """Limit numpy's BLAS to ``threads`` when threadpoolctl is installed; yields what was done."""
     try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # it ships no type information
+        from threadpoolctl import threadpool_limits
     except ImportError:
         yield "not limited (threadpoolctl not installed)"
         return

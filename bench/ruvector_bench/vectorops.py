@@ -1,5 +1,5 @@
 """Vector-op cases: one distance, one query against 100,000 rows in each metric, quantizing
-one vector (what the record's 1 ms target is about: compressing an embedding as it is
+one vector (what the 1 ms target is about: compressing an embedding as it is
 stored) and a block of 1,000 (throughput).
 
 Each ruvector backend is called through the public ``rt.vector_ops`` (validation included,

@@ -96,7 +96,7 @@ def test_targets_pass_fail_and_not_applicable() -> None:
     assert verdict("embed_single", 0.004) == "pass"
     assert verdict("embed_single", 0.012) == "FAIL"
     assert verdict("pattern_match", None) == "n/a"
-    assert verdict("hnsw_build", 3.0) == ""  # the record sets no target
+    assert verdict("hnsw_build", 3.0) == ""  # no target is set for builds
 
 
 def test_headline_ef_is_the_sweep_value_nearest_fifty() -> None:

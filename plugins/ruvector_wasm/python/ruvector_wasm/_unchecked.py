@@ -4,8 +4,9 @@ Why: ``wasmtime.Func.__call__``, the public way to call an export, asks the engi
 function's type on every call (a C call and a ``FuncType`` built from it), converts every
 argument to a ``wasmtime_val_t`` and back, and roots and unroots the values; wasmtime-py 50
 has no cheaper public call. Measured with wasmtime-py 50.0.1 on CPython 3.11, 2-core x86-64,
-an index of 10,700 x 384 (M=16), thread CPU time, best of 5 (``bench/bench_wasm.py``'s
-``call_overhead``), public path against this one:
+an index of 10,700 x 384 (M=16), thread CPU time, best of 5, both paths timed in one process
+on the same instance (``_calls.PublicCalls`` against ``UncheckedCalls``), public path
+against this one:
 
 * a no-op export (``rv_pages``), the bare call: 8.6-9.0 us against 0.67 us;
 * the same through ``Instance.call`` (deadline and memory check): 12.5 us against 2.1 us;
