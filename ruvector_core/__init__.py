@@ -23,7 +23,7 @@ from .errors import (
     RuvectorError,
     UnknownIdError,
 )
-from .hnsw_index import HnswIndex, SearchHits
+from .hnsw_index import AllowList, HnswIndex, SearchHits
 from .hookspecs import hookimpl
 from .models import (
     BackendInfo,
@@ -40,6 +40,7 @@ from .vector_ops import VectorOps
 from .version import __version__
 
 __all__ = [
+    "AllowList",
     "BackendError",
     "BackendInfo",
     "BackendSpec",

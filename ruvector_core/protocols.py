@@ -42,11 +42,27 @@ class HnswGraph(Protocol):
 
     def insert_batch(self, ids: list[str], vectors: Matrix) -> None: ...
 
-    def search(self, query: Vector, k: int, ef: int) -> list[tuple[str, float]]:
-        """At most ``k`` live (id, similarity) pairs, best first."""
+    def allow_mask(self, ids: list[str]) -> np.ndarray:
+        """A filter for ``search``: a bool array with one entry per node the graph holds now
+        (deleted nodes included, in the index format's node order), True exactly at the
+        live node of each id in ``ids``; ids the index does not hold are ignored."""
 
-    def search_batch(self, queries: Matrix, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) of shape (q, k): object array of str and float32 array.
+    def search(self, query: Vector, k: int, ef: int, allow: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """At most ``k`` live (id, similarity) pairs, best first.
+
+        With ``allow`` (an ``allow_mask`` result, possibly made before later inserts: nodes
+        past its end are not allowed), only allowed live nodes are returned, and exactly
+        ``min(k, allowed live nodes)`` of them: the traversal walks through disallowed nodes
+        but keeps only allowed ones, and falls back to an exact scan of the allowed vectors
+        whenever the walk finds fewer than that (or when so few are allowed that a scan is
+        cheaper). The filter is applied inside the search, never after it.
+        """
+
+    def search_batch(
+        self, queries: Matrix, k: int, ef: int, allow: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of shape (q, k): object array of str and float32 array, each row as
+        ``search`` (with the same ``allow`` for every query) would answer.
 
         Rows with fewer than ``k`` hits are padded with ``None`` and ``-inf``.
         """

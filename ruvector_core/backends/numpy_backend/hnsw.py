@@ -19,6 +19,9 @@ from ... import index_format
 from ...models import MAX_LEVEL, HnswConfig, IndexStats
 
 _NONE = -1
+# A filtered search scans the allowed vectors exactly when at most this many times the beam
+# width are allowed: finding so few by walking the graph would visit most of it anyway.
+_EXACT_SCAN_FACTOR = 4
 
 
 class NumpyHnsw:
@@ -46,17 +49,26 @@ class NumpyHnsw:
             for id_, vector in zip(ids, vectors, strict=True):
                 self._insert(id_, vector)
 
-    def search(self, query: np.ndarray, k: int, ef: int) -> list[tuple[str, float]]:
+    def allow_mask(self, ids: list[str]) -> np.ndarray:
+        with self._lock:
+            mask = np.zeros(len(self._ids), dtype=bool)
+            nodes = [node for node in map(self._node_of.get, ids) if node is not None]
+        mask[nodes] = True
+        return mask
+
+    def search(self, query: np.ndarray, k: int, ef: int, allow: np.ndarray | None = None) -> list[tuple[str, float]]:
         query = self._prepare_query(query)
         with self._lock:
-            found = self._knn(query, k, ef)
+            found = self._knn(query, k, ef) if allow is None else self._filtered_knn(query, k, ef, allow)
         return [(self._ids[node], self._score(dist)) for dist, node in found]
 
-    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
+    def search_batch(
+        self, queries: np.ndarray, k: int, ef: int, allow: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         ids = np.full((len(queries), k), None, dtype=object)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         for row, query in enumerate(queries):
-            for col, (id_, score) in enumerate(self.search(query, k, ef)):
+            for col, (id_, score) in enumerate(self.search(query, k, ef, allow)):
                 ids[row, col] = id_
                 scores[row, col] = score
         return ids, scores
@@ -202,13 +214,32 @@ class NumpyHnsw:
                     break
         return [nodes[i] for i in kept]
 
-    def _knn(self, query: np.ndarray, k: int, ef: int) -> list[tuple[float, int]]:
+    def _knn(self, query: np.ndarray, k: int, ef: int, allowed: np.ndarray | None = None) -> list[tuple[float, int]]:
         if self._entry == _NONE or not self._node_of:
             return []
         entry = [(self._distances(query, [self._entry])[0], self._entry)]
         for layer in range(self._max_level, 0, -1):
             entry = self._search_layer(query, entry, 1, layer, skip_deleted=False)[:1]
-        return self._search_layer(query, entry, max(ef, k), 0, skip_deleted=True)[:k]
+        return self._search_layer(query, entry, max(ef, k), 0, skip_deleted=True, allowed=allowed)[:k]
+
+    def _filtered_knn(self, query: np.ndarray, k: int, ef: int, allow: np.ndarray) -> list[tuple[float, int]]:
+        """The ``k`` nearest allowed live nodes: a graph walk that passes through the others
+        and keeps only allowed ones, or an exact scan of the allowed vectors when few are
+        allowed (a walk would visit most of the graph to find them) or when the walk comes
+        back with fewer than ``min(k, allowed)``, so that many always come back."""
+        n = len(self._ids)
+        allowed = np.zeros(n, dtype=bool)
+        allowed[: min(n, len(allow))] = allow[:n]
+        allowed &= ~np.asarray(self._deleted, dtype=bool)
+        count = int(np.count_nonzero(allowed))
+        want = min(k, count)
+        if count > _EXACT_SCAN_FACTOR * max(ef, k):
+            found = self._knn(query, k, ef, allowed)
+            if len(found) >= want:
+                return found
+        nodes = np.flatnonzero(allowed).tolist()
+        ranked = sorted(zip(self._distances(query, nodes).tolist(), nodes, strict=True))
+        return ranked[:want]
 
     def _search_layer(
         self,
@@ -217,15 +248,24 @@ class NumpyHnsw:
         ef: int,
         layer: int,
         skip_deleted: bool,
+        allowed: np.ndarray | None = None,
     ) -> list[tuple[float, int]]:
         """Algorithm 2, best-first from ``entry``; returns up to ``ef`` (distance, node),
         nearest first. With ``skip_deleted`` tombstones are walked through but not kept,
-        so the beam fills with ``ef`` live nodes whenever that many are reachable."""
+        so the beam fills with ``ef`` live nodes whenever that many are reachable; with
+        ``allowed`` (live nodes a filtered search may return) every other node is walked
+        through the same way."""
         deleted = self._deleted
+
+        def kept(node: int) -> bool:
+            if allowed is not None:
+                return bool(allowed[node])
+            return not (skip_deleted and deleted[node])
+
         visited = {node for _, node in entry}
         candidates = list(entry)
         heapq.heapify(candidates)
-        results = [(-d, node) for d, node in entry if not (skip_deleted and deleted[node])]
+        results = [(-d, node) for d, node in entry if kept(node)]
         heapq.heapify(results)
         while candidates:
             dist, node = heapq.heappop(candidates)
@@ -238,7 +278,7 @@ class NumpyHnsw:
             for d, other in zip(self._distances(query, fresh).tolist(), fresh, strict=True):
                 if len(results) < ef or d < -results[0][0]:
                     heapq.heappush(candidates, (d, other))
-                    if not (skip_deleted and deleted[other]):
+                    if kept(other):
                         heapq.heappush(results, (-d, other))
                         if len(results) > ef:
                             heapq.heappop(results)
