@@ -6,6 +6,8 @@ ix = rt.hnsw(rv.HnswConfig(dimensions=384))
 """
 
 # The layers above the contract that the package root offers (see docs/architecture.md).
+from typing import TYPE_CHECKING, Any
+
 from . import learning as learning  # registers what ``rt.learning`` hands out
 from .embedder import Embedder
 from .errors import (
@@ -54,6 +56,9 @@ __all__ = [
     "HnswIndex",
     "IndexStats",
     "InvalidInputError",
+    "Memory",
+    "MemoryHit",
+    "MemoryItem",
     "ModelDownloadError",
     "ModelError",
     "ModelIntegrityError",
@@ -70,3 +75,18 @@ __all__ = [
     "__version__",
     "hookimpl",
 ]
+
+if TYPE_CHECKING:
+    from .memory import Memory, MemoryHit, MemoryItem
+
+_MEMORY_NAMES = frozenset({"Memory", "MemoryHit", "MemoryItem"})
+
+
+def __getattr__(name: str) -> Any:
+    """``rv.Memory`` and its records, imported on first use: the memory pulls in SQLite,
+    file locks and rich, which a process that only searches vectors never needs."""
+    if name in _MEMORY_NAMES:
+        from . import memory
+
+        return getattr(memory, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

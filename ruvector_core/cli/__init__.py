@@ -16,7 +16,7 @@ import typer
 
 from ..errors import RuvectorError
 from .backends import backends
-from .memory import embed, index, query
+from .memory import add, embed, forget, index, query, stats
 
 COMMANDS_GROUP = "ruvector.commands"
 
@@ -28,7 +28,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(index)
+app.command()(add)
 app.command()(query)
+app.command()(forget)
+app.command()(stats)
 app.command()(embed)
 app.command()(backends)
 

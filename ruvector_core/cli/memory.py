@@ -1,89 +1,180 @@
-"""``ruvector index``, ``ruvector query`` and ``ruvector embed``: the memory from the shell."""
+"""The memory from the shell: ``index``, ``add``, ``query``, ``forget``, ``stats`` and ``embed``.
+
+Every command is a thin layer on ``rv.Memory``; ``--json`` prints what a script needs.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import InvalidInputError
+from ..memory import Memory, MemoryHit, index_files
+from ..memory.items import DEFAULT_NAMESPACE, SEARCH_MODES
 from ..models import EmbedderConfig
 from ..runtime import Runtime
-from ..store import MemoryStore, index_files
 
 DbOption = Annotated[Path, typer.Option("--db", help="folder holding the store")]
-ModelOption = Annotated[str, typer.Option(help="model name, folder, .onnx file or URL")]
+ModelOption = Annotated[str | None, typer.Option(help="model name, folder, .onnx file or URL")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+NamespaceOption = Annotated[str | None, typer.Option("--namespace", "-n", help="only this namespace")]
+WhereOption = Annotated[
+    str | None,
+    typer.Option("--where", help='a metadata filter as JSON, e.g. \'{"user": "ana", "year": {"$gte": 2024}}\''),
+]
 DEFAULT_MODEL = EmbedderConfig.model_fields["model"].default
 
 
 def index(
     paths: Annotated[list[Path], typer.Argument(help="text files or folders (.txt .md .rst .text)")],
     db: DbOption,
-    model: ModelOption = DEFAULT_MODEL,
+    model: ModelOption = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
-    """Embed text files, one passage per paragraph, into the store at --db."""
-    runtime = Runtime.initialize()
-    with runtime.embedder(EmbedderConfig(model=model, progress=progress)) as embedder:
-        with MemoryStore.open(db, model=model, dimensions=embedder.dimensions, runtime=runtime) as store:
-            report = index_files(store, embedder, paths, progress=progress)
-            typer.echo(
-                f"indexed {report.files_indexed} files ({report.passages_added} passages), "
-                f"{report.files_unchanged} unchanged, {report.files_removed} removed, "
-                f"{report.passages_removed} old passages replaced; {len(store)} passages in {db} "
-                f"[{report.seconds:.1f} s, embeddings: {embedder.backend}, hnsw: {store.index.backend}]"
-            )
+    """Embed text files, one passage per paragraph, into the store at --db (namespace "files")."""
+    with Memory.open(db, model=model, progress=progress) as memory:
+        report = index_files(memory, paths)
+        typer.echo(
+            f"indexed {report.files_indexed} files ({report.passages_added} passages), "
+            f"{report.files_unchanged} unchanged, {report.files_removed} removed, "
+            f"{report.passages_removed} old passages replaced; {memory.count()} items in {db} "
+            f"[{report.seconds:.1f} s, embeddings: {memory.embedder.backend}, hnsw: {memory.index.backend}]"
+        )
+
+
+def add(
+    texts: Annotated[list[str], typer.Argument(help="texts to remember, one item each")],
+    db: DbOption,
+    meta: Annotated[
+        list[str] | None, typer.Option("--meta", help="key=value metadata for every item (value read as JSON if it is)")
+    ] = None,
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="namespace of the items")] = DEFAULT_NAMESPACE,
+    ids: Annotated[
+        list[str] | None, typer.Option("--id", help="the items' ids, one per text (default: random)")
+    ] = None,
+    replace: Annotated[bool, typer.Option(help="replace items whose ids exist (upsert)")] = False,
+    model: ModelOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remember TEXTS, with metadata, in a namespace."""
+    metadata = _key_values(meta or [])
+    with Memory.open(db, model=model, progress=False) as memory:
+        write = memory.upsert if replace else memory.add
+        added = write(texts, metadata=metadata, ids=ids, namespace=namespace)
+    typer.echo(json.dumps({"ids": added, "namespace": namespace}) if as_json else "\n".join(added))
 
 
 def query(
     text: Annotated[str, typer.Argument(help="what to look for")],
     db: DbOption,
-    k: Annotated[int, typer.Option("-k", min=1, help="how many passages")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    k: Annotated[int, typer.Option("-k", min=1, help="how many items")] = 5,
+    where: WhereOption = None,
+    namespace: NamespaceOption = None,
+    mode: Annotated[str, typer.Option(help="vector (meaning), keyword (BM25) or hybrid (both)")] = "vector",
+    as_json: JsonOption = False,
 ) -> None:
-    """Print the passages of the store closest in meaning to TEXT."""
-    runtime = Runtime.initialize()
-    with MemoryStore.open(db, runtime=runtime) as store:
-        with runtime.embedder(EmbedderConfig(model=store.model)) as embedder:
-            started = time.perf_counter()
-            vector = embedder.embed(text)
-            embedded = time.perf_counter()
-            hits = store.search(vector, k=k)
-            searched = time.perf_counter()
-            size = len(store)
-    timing = {"embed_ms": (embedded - started) * 1e3, "search_ms": (searched - embedded) * 1e3}
-    served = {"embeddings": embedder.backend, "hnsw": store.index.backend}
+    """Print the items of the store that best match TEXT."""
+    if mode not in SEARCH_MODES:
+        raise InvalidInputError(f"--mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
+    with Memory.open(db, progress=False, create=False) as memory:
+        started = time.perf_counter()
+        hits = memory.search(text, k=k, where=_where(where), namespace=namespace, mode=mode)
+        seconds = time.perf_counter() - started
+        served = {"embeddings": memory.embedder.backend, "hnsw": memory.index.backend}
+        size = memory.count()
     if as_json:
-        results = [
-            {"score": h.score, "source": h.passage.source, "paragraph": h.passage.ordinal, "text": h.passage.text}
-            for h in hits
-        ]
-        typer.echo(json.dumps({"results": results, "served_by": served, **timing}, indent=2))
+        results = [hit.model_dump() for hit in hits]
+        typer.echo(json.dumps({"results": results, "served_by": served, "search_ms": seconds * 1e3}, indent=2))
         return
-    table = Table(title=f"{text!r}", title_justify="left", show_lines=False)
-    table.add_column("score", justify="right")
-    table.add_column("source")
-    table.add_column("passage", overflow="fold")
-    for hit in hits:
-        table.add_row(
-            f"{hit.score:.3f}", f"{Path(hit.passage.source).name} ¶{hit.passage.ordinal + 1}", hit.passage.text
-        )
-    console = Console()
-    console.print(table)
-    console.print(
-        f"embed {timing['embed_ms']:.1f} ms ({served['embeddings']}), "
-        f"search {timing['search_ms']:.2f} ms (hnsw: {served['hnsw']}), {size} passages"
+    _print_hits(text, hits)
+    Console().print(
+        f"{mode} search {seconds * 1e3:.1f} ms (embeddings: {served['embeddings']}, hnsw: {served['hnsw']}),"
+        f" {size} items"
     )
+
+
+def forget(
+    db: DbOption,
+    ids: Annotated[list[str] | None, typer.Option("--id", help="an item id to remove (repeatable)")] = None,
+    where: WhereOption = None,
+    namespace: NamespaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove items by id or by metadata filter."""
+    if not ids and where is None:
+        raise InvalidInputError("forget needs --id or --where; nothing was removed")
+    with Memory.open(db, progress=False, create=False) as memory:
+        removed = memory.delete(ids=ids or None, where=_where(where), namespace=namespace)
+    typer.echo(json.dumps({"removed": removed}) if as_json else f"removed {removed} items")
+
+
+def stats(db: DbOption, as_json: JsonOption = False) -> None:
+    """How many items the store holds, per namespace, and what serves it."""
+    with Memory.open(db, progress=False, create=False) as memory:
+        namespaces = memory.namespaces()
+        report = {
+            "items": memory.count(),
+            "namespaces": namespaces,
+            "model": memory.model,
+            "served_by": {"embeddings": memory.embedder.backend, "hnsw": memory.index.backend},
+            "index": memory.index.stats().model_dump(),
+        }
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(f"{report['items']} items in {db} (model {report['model']})")
+    for name, count in sorted(namespaces.items()):
+        typer.echo(f"  {name}: {count}")
 
 
 def embed(
     text: Annotated[str, typer.Argument(help="the text to embed")],
-    model: ModelOption = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="model name, folder, .onnx file or URL")] = DEFAULT_MODEL,
 ) -> None:
     """Print TEXT's embedding as a JSON list."""
     with Runtime.initialize().embedder(EmbedderConfig(model=model)) as embedder:
         typer.echo(json.dumps(embedder.embed(text).tolist()))
+
+
+def _where(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        where = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"--where is not JSON: {exc}") from None
+    if not isinstance(where, dict):
+        raise InvalidInputError("--where must be a JSON object")
+    return where
+
+
+def _key_values(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; a value that parses as JSON (a number, true, a list) is that."""
+    metadata: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"--meta takes key=value, got {pair!r}")
+        try:
+            metadata[key] = json.loads(value)
+        except json.JSONDecodeError:
+            metadata[key] = value
+    return metadata
+
+
+def _print_hits(text: str, hits: list[MemoryHit]) -> None:
+    table = Table(title=f"{text!r}", title_justify="left", show_lines=False)
+    table.add_column("score", justify="right")
+    table.add_column("item")
+    table.add_column("text", overflow="fold")
+    for hit in hits:
+        source = hit.metadata.get("source")
+        label = f"{Path(source).name} ¶{hit.metadata.get('paragraph', 0) + 1}" if isinstance(source, str) else hit.id
+        table.add_row(f"{hit.score:.3f}", f"{hit.namespace}/{label}", hit.text)
+    Console().print(table)

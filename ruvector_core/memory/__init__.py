@@ -1,0 +1,18 @@
+"""The agent memory: items with metadata in namespaces, recalled by meaning, keywords or
+both, filtered inside the graph, consistent across processes (``rv.Memory``)."""
+
+from .files import IndexReport, index_files, split_passages
+from .items import MemoryHit, MemoryItem, SearchMode
+from .memory import Memory
+from .storage import StoreError
+
+__all__ = [
+    "IndexReport",
+    "Memory",
+    "MemoryHit",
+    "MemoryItem",
+    "SearchMode",
+    "StoreError",
+    "index_files",
+    "split_passages",
+]
