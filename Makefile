@@ -20,6 +20,10 @@ demo: install
 	$(UV) run python -m ruvector_core.corpus $(DEMO)/stdlib-docs
 	$(UV) run ruvector index $(DEMO)/stdlib-docs --db $(DEMO)/store
 	@for q in $(QUERIES); do $(UV) run ruvector query --db $(DEMO)/store "$$q" -k 3 || exit 1; done
+	$(UV) run ruvector add --db $(DEMO)/store --replace --id ana-tea --meta user=ana --meta kind=preference "Ana prefers green tea in the morning"
+	$(UV) run ruvector add --db $(DEMO)/store --replace --id bo-tea --meta user=bo --meta kind=preference "Bo never drinks tea after noon"
+	$(UV) run ruvector query --db $(DEMO)/store "what does the user like to drink" -k 2 --where '{"user": "bo"}'
+	$(UV) run ruvector query --db $(DEMO)/store "compress a tarfile with gzip" -k 3 --mode hybrid --namespace files
 
 test: lint wasm-toolchain
 	@command -v node >/dev/null || { echo "make test needs Node.js (the wasm cross-engine test)"; exit 1; }
