@@ -89,3 +89,29 @@ def test_batch_distance_parallel_matches_serial() -> None:
     finally:
         native.set_threads(before)
     assert np.array_equal(serial, parallel)
+
+
+def test_filtered_search_scans_exactly_and_batches_alike_on_any_thread_count() -> None:
+    """With 10 of 1,000 allowed the allowed vectors are scanned exactly, so the hits are
+    brute force's; at 75 % the walk gives the same rows on one thread or two."""
+    data = corpus()
+    index = rv.Runtime(backend="native").hnsw(rv.HnswConfig(dimensions=384, m=8, ef_construction=40, seed=5))
+    index.insert_batch(data.ids[:1000], data.base[:1000])
+    queries = data.queries[:10]
+    rows = np.arange(0, 1000, 100)
+    for query in queries:
+        hits = index.search(query, k=5, allow=[data.ids[r] for r in rows])
+        sims = data.base[rows] @ query
+        best = np.argsort(-sims, kind="stable")[:5]
+        assert hits.ids == [data.ids[rows[i]] for i in best]
+        assert np.allclose(hits.scores, sims[best], atol=1e-5)
+    allow = index.allowlist([id_ for row, id_ in enumerate(data.ids[:1000]) if row % 4])
+    before = native.get_threads()
+    try:
+        batches = []
+        for threads in (1, 2):
+            native.set_threads(threads)
+            batches.append(index.search_batch(queries, k=10, allow=allow))
+    finally:
+        native.set_threads(before)
+    assert np.array_equal(batches[0][0], batches[1][0]) and np.array_equal(batches[0][1], batches[1][1])

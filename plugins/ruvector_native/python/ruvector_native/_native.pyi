@@ -46,14 +46,21 @@ class Hnsw:
         byte in the index format (``ruvector_core.models.METRIC_CODES``)."""
 
     def insert_batch(self, ids: list[str], vectors: NDArray[np.float32]) -> None: ...
-    def search(self, query: NDArray[np.float32], k: int, ef: int) -> list[tuple[str, float]]:
-        """At most ``k`` live (id, similarity) pairs, best first."""
+    def allow_mask(self, ids: list[str]) -> NDArray[np.bool_]:
+        """A filter for ``search``: one bool per node (deleted ones included), True at the
+        live node of each id in ``ids``; unknown ids are ignored."""
+
+    def search(
+        self, query: NDArray[np.float32], k: int, ef: int, allow: NDArray[np.bool_] | None = None
+    ) -> list[tuple[str, float]]:
+        """At most ``k`` live (id, similarity) pairs, best first; with ``allow`` (an
+        ``allow_mask``), exactly the ``min(k, allowed live)`` nearest allowed ones."""
 
     def search_batch(
-        self, queries: NDArray[np.float32], k: int, ef: int
+        self, queries: NDArray[np.float32], k: int, ef: int, allow: NDArray[np.bool_] | None = None
     ) -> tuple[NDArray[np.object_], NDArray[np.float32]]:
         """(ids, scores) of shape (q, k): an object array padded with None and float32 scores
-        padded with -inf."""
+        padded with -inf; each row as ``search`` with the same ``allow`` answers."""
 
     def delete(self, id: str) -> bool: ...
     def __contains__(self, id: object, /) -> bool: ...

@@ -177,6 +177,23 @@ fn params_of(
     Ok(params)
 }
 
+/// A filter mask's bytes: numpy stores a bool as one byte, 0 or 1, so the caller's array
+/// is read in place, without the copy a conversion to `uint8` would make.
+fn mask_bytes<'a>(mask: &'a PyReadonlyArray1<'_, bool>) -> PyResult<&'a [u8]> {
+    let flags = slice(mask)?;
+    // SAFETY: `bool` and `u8` have the same size and alignment, and every bool is a valid
+    // u8; the slice borrows the same readonly array for the same lifetime.
+    Ok(unsafe { std::slice::from_raw_parts(flags.as_ptr() as *const u8, flags.len()) })
+}
+
+/// One search, filtered by `allow` when it is given.
+fn search_one(g: &Hnsw, query: &[f32], k: usize, ef: usize, allow: Option<&[u8]>) -> Vec<(u32, f32)> {
+    match allow {
+        None => g.search(query, k, ef),
+        Some(allow) => g.search_filtered(query, k, ef, allow),
+    }
+}
+
 /// The index `data` encodes, which must declare `params`; anything wrong with the bytes,
 /// even a panic of the decoder, is a `CorruptIndex`.
 fn decode(py: Python<'_>, data: &[u8], params: &Params) -> PyResult<Hnsw> {
@@ -279,21 +296,39 @@ impl Index {
         py.detach(|| write(&self.inner).insert_batch(&ids, rows, &exec)).map_err(InvalidInput::new_err)
     }
 
-    /// At most `k` live (id, similarity) pairs, best first.
+    /// A filter for `search`: one bool per node (deleted ones included), True at the live
+    /// node of each id in `ids`; unknown ids are ignored.
+    fn allow_mask<'py>(&self, py: Python<'py>, ids: Vec<String>) -> Bound<'py, PyArray1<bool>> {
+        let mask = py.detach(|| {
+            let g = read(&self.inner);
+            let mut mask = vec![false; g.node_count()];
+            for node in ids.iter().filter_map(|id| g.node_of(id)) {
+                mask[node as usize] = true;
+            }
+            mask
+        });
+        PyArray1::from_vec(py, mask)
+    }
+
+    /// At most `k` live (id, similarity) pairs, best first; with `allow` (an `allow_mask`),
+    /// exactly the `min(k, allowed live)` nearest allowed ones.
+    #[pyo3(signature = (query, k, ef, allow = None))]
     fn search<'py>(
         &self,
         py: Python<'py>,
         query: PyReadonlyArray1<'py, f32>,
         k: usize,
         ef: usize,
+        allow: Option<PyReadonlyArray1<'py, bool>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let q = slice(&query)?;
         if q.len() != self.dimensions {
             return Ok(PyList::empty(py));
         }
+        let allow = allow.as_ref().map(mask_bytes).transpose()?;
         let (found, missing) = py.detach(|| {
             let g = read(&self.inner);
-            let found = g.search(q, k, ef);
+            let found = search_one(&g, q, k, ef, allow);
             let missing = self.names.missing(&g, found.iter().map(|hit| hit.0));
             (found, missing)
         });
@@ -302,17 +337,20 @@ impl Index {
     }
 
     /// (ids, scores) of shape (q, k): an object array padded with None and float32 scores
-    /// padded with -inf.
+    /// padded with -inf; each row as `search` with the same `allow` answers.
+    #[pyo3(signature = (queries, k, ef, allow = None))]
     fn search_batch<'py>(
         &self,
         py: Python<'py>,
         queries: PyReadonlyArray2<'py, f32>,
         k: usize,
         ef: usize,
+        allow: Option<PyReadonlyArray1<'py, bool>>,
     ) -> PyResult<IdsAndScores<'py>> {
         let shape = queries.shape();
         let rows = slice(&queries)?;
         let (q, d) = (shape[0], shape[1]);
+        let allow = allow.as_ref().map(mask_bytes).transpose()?;
         let exec = executor();
         let (hits, missing) = py.detach(|| {
             if d != self.dimensions {
@@ -320,7 +358,7 @@ impl Index {
             }
             let g = read(&self.inner);
             let g = &*g;
-            let one = |i: usize| g.search(&rows[i * d..(i + 1) * d], k, ef);
+            let one = |i: usize| search_one(g, &rows[i * d..(i + 1) * d], k, ef, allow);
             let hits: Vec<Vec<(u32, f32)>> = if q >= 4 { exec.map(q, one) } else { (0..q).map(one).collect() };
             let missing = self.names.missing(g, hits.iter().flatten().map(|hit| hit.0));
             (hits, missing)
