@@ -1,0 +1,1 @@
+"""The agent memory: items with metadata, recall filtered inside the graph."""
