@@ -1,5 +1,7 @@
 """The compiled HNSW beyond the conformance suite: step-for-step equality with the
-reference, the parallel and chunked paths, the visited-epoch wrap, and concurrency."""
+reference, the parallel and chunked paths, the visited-epoch wrap, concurrency, and
+filtered search (equality with the reference where both choose the same path, masks older
+than the graph, the scan fallback of a walk that cannot reach ``k`` allowed nodes)."""
 
 from __future__ import annotations
 
@@ -173,3 +175,117 @@ def test_searches_run_while_another_thread_holds_the_gil_free_kernel() -> None:
     finally:
         lock.release_read()
     assert len(hits) == 3
+
+
+# -- filtered search ------------------------------------------------------------------
+
+K_HITS = 10
+
+
+def _walks(allowed: int, beam: int, nodes: int) -> bool:
+    """Whether the kernel walks (rather than scans) for this many allowed nodes."""
+    return allowed**2 > K.WALK_COST * beam * nodes
+
+
+def _exact(query: np.ndarray, rows: list[int], k: int) -> list[str]:
+    """The k nearest of corpus ``rows`` by cosine, best first (ties: the earlier row)."""
+    data = corpus()
+    sims = data.base[rows] @ (query / np.linalg.norm(query))
+    return [data.ids[rows[i]] for i in np.argsort(-sims, kind="stable")[:k]]
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "dot"])
+def test_same_filtered_results_as_the_reference_on_the_same_path(metric: str) -> None:
+    """Few allowed: both scan; most allowed: both walk. Either way, on data whose arithmetic
+    is exact, the hits and scores are the reference's, ties included."""
+    data = _small_integer_data(3)
+    mine, reference = _history(NUMBA, metric, data), _history(NUMPY, metric, data)
+    live = sorted(mine.ids())
+    nodes = mine._graph._n
+    shuffled = [live[i] for i in np.random.default_rng(1).permutation(len(live))]
+    few, most = shuffled[:40], shuffled[: int(0.9 * len(live))]
+    beam = 16
+    assert not _walks(len(few), beam, nodes) and len(few) <= 4 * beam  # both scan
+    assert _walks(len(most), beam, nodes) and len(most) > 4 * beam  # both walk
+    for allow in (few, most):
+        a_ids, a_scores = mine.search_batch(data[:60], k=K_HITS, ef=beam, allow=allow)
+        b_ids, b_scores = reference.search_batch(data[:60], k=K_HITS, ef=beam, allow=allow)
+        assert (a_ids == b_ids).all() and np.array_equal(a_scores, b_scores)
+
+
+@pytest.mark.parametrize("allowed", [50, 700])  # a scan and a walk
+def test_a_mask_older_than_the_graph_lets_no_later_node_through(allowed: int) -> None:
+    """A mask made before inserts does not cover the new nodes, and an allowed id replaced
+    since is neither found at its old node (a tombstone) nor at its new one (past the mask)."""
+    data = corpus()
+    index = NUMBA.hnsw(rv.HnswConfig(dimensions=384, m=8, ef_construction=40, seed=4))
+    index.insert_batch(data.ids[:1000], data.base[:1000])
+    graph = index._graph
+    mask = graph.allow_mask(data.ids[:allowed])
+    index.insert_batch(data.ids[1000:1200], data.base[1000:1200])
+    index.insert_batch(data.ids[:10], data.base[1200:1210])  # replaces ten allowed ids
+    assert _walks(allowed - 10, 16, graph._n) == (allowed == 700)
+    still = set(data.ids[10:allowed])
+    for query in data.base[1000:1210:7]:  # each next to a node the mask does not cover
+        hits = graph.search(query, K_HITS, 16, mask)
+        assert len(hits) == K_HITS and {i for i, _ in hits} <= still
+    assert graph.search(data.base[0], K_HITS, 16, mask[:0]) == []  # an empty mask allows nothing
+
+
+def test_a_walk_that_reaches_too_few_allowed_nodes_falls_back_to_a_scan() -> None:
+    """With every link cut the walk finds at most its entry point; the search still returns
+    exactly k hits, the exact nearest allowed ones, one query at a time and in a batch."""
+    data = corpus()
+    index = NUMBA.hnsw(rv.HnswConfig(dimensions=384, m=8, ef_construction=40, seed=4))
+    index.insert_batch(data.ids[:1000], data.base[:1000])
+    graph = index._graph
+    graph._links0[:, 0] = 0
+    graph._upper[:, 0] = 0
+    rows = list(range(100, 1000))
+    assert _walks(len(rows), 16, graph._n)
+    queries = data.queries[:8]
+    ids, _ = index.search_batch(queries, k=K_HITS, ef=16, allow=[data.ids[r] for r in rows])
+    for row, query in enumerate(queries):
+        exact = _exact(query, rows, K_HITS)
+        assert index.search(query, k=K_HITS, ef=16, allow=[data.ids[r] for r in rows]).ids == exact
+        assert list(ids[row]) == exact
+
+
+@pytest.mark.parametrize("fraction", [0.7, 0.02])  # a walk and a scan
+def test_parallel_filtered_batch_matches_single_searches(fraction: float) -> None:
+    data = corpus()
+    index = NUMBA.hnsw(rv.HnswConfig(dimensions=384, m=12, ef_construction=60, seed=3))
+    index.insert_batch(data.ids[:1500], data.base[:1500])
+    for id_ in data.ids[:1500:4]:
+        index.delete(id_)
+    allowed = data.ids[: int(1500 * fraction)]
+    live_allowed = [i for i in allowed if i in index]
+    assert _walks(len(live_allowed), 40, 1500) == (fraction == 0.7)
+    queries = data.queries[:100]
+    assert len(queries) >= numba_hnsw.PARALLEL_MIN_QUERIES
+    ids, scores = index.search_batch(queries, k=15, ef=40, allow=allowed)
+    for row, query in enumerate(queries):
+        hits = index.search(query, k=15, ef=40, allow=allowed)
+        assert len(hits) == 15 and set(hits.ids) <= set(live_allowed)
+        assert list(ids[row]) == hits.ids
+        assert np.array_equal(scores[row], np.array(hits.scores, dtype=np.float32))
+
+
+def test_a_uint8_mask_answers_as_the_bool_mask() -> None:
+    data = corpus()
+    index = NUMBA.hnsw(rv.HnswConfig(dimensions=384, m=8, ef_construction=40, seed=4))
+    index.insert_batch(data.ids[:500], data.base[:500])
+    graph = index._graph
+    for allowed in (20, 400):
+        mask = graph.allow_mask(data.ids[:allowed])
+        for query in data.queries[:5]:
+            assert graph.search(query, K_HITS, 16, mask.astype(np.uint8)) == graph.search(query, K_HITS, 16, mask)
+
+
+def test_an_empty_graph_answers_a_filtered_search_with_nothing() -> None:
+    graph = NUMBA.hnsw(rv.HnswConfig(dimensions=384))._graph
+    mask = graph.allow_mask(["a"])
+    assert mask.shape == (0,) and mask.dtype == np.bool_
+    assert graph.search(corpus().queries[0], K_HITS, 16, mask) == []
+    ids, scores = graph.search_batch(corpus().queries[:8], K_HITS, 16, mask)
+    assert all(i is None for i in ids.ravel()) and np.all(np.isneginf(scores))

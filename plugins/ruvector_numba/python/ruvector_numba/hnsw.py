@@ -8,7 +8,8 @@ are not starved by a large batch (each chunk leaves a complete, consistent graph
 Locking: a writer-preferring readers-writer lock. Searches hold it shared and run with the
 GIL released (``nogil``), so Python threads search in parallel; inserts, deletes and
 growth hold it exclusively, so a reader never sees a half-linked node or a reallocated
-array. ``search_batch`` spreads queries over numba's threads with ``prange``.
+array. ``search_batch`` spreads queries over numba's threads with ``prange``. A filter
+(``allow_mask``) is a bool array handed to the same kernels, which apply it in the walk.
 """
 
 from __future__ import annotations
@@ -124,7 +125,16 @@ class NumbaHnsw:
                 with self._lock.write():
                     self._insert_chunk(ids[start:stop], vectors[start:stop], levels[start:stop])
 
-    def search(self, query: np.ndarray, k: int, ef: int) -> list[tuple[str, float]]:
+    def allow_mask(self, ids: list[str]) -> NDArray[np.bool_]:
+        with self._lock.read():
+            mask = np.zeros(self._n, dtype=np.bool_)
+            nodes = [node for node in map(self._node_of.get, ids) if node is not None]
+        mask[nodes] = True
+        return mask
+
+    def search(self, query: np.ndarray, k: int, ef: int, allow: np.ndarray | None = None) -> list[tuple[str, float]]:
+        if allow is not None:
+            allow = _as_mask(allow)
         lock = self._lock
         lock.acquire_read()
         try:
@@ -142,6 +152,7 @@ class NumbaHnsw:
                 self._metric,
                 self._vectors,
                 self._deleted,
+                allow,
                 self._links0,
                 self._upper,
                 self._upper_off,
@@ -155,13 +166,17 @@ class NumbaHnsw:
         finally:
             lock.release_read()
 
-    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
+    def search_batch(
+        self, queries: np.ndarray, k: int, ef: int, allow: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if allow is not None:
+            allow = _as_mask(allow)
         count = len(queries)
         out_ids = np.full((count, k), None, dtype=object)
         out_scores = np.full((count, k), -np.inf, dtype=np.float32)
         if count < PARALLEL_MIN_QUERIES or num_threads() < 2:
             for row, query in enumerate(queries):
-                for col, (id_, score) in enumerate(self.search(query, k, ef)):
+                for col, (id_, score) in enumerate(self.search(query, k, ef, allow)):
                     out_ids[row, col] = id_
                     out_scores[row, col] = score
             return out_ids, out_scores
@@ -182,6 +197,7 @@ class NumbaHnsw:
                         self._metric,
                         self._vectors,
                         self._deleted,
+                        allow,
                         self._links0,
                         self._upper,
                         self._upper_off,
@@ -399,6 +415,12 @@ def _grown(array: NDArray[Scalar], rows: int, fill: int = 0) -> NDArray[Scalar]:
     out = np.full((rows, *array.shape[1:]), fill, dtype=array.dtype)
     out[: array.shape[0]] = array
     return out
+
+
+def _as_mask(allow: np.ndarray) -> NDArray[np.bool_]:
+    """``allow`` as the kernels take it: one contiguous bool array (no copy when it is one
+    already, as ``allow_mask`` makes it), so one compiled specialisation serves every mask."""
+    return np.ascontiguousarray(allow, dtype=np.bool_)
 
 
 def _unit_rows(matrix: np.ndarray) -> NDArray[np.float32]:

@@ -34,8 +34,10 @@ def warm_up() -> float:
     ops.distance(small[0], small[1])
     index = rt.hnsw(rv.HnswConfig(dimensions=16, m=4, ef_construction=8))
     index.insert_batch([f"w{i}" for i in range(64)], rng.standard_normal((64, 16)).astype(np.float32))
-    index.search(small[0], k=3)
-    index.search_batch(rng.standard_normal((16, 16)).astype(np.float32), k=3)
+    allow = index.allowlist([f"w{i}" for i in range(0, 64, 2)])
+    for filtered in (None, allow):  # each compiles its own specialisation of the search
+        index.search(small[0], k=3, allow=filtered)
+        index.search_batch(rng.standard_normal((16, 16)).astype(np.float32), k=3, allow=filtered)
     elapsed = time.perf_counter() - start
     print(f"ruvector-numba kernels ready in {elapsed:.1f} s; cache: {_cachedir.configure() or 'disabled'}")
     return elapsed
