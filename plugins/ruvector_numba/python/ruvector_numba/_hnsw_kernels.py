@@ -627,9 +627,8 @@ def _filtered_walk(
     scan is the cheaper of the two (see ``WALK_COST``) or when the walk finds fewer than
     ``k`` (fewer are reachable from the entry point).
 
-    The reference scans only up to ``4 * beam`` allowed nodes; a walk is a poor way to find
-    a few percent of the graph (at 10 % and ef=64 here it took 20 times the scan's time),
-    and a scan is exact, so this scans more often and answers at least as well."""
+    A walk is a poor way to find a few percent of the graph (at 10 % and ef=64 here it took
+    20 times the scan's time), and a scan is exact, so results are at least as good."""
     limit = int(math.sqrt(WALK_COST * beam * n))
     if _count_allowed(allow, deleted, n, limit) > limit:
         found = _walk(
