@@ -4,11 +4,11 @@
 //   node driver.mjs MODULE.wasm SPEC.json BASE.f32 QUERIES.f32 OUT_PREFIX
 //
 // SPEC.json: {"dimensions", "m", "ef_construction", "ef_search", "metric" (a metric code),
-// "seed", "ids": [...], "k", "ef", "delete": [...ids], "abi": {"OK", "FAILED", "NULL", "GREW",
-// "NONE", "exports": {name: parameter count}}}, the ABI from the Python host's description;
-// BASE.f32 and QUERIES.f32 are row-major little-endian float32. Writes OUT_PREFIX.json
-// ({"ids", "scores", "batch_ids", "batch_scores", "len"}) and OUT_PREFIX.idx (the serialized
-// index).
+// "seed", "ids": [...], "k", "ef", "delete": [...ids], "allow": [...ids], "abi": {"OK", "FAILED",
+// "NULL", "GREW", "NONE", "exports": {name: parameter count}}}, the ABI from the Python host's
+// description; BASE.f32 and QUERIES.f32 are row-major little-endian float32. Writes
+// OUT_PREFIX.json ({"ids", "scores", "batch_ids", "batch_scores", "len"}, and the same four
+// searches filtered to "allow" under "filtered") and OUT_PREFIX.idx (the serialized index).
 import { readFileSync, writeFileSync } from "node:fs";
 
 const [wasmPath, specPath, basePath, queryPath, outPrefix] = process.argv.slice(2);
@@ -60,43 +60,54 @@ for (const id of spec.delete || []) {
   if (x.rv_delete(h, put(raw), raw.length) === FAILED) throw new Error(`delete ${id} failed`);
 }
 
-// one call per query
+// searches: plain, then filtered to spec.allow (a mask of one byte per node)
 const queries = f32file(queryPath);
 const nq = queries.length / d;
 const k = spec.k, ef = spec.ef;
 const qp = x.rv_alloc(4 * d), rp = x.rv_alloc(8 * k);
-const out = { ids: [], scores: [], batch_ids: [], batch_scores: [], len: x.rv_len(h) };
-for (let i = 0; i < nq; i++) {
-  new Float32Array(x.memory.buffer, qp, d).set(queries.subarray(i * d, (i + 1) * d));
-  const result = x.rv_search(h, qp, k, ef, rp);
-  if (result === FAILED) throw new Error(error());
-  const count = result & ~GREW;
-  const words = new Uint32Array(x.memory.buffer, rp, 2 * count);
-  const floats = new Float32Array(x.memory.buffer, rp, 2 * count);
-  const ids = [], scores = [];
-  for (let j = 0; j < count; j++) {
-    ids.push(nodeIds[words[2 * j]]);
-    scores.push(floats[2 * j + 1]);
-  }
-  out.ids.push(ids);
-  out.scores.push(scores);
-}
-
-// all queries in one call
 const bq = put(queries), bn = x.rv_alloc(4 * nq * k), bs = x.rv_alloc(4 * nq * k);
-if (x.rv_search_batch(h, bq, nq, k, ef, bn, bs) === FAILED) throw new Error(error());
-const nodes = new Uint32Array(x.memory.buffer, bn, nq * k);
-const scores = new Float32Array(x.memory.buffer, bs, nq * k);
-for (let i = 0; i < nq; i++) {
-  const row = [], srow = [];
-  for (let j = 0; j < k; j++) {
-    const node = nodes[i * k + j];
-    row.push(node === NONE ? null : nodeIds[node]);
-    srow.push(node === NONE ? null : scores[i * k + j]);
+const allowed = new Set(spec.allow || []);
+const mask = Uint8Array.from(nodeIds, (id) => (allowed.has(id) ? 1 : 0));
+const mp = put(mask);
+// each search's arguments between ef and its outputs: none, or the mask
+const plain = { one: x.rv_search, all: x.rv_search_batch, filter: [] };
+const filtered = { one: x.rv_search_filtered, all: x.rv_search_batch_filtered, filter: [mp, mask.length] };
+
+function run({ one, all, filter }) {
+  const out = { ids: [], scores: [], batch_ids: [], batch_scores: [] };
+  // one call per query
+  for (let i = 0; i < nq; i++) {
+    new Float32Array(x.memory.buffer, qp, d).set(queries.subarray(i * d, (i + 1) * d));
+    const result = one(h, qp, k, ef, ...filter, rp);
+    if (result === FAILED) throw new Error(error());
+    const count = result & ~GREW;
+    const words = new Uint32Array(x.memory.buffer, rp, 2 * count);
+    const floats = new Float32Array(x.memory.buffer, rp, 2 * count);
+    const ids = [], scores = [];
+    for (let j = 0; j < count; j++) {
+      ids.push(nodeIds[words[2 * j]]);
+      scores.push(floats[2 * j + 1]);
+    }
+    out.ids.push(ids);
+    out.scores.push(scores);
   }
-  out.batch_ids.push(row);
-  out.batch_scores.push(srow);
+  // all queries in one call
+  if (all(h, bq, nq, k, ef, ...filter, bn, bs) === FAILED) throw new Error(error());
+  const nodes = new Uint32Array(x.memory.buffer, bn, nq * k);
+  const scores = new Float32Array(x.memory.buffer, bs, nq * k);
+  for (let i = 0; i < nq; i++) {
+    const row = [], srow = [];
+    for (let j = 0; j < k; j++) {
+      const node = nodes[i * k + j];
+      row.push(node === NONE ? null : nodeIds[node]);
+      srow.push(node === NONE ? null : scores[i * k + j]);
+    }
+    out.batch_ids.push(row);
+    out.batch_scores.push(srow);
+  }
+  return out;
 }
+const out = { ...run(plain), filtered: run(filtered), len: x.rv_len(h) };
 
 // the one index format
 const lp = x.rv_alloc(4);

@@ -168,7 +168,7 @@ def test_statuses_and_none(inst: Instance) -> None:
     assert inst.u32[nodes // 4 : nodes // 4 + 2].tolist() == [0, abi.NONE]
     assert inst.f32[scores // 4 + 1] == -np.inf
     out = inst.alloc(16)
-    assert inst.search(h, query, 1, 10, out) == 1  # GREW taken off
+    assert inst.search(abi.SEARCH, h, query, 1, 10, out) == 1  # GREW taken off
     stats = inst.alloc(4 * abi.STATS_WORDS)
     words = inst.call(abi.STATS, h, stats)
     assert words == abi.STATS_HEAD_WORDS + inst.u32[stats // 4 + 5] <= abi.STATS_WORDS

@@ -75,6 +75,61 @@ def test_trap_is_an_error_and_the_index_stays_usable(index: rv.HnswIndex, embedd
     assert index.search(embeddings[900], k=1)[0].id == "after-trap"
 
 
+def test_a_reused_mask_is_uploaded_once(
+    index: rv.HnswIndex, embeddings: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``allow_mask``'s read-only result stays in linear memory across searches; another
+    array is uploaded again, and a writeable one on every call, so a change to it is seen."""
+    graph = index._graph
+    inst = graph._inst
+    uploads: list[int] = []
+    write = inst.write
+
+    def counted(ptr: int, data: np.ndarray | bytes) -> None:
+        uploads.append(ptr)
+        write(ptr, data)
+
+    monkeypatch.setattr(inst, "write", counted)  # a single search writes its query directly, not here
+    allowed = [f"doc-{i}" for i in range(0, 600, 7)]
+    mask = graph.allow_mask(allowed)
+    assert not mask.flags.writeable and mask.sum() == len(allowed)
+    for query in embeddings[600:605]:
+        hits = graph.search(query, 10, 40, mask)
+        assert len(hits) == 10 and {i for i, _ in hits} <= set(allowed)
+    assert len(uploads) == 1
+    again = graph.search(embeddings[600], 10, 40, graph.allow_mask(allowed))
+    assert again == graph.search(embeddings[600], 10, 40, mask)
+    assert len(uploads) == 3  # the equal but new array, then the first one again
+
+    mine = np.zeros(len(mask), dtype=bool)
+    mine[3] = True
+    assert [i for i, _ in graph.search(embeddings[600], 5, 40, mine)] == ["doc-3"]
+    mine[3], mine[5] = False, True  # changed in place: must not be served from the cache
+    assert [i for i, _ in graph.search(embeddings[600], 5, 40, mine)] == ["doc-5"]
+
+    index.insert("late", embeddings[610])  # past the mask's end: not allowed
+    assert "late" not in {i for i, _ in graph.search(embeddings[610], 10, 40, mask)}
+
+
+def test_a_trap_drops_the_uploaded_mask(index: rv.HnswIndex, embeddings: np.ndarray) -> None:
+    """The mask's buffer belongs to the instance a trap abandons; the fresh one uploads it again."""
+    allow = index.allowlist([f"doc-{i}" for i in range(0, 600, 3)])
+    want = index.search(embeddings[700], k=5, allow=allow)
+    graph = index._graph
+    good = graph._q_ptr
+    graph._q_ptr = 0xFFFFFF00  # make the module read out of bounds
+    try:
+        with pytest.raises(WasmTrapError, match="trapped"):
+            index.search(embeddings[700], k=5, allow=allow)
+    finally:
+        if graph._inst.size and graph._q_ptr == 0xFFFFFF00:
+            graph._q_ptr = good
+    assert graph._allowed is None
+    assert index.search(embeddings[700], k=5, allow=allow) == want
+    ids, _ = index.search_batch(embeddings[700:701], k=5, allow=allow)
+    assert list(ids[0]) == want.ids
+
+
 def test_runaway_call_is_interrupted(index: rv.HnswIndex, embeddings: np.ndarray, short_deadline: None) -> None:
     before = index.serialize()
     queries = np.repeat(embeddings[600:700], 400, axis=0)  # 40,000 searches: far beyond 100 ms
@@ -153,12 +208,15 @@ def test_both_paths_give_identical_results(embeddings: np.ndarray, monkeypatch: 
         index = runtime.hnsw(config)
         index.insert_batch([f"doc-{i}" for i in range(len(base))], base)
         assert index.delete("doc-3") and not index.delete("doc-3")
+        allowed = index.allowlist(f"doc-{i}" for i in range(0, len(base), 9))
         ops = runtime.vector_ops
         int8 = ops.quantize(base[:20], rv.QuantizationConfig(kind="int8"))
         binary = ops.quantize(base[:20], rv.QuantizationConfig(kind="binary"))
         results[path] = (
             [index.search(q, k=10, ef=32) for q in queries],
             [a.tolist() for a in index.search_batch(queries, k=10, ef=32)],
+            [index.search(q, k=10, ef=32, allow=allowed) for q in queries],
+            [a.tolist() for a in index.search_batch(queries, k=10, ef=32, allow=allowed)],
             index.stats(),
             index.serialize(),
             runtime.hnsw_load(index.serialize()).search(queries[0], k=5),

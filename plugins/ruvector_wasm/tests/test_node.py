@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,6 +40,7 @@ def test_node_matches_wasmtime(tmp_path: Path, embeddings: np.ndarray, metric: s
     queries = np.ascontiguousarray(embeddings[-60:])
     ids = [f"doc-{i}" if i % 7 else f"düc-{i}-ünïcode" for i in range(len(base))]
     deleted = ids[10:40:3]
+    allowed = ids[::5]  # 20 %, a few deleted: more than 4 * ef, so the graph walk, not the exact scan
     config = rv.HnswConfig(dimensions=384, m=12, ef_construction=80, ef_search=40, metric=metric, seed=7)
     k, ef = 10, 48
 
@@ -48,7 +50,10 @@ def test_node_matches_wasmtime(tmp_path: Path, embeddings: np.ndarray, metric: s
     for id_ in deleted:
         assert index.delete(id_)
     want = [index.search(q, k=k, ef=ef) for q in queries]
-    want_batch_ids, want_batch_scores = index.search_batch(queries, k=k, ef=ef)
+    want_batch = index.search_batch(queries, k=k, ef=ef)
+    allow = index.allowlist(allowed)
+    want_filtered = [index.search(q, k=k, ef=ef, allow=allow) for q in queries]
+    want_filtered_batch = index.search_batch(queries, k=k, ef=ef, allow=allow)
     want_bytes = index.serialize()
 
     # Node.js, the same module file
@@ -63,6 +68,7 @@ def test_node_matches_wasmtime(tmp_path: Path, embeddings: np.ndarray, metric: s
         "k": k,
         "ef": ef,
         "delete": deleted,
+        "allow": allowed,
         "abi": ABI,
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
@@ -89,12 +95,19 @@ def test_node_matches_wasmtime(tmp_path: Path, embeddings: np.ndarray, metric: s
     got_bytes = (tmp_path / "out.idx").read_bytes()
 
     assert got["len"] == len(index)
-    for row, hits in enumerate(want):
-        assert got["ids"][row] == hits.ids, f"query {row}"
-        assert np.allclose(got["scores"][row], hits.scores, rtol=0, atol=1e-6)
-    assert [list(r) for r in want_batch_ids] == got["batch_ids"]
-    node_scores = np.array([[-np.inf if s is None else s for s in r] for r in got["batch_scores"]])
-    assert np.allclose(node_scores, want_batch_scores, rtol=0, atol=1e-6)
+    _same_searches(got, want, want_batch)
+    _same_searches(got["filtered"], want_filtered, want_filtered_batch)
     assert got_bytes == want_bytes, "serialized bytes differ between Node.js and wasmtime"
     # and each engine's bytes load in the other's reader
     assert rv.Runtime(backend="wasm").hnsw_load(got_bytes).search(queries[0], k=k, ef=ef) == want[0]
+
+
+def _same_searches(got: dict[str, Any], want: list[rv.SearchHits], want_batch: tuple[np.ndarray, np.ndarray]) -> None:
+    """The driver's one-call-per-query and batch results are wasmtime's."""
+    for row, hits in enumerate(want):
+        assert got["ids"][row] == hits.ids, f"query {row}"
+        assert np.allclose(got["scores"][row], hits.scores, rtol=0, atol=1e-6)
+    batch_ids, batch_scores = want_batch
+    assert [list(r) for r in batch_ids] == got["batch_ids"]
+    node_scores = np.array([[-np.inf if s is None else s for s in r] for r in got["batch_scores"]])
+    assert np.allclose(node_scores, batch_scores, rtol=0, atol=1e-6)

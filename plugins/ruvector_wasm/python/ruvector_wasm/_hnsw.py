@@ -21,8 +21,9 @@ SEARCH_ROWS = 4096
 class WasmHnsw:
     """An HNSW index living in its own wasm instance (the ``HnswGraph`` protocol).
 
-    The host keeps a mirror of node -> id and live id -> node, so ``len``, ``in`` and
-    ``ids`` need no call and a search returns node numbers that map to ids in Python. If
+    The host keeps a mirror of node -> id and live id -> node, so ``len``, ``in``, ``ids``
+    and ``allow_mask`` need no call and a search returns node numbers that map to ids in
+    Python. A filter's mask stays in linear memory while the same mask is reused. If
     the module traps, the index is rebuilt in a fresh instance from its own serialized
     bytes, so it stays usable; only if even that fails is it marked broken.
     """
@@ -75,6 +76,10 @@ class WasmHnsw:
         self._q_word = self._q_ptr // 4
         self._r_word = self._r_ptr // 4
         self._k_cap = self._r_cap // 8
+        # the buffer holding the last uploaded mask, and that mask while it may be reused
+        self._allow_ptr, self._allow_cap = abi.NULL, 0
+        self._allowed: np.ndarray | None = None
+        self._allow_len = 0
 
     # -- protocol ---------------------------------------------------------------------
 
@@ -113,7 +118,19 @@ class WasmHnsw:
                 live[id_] = first + i
             self._id_array = None
 
-    def search(self, query: np.ndarray, k: int, ef: int) -> list[tuple[str, float]]:
+    def allow_mask(self, ids: list[str]) -> np.ndarray:
+        """The filter for ``ids``, made on the host: it already mirrors live id -> node, so a
+        mask costs a dict lookup per id and no call, where the module would need every id
+        encoded and copied in. Read-only, so that it can stay uploaded while it is reused
+        (see ``_upload``)."""
+        with self._lock:
+            mask = np.zeros(len(self._node_ids), dtype=bool)
+            nodes = [node for node in map(self._live.get, ids) if node is not None]
+        mask[nodes] = True
+        mask.flags.writeable = False
+        return mask
+
+    def search(self, query: np.ndarray, k: int, ef: int, allow: np.ndarray | None = None) -> list[tuple[str, float]]:
         live = len(self._live)
         if live == 0:
             return []
@@ -127,7 +144,11 @@ class WasmHnsw:
             try:
                 with inst.lock:
                     inst.f32[self._q_word : self._q_word + query.shape[0]] = query
-                    count = inst.search(self._h, self._q_ptr, k, ef, self._r_ptr)
+                    if allow is None:
+                        count = inst.search(abi.SEARCH, self._h, self._q_ptr, k, ef, self._r_ptr)
+                    else:
+                        mask = self._upload(allow)
+                        count = inst.search(abi.SEARCH_FILTERED, self._h, self._q_ptr, k, ef, *mask, self._r_ptr)
                     pairs = inst.u32[self._r_word : self._r_word + 2 * count]
                     nodes = pairs[0::2].tolist()
                     scores = pairs[1::2].view(np.float32).tolist()
@@ -137,7 +158,9 @@ class WasmHnsw:
             ids = self._node_ids
         return [(ids[n], s) for n, s in zip(nodes, scores, strict=True)]
 
-    def search_batch(self, queries: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
+    def search_batch(
+        self, queries: np.ndarray, k: int, ef: int, allow: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         q = queries.shape[0]
         out_ids = np.full((q, k), None, dtype=object)
         out_scores = np.full((q, k), -np.inf, dtype=np.float32)
@@ -153,17 +176,21 @@ class WasmHnsw:
                 q_ptr = acquire(queries[:rows].nbytes)
                 n_ptr = acquire(4 * rows * kk)
                 s_ptr = acquire(4 * rows * kk)
+                export, mask = (
+                    (abi.SEARCH_BATCH, ()) if allow is None else (abi.SEARCH_BATCH_FILTERED, self._upload(allow))
+                )
                 for start in range(0, q, rows):
                     chunk = queries[start : start + rows]
                     c = chunk.shape[0]
                     inst.write(q_ptr, chunk)
                     inst.call(
-                        abi.SEARCH_BATCH,
+                        export,
                         self._h,
                         q_ptr,
                         c,
                         kk,
                         ef,
+                        *mask,
                         n_ptr,
                         s_ptr,
                         seconds=inst.shared.timeout + c * inst.shared.per_row,
@@ -263,6 +290,31 @@ class WasmHnsw:
             self._r_ptr, self._r_cap = ptr, cap
         self._r_word = ptr // 4
         self._k_cap = cap // 8
+
+    def _upload(self, allow: np.ndarray) -> tuple[int, int]:
+        """(pointer, length) of ``allow``'s bytes in linear memory; the instance's lock is held.
+
+        A filter is usually one mask reused for many queries (the core's ``AllowList``), so
+        its bytes stay uploaded and are copied again only for another array. The array is
+        recognised by identity and length, and held, so that its identity cannot pass to a
+        new array; and only an array that cannot change under the copy is recognised at all:
+        one that owns its data and is read-only, as ``allow_mask`` makes them. Any other
+        array is copied on every call. Inserts and deletes leave an uploaded mask valid: the
+        module skips deleted nodes, and nodes past a mask's end are not allowed.
+        """
+        n = len(allow)
+        if allow is self._allowed and n == self._allow_len:
+            return self._allow_ptr, n
+        inst = self._inst
+        if n > self._allow_cap:
+            ptr, cap = inst.pool.acquire(n)
+            if self._allow_cap:
+                inst.pool.release(self._allow_ptr, self._allow_cap)
+            self._allow_ptr, self._allow_cap = ptr, cap
+        inst.write(self._allow_ptr, np.ascontiguousarray(allow, dtype=np.bool_))
+        stable = allow.flags.owndata and not allow.flags.writeable
+        self._allowed, self._allow_len = (allow, n) if stable else (None, 0)
+        return self._allow_ptr, n
 
     def _ids_table(self) -> np.ndarray:
         """Node -> id as an object array, with a trailing None for padding."""

@@ -155,7 +155,6 @@ class Instance:
         # check_module made sure of the exports' kinds and types
         self.calls = open_calls(self.store, cast(wasmtime.Memory, exports[abi.MEMORY]))
         self.fn = {e.name: self.calls.bind(cast(wasmtime.Func, exports[e.name]), e) for e in abi.EXPORTS}
-        self._search = self.fn[abi.SEARCH.name]
         self.rearm_at = 0.0
         self.base = 0
         self.size = 0
@@ -182,15 +181,16 @@ class Instance:
             raise self.failure()
         return cast(R, result)
 
-    def search(self, h: int, query: int, k: int, ef: int, out: int) -> int:
-        """``rv_search`` without the per-call costs of ``call``: the deadline is renewed only
-        once half of it has passed, the memory views only when the module says it grew."""
+    def search(self, export: abi.Export[int], *args: int) -> int:
+        """A single-query search (``rv_search``, ``rv_search_filtered``) without the per-call
+        costs of ``call``: the deadline is renewed only once half of it has passed, the memory
+        views only when the module says it grew."""
         if time.monotonic() > self.rearm_at:
             self.arm()
         try:
-            result: int = self._search(h, query, k, ef, out)
+            result: int = self.fn[export.name](*args)
         except TRAPS as exc:
-            raise self._trap_error(abi.SEARCH, exc) from None
+            raise self._trap_error(export, exc) from None
         if result == abi.FAILED:
             raise self.failure()
         if result & abi.GREW:

@@ -30,10 +30,10 @@ OK = 0
 FAILED = -1
 #: The handle (or pointer) a failed call returns.
 NULL = 0
-#: Set in ``rv_search``'s result (and ``rv_search_batch``'s status) when the linear memory
-#: grew during the call: the host's views of the memory are stale.
+#: Set in a search's result (a count for ``rv_search*``, the status of ``rv_search_batch*``)
+#: when the linear memory grew during the call: the host's views of the memory are stale.
 GREW = 1 << 30
-#: "No node": the padding of ``rv_search_batch``'s node rows.
+#: "No node": the padding of ``rv_search_batch*``'s node rows.
 NONE = 0xFFFFFFFF
 #: Words ``rv_stats`` writes before the per-level node counts:
 #: live, deleted, max_level (as i32), nodes, memory_bytes, levels.
@@ -119,6 +119,11 @@ INSERT_NEED = _export("rv_insert_need", "h n text", "i32", fails_with=NULL)
 INSERT = _export("rv_insert", "h text text_len offs n vectors", "i32", fails_with=FAILED)
 SEARCH = _export("rv_search", "h query k ef out", "i32", fails_with=FAILED)
 SEARCH_BATCH = _export("rv_search_batch", "h queries nq k ef out_nodes out_scores", "i32", fails_with=FAILED)
+# the filtered searches: ``allow`` points at ``allow_len`` bytes, one per node, nonzero = allowed
+SEARCH_FILTERED = _export("rv_search_filtered", "h query k ef allow allow_len out", "i32", fails_with=FAILED)
+SEARCH_BATCH_FILTERED = _export(
+    "rv_search_batch_filtered", "h queries nq k ef allow allow_len out_nodes out_scores", "i32", fails_with=FAILED
+)
 DELETE = _export("rv_delete", "h id len", "i32")  # the node, or FAILED when the id is not there
 SERIALIZE = _export("rv_serialize", "h out_len", "i32", fails_with=NULL)
 LOAD = _export("rv_load", "data len", "i32", fails_with=NULL)

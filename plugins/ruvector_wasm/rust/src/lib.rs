@@ -332,23 +332,59 @@ pub unsafe extern "C" fn rv_insert(
 /// `query` holds `d` floats and `out` has room for `2 * k` words.
 #[no_mangle]
 pub unsafe extern "C" fn rv_search(h: i32, query: *const f32, k: u32, ef: u32, out: *mut u32) -> i32 {
+    // SAFETY: the caller's contract is search_one's.
+    unsafe { search_one(h, query, k, out, |ix, q| ix.search(q, k as usize, ef as usize)) }
+}
+
+/// [`rv_search`] limited to the nodes `allow` marks: `allow[node] != 0` allows `node`, nodes
+/// at or past `allow_len` are not allowed. Exactly `min(k, allowed live nodes)` hits (the
+/// kernels fall back to an exact scan of the allowed nodes when the walk finds fewer).
+///
+/// # Safety
+/// As [`rv_search`], and `allow` holds `allow_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rv_search_filtered(
+    h: i32,
+    query: *const f32,
+    k: u32,
+    ef: u32,
+    allow: *const u8,
+    allow_len: usize,
+    out: *mut u32,
+) -> i32 {
+    // SAFETY: the host passes allow_len bytes; the rest is search_one's contract.
+    unsafe {
+        let allow = slice(allow, allow_len);
+        search_one(h, query, k, out, |ix, q| ix.search_filtered(q, k as usize, ef as usize, allow))
+    }
+}
+
+/// The body of the single-query searches: runs `search` on index `h` and the query at `query`,
+/// writes its hits to `out` as (node, score bits) pairs, and returns their count with [`GREW`]
+/// set if the memory grew, or [`FAILED`].
+///
+/// # Safety
+/// `query` holds `d` floats and `out` has room for twice as many words as `search` returns hits.
+unsafe fn search_one(
+    h: i32,
+    query: *const f32,
+    k: u32,
+    out: *mut u32,
+    search: impl FnOnce(&Hnsw, &[f32]) -> Vec<(u32, f32)>,
+) -> i32 {
     let before = pages();
     let count = with_index(h, FAILED, |ix| {
         let d = ix.params().dimensions;
         // SAFETY: the host passes d floats and room for 2k words.
         let (q, out) = unsafe { (slice(query, d), slice_mut(out, 2 * k as usize)) };
-        let hits = ix.search(q, k as usize, ef as usize);
+        let hits = search(ix, q);
         for (pair, &(node, score)) in out.chunks_exact_mut(2).zip(&hits) {
             pair[0] = node;
             pair[1] = score.to_bits();
         }
         hits.len() as i32
     });
-    if count != FAILED && pages() != before {
-        count | GREW
-    } else {
-        count
-    }
+    flag_growth(count, before)
 }
 
 /// `nq` searches; nodes (NONE-padded) and scores (-inf-padded) as `nq x k` row-major arrays.
@@ -366,6 +402,50 @@ pub unsafe extern "C" fn rv_search_batch(
     out_nodes: *mut u32,
     out_scores: *mut f32,
 ) -> i32 {
+    // SAFETY: the caller's contract is search_rows'.
+    unsafe { search_rows(h, queries, nq, k, out_nodes, out_scores, |ix, q| ix.search(q, k as usize, ef as usize)) }
+}
+
+/// [`rv_search_batch`] with every query limited to the nodes `allow` marks, as in
+/// [`rv_search_filtered`].
+///
+/// # Safety
+/// As [`rv_search_batch`], and `allow` holds `allow_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rv_search_batch_filtered(
+    h: i32,
+    queries: *const f32,
+    nq: usize,
+    k: u32,
+    ef: u32,
+    allow: *const u8,
+    allow_len: usize,
+    out_nodes: *mut u32,
+    out_scores: *mut f32,
+) -> i32 {
+    // SAFETY: the host passes allow_len bytes; the rest is search_rows' contract.
+    unsafe {
+        let allow = slice(allow, allow_len);
+        search_rows(h, queries, nq, k, out_nodes, out_scores, |ix, q| {
+            ix.search_filtered(q, k as usize, ef as usize, allow)
+        })
+    }
+}
+
+/// The body of the batch searches: runs `search` on index `h` for each of the `nq` queries and
+/// writes up to `k` hits a row, padded with `NONE` and -inf.
+///
+/// # Safety
+/// `queries` holds `nq * d` floats; `out_nodes` and `out_scores` have room for `nq * k` each.
+unsafe fn search_rows(
+    h: i32,
+    queries: *const f32,
+    nq: usize,
+    k: u32,
+    out_nodes: *mut u32,
+    out_scores: *mut f32,
+    search: impl Fn(&Hnsw, &[f32]) -> Vec<(u32, f32)>,
+) -> i32 {
     let before = pages();
     let k = k as usize;
     let status = with_index(h, FAILED, |ix| {
@@ -374,7 +454,7 @@ pub unsafe extern "C" fn rv_search_batch(
         let (qs, nodes, scores) =
             unsafe { (slice(queries, nq * d), slice_mut(out_nodes, nq * k), slice_mut(out_scores, nq * k)) };
         for i in 0..nq {
-            let hits = ix.search(&qs[i * d..(i + 1) * d], k, ef as usize);
+            let hits = search(ix, &qs[i * d..(i + 1) * d]);
             for j in 0..k {
                 let (node, score) = hits.get(j).copied().unwrap_or((NONE, f32::NEG_INFINITY));
                 nodes[i * k + j] = node;
@@ -383,10 +463,16 @@ pub unsafe extern "C" fn rv_search_batch(
         }
         OK
     });
-    if status == OK && pages() != before {
-        OK | GREW
+    flag_growth(status, before)
+}
+
+/// A search's `result` with [`GREW`] set if the memory is no longer `before` pages (a
+/// [`FAILED`] result is left as it is).
+fn flag_growth(result: i32, before: usize) -> i32 {
+    if result != FAILED && pages() != before {
+        result | GREW
     } else {
-        status
+        result
     }
 }
 
