@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import ruvector_core as rv
@@ -78,6 +79,18 @@ def test_keyword_and_hybrid_modes(memory: Memory) -> None:
     assert all(
         h.metadata["user"] == "team" for h in memory.search("report", k=3, mode="hybrid", where={"user": "team"})
     )
+
+
+def test_items_with_vectors_computed_elsewhere(memory: Memory) -> None:
+    vectors = memory.embedder.embed_batch(["a red bicycle", "a blue boat"])
+    ids = memory.add(["bike", "boat"], vectors=vectors[::-1], namespace="imported")  # stored as given
+    assert memory.search("a red bicycle", k=1, namespace="imported")[0].id == ids[1]
+    before = state(memory)
+    with pytest.raises(rv.DimensionMismatchError):
+        memory.add(["x"], vectors=np.ones((1, 5), dtype=np.float32))
+    with pytest.raises(rv.InvalidInputError, match="2 vectors for 1 texts"):
+        memory.add(["x"], vectors=vectors)
+    assert state(memory) == before
 
 
 def test_a_vector_query(memory: Memory) -> None:

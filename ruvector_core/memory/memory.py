@@ -27,7 +27,7 @@ from ..errors import InvalidInputError
 from ..hnsw_index import HnswIndex
 from ..models import EmbedderConfig, HnswConfig
 from ..runtime import Runtime
-from ..validation import as_vector, check_k
+from ..validation import as_matrix, as_vector, check_k
 from .items import DEFAULT_NAMESPACE, SEARCH_MODES, MemoryHit, MemoryItem, SearchMode
 from .keyword import fts_query, reciprocal_rank_fusion
 from .storage import Storage
@@ -106,11 +106,14 @@ class Memory:
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         ids: Sequence[str] | None = None,
         namespace: str = DEFAULT_NAMESPACE,
+        vectors: Any = None,
     ) -> list[str]:
         """Store new items and return their ids (new random ones unless ``ids`` are given).
         An id that the namespace already holds is an error and nothing is stored; use
-        ``upsert`` to replace. Durable when it returns."""
-        return self._write(texts, metadata, ids, namespace, replace=False)
+        ``upsert`` to replace. Durable when it returns. ``vectors`` (one row per text, of
+        the model's dimension) stores embeddings computed elsewhere instead of embedding
+        the texts, e.g. when importing a collection."""
+        return self._write(texts, metadata, ids, namespace, vectors, replace=False)
 
     def upsert(
         self,
@@ -118,9 +121,10 @@ class Memory:
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         ids: Sequence[str] | None = None,
         namespace: str = DEFAULT_NAMESPACE,
+        vectors: Any = None,
     ) -> list[str]:
         """As ``add``, but an existing id is replaced (text, metadata and vector)."""
-        return self._write(texts, metadata, ids, namespace, replace=True)
+        return self._write(texts, metadata, ids, namespace, vectors, replace=True)
 
     def delete(self, ids: Sequence[str] | None = None, where: Where | None = None, namespace: str | None = None) -> int:
         """Remove the items with these ids (in ``namespace``, default "default") and/or
@@ -232,6 +236,7 @@ class Memory:
         metadata: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
         ids: Sequence[str] | None,
         namespace: str,
+        given: Any,
         replace: bool,
     ) -> list[str]:
         batch = [texts] if isinstance(texts, str) else list(texts)
@@ -244,7 +249,7 @@ class Memory:
             return []
         if not replace:
             self._refuse_existing(item_ids, namespace)
-        vectors = self._embed(batch)
+        vectors = self._embed(batch) if given is None else self._given_vectors(given, len(batch))
         db = self._storage.db
         with self._storage.writing():
             if not replace:
@@ -288,6 +293,12 @@ class Memory:
                 out[start : start + len(chunk)] = embedder.embed_batch(chunk)
                 bar.advance(task, len(chunk))
         return out
+
+    def _given_vectors(self, vectors: Any, count: int) -> np.ndarray:
+        matrix = as_matrix(vectors, self._storage.config.dimensions, "vectors")
+        if len(matrix) != count:
+            raise InvalidInputError(f"got {len(matrix)} vectors for {count} texts")
+        return matrix
 
     def _query(self, query: Any, mode: SearchMode) -> tuple[str, np.ndarray | None]:
         """The query's text (for keywords) and vector (for meaning), as the mode needs."""
