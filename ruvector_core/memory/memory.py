@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from rich.progress import Progress
 
 from ..embedder import Embedder
 from ..errors import InvalidInputError
-from ..hnsw_index import HnswIndex
+from ..hnsw_index import AllowList, HnswIndex
 from ..models import EmbedderConfig, HnswConfig
 from ..runtime import Runtime
 from ..validation import as_matrix, as_vector, check_k
@@ -39,6 +40,8 @@ HYBRID_DEPTH = 50
 #: batches larger than this show a progress bar while they are embedded
 PROGRESS_ABOVE = 256
 EMBED_CHUNK = 256
+#: filters kept prepared for repeated searches (see ``Memory._allowlist``)
+ALLOWLIST_CACHE = 32
 _COLUMNS = "rowid, id, namespace, text, metadata"
 
 
@@ -50,6 +53,7 @@ class Memory:
         self.embedder = embedder
         self.model = embedder.config.model
         self.progress = progress
+        self._allowlists: OrderedDict[tuple[Any, ...], AllowList] = OrderedDict()
 
     @classmethod
     def open(
@@ -327,11 +331,26 @@ class Memory:
         if not filtered:
             hits = index.search(vector, k=k)
         else:
-            allowed = [
-                str(r) for (r,) in self._storage.db.execute(f"SELECT rowid FROM items WHERE {condition}", params)
-            ]
-            hits = index.search(vector, k=k, allow=allowed)
+            hits = index.search(vector, k=k, allow=self._allowlist(condition, params))
         return [(int(i), s) for i, s in zip(hits.ids, hits.scores, strict=True)]
+
+    def _allowlist(self, condition: str, params: list[Any]) -> AllowList:
+        """The index's filter for the items matching ``condition``, kept for the next search
+        with the same filter until anything is written: an agent asks about the same user
+        or namespace again and again, and reading every item's metadata costs about a
+        microsecond per item, so repeating it would dominate a search of a large memory."""
+        storage = self._storage
+        key = (storage.generation, storage.db.total_changes, id(storage.index), condition, *params)
+        cached = self._allowlists.get(key)
+        if cached is None:
+            rows = storage.db.execute(f"SELECT rowid FROM items WHERE {condition}", params)
+            cached = storage.index.allowlist(str(r) for (r,) in rows)
+            self._allowlists[key] = cached
+            if len(self._allowlists) > ALLOWLIST_CACHE:
+                self._allowlists.popitem(last=False)
+        else:
+            self._allowlists.move_to_end(key)
+        return cached
 
     def _keyword_ranking(self, text: str, k: int, condition: str, params: list[Any]) -> list[tuple[int, float]]:
         match = fts_query(text)
