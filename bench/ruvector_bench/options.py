@@ -11,7 +11,16 @@ FULL_EFS = (10, 16, 20, 32, 50, 64, 80, 128, 160, 200)
 QUICK_EFS = (16, 50, 128)
 HEADLINE_EF = 50  # HnswConfig's default ef_search, and a column of the reference figures
 RECALL_GOAL = 0.95  # the conformance suite's floor for recall@10
-SECTIONS = ("embed", "vector-ops", "hnsw", "filter", "pattern", "memory", "startup")  # in the order a run measures them
+SECTIONS = (
+    "embed",
+    "vector-ops",
+    "hnsw",
+    "filter",
+    "agent",
+    "pattern",
+    "memory",
+    "startup",
+)  # in the order a run measures them
 
 
 def ordered_sections(names: Iterable[str]) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ TARGETS: dict[str, Target] = {
     "quantize_int8_one": Target(1e-3, "quantize one 384-d embedding < 1 ms"),
     "quantize_binary_one": Target(1e-3, "quantize one 384-d embedding < 1 ms"),
     "pattern_match": Target(20e-3, "match_patterns for one query over 10,000 patterns < 20 ms"),
+    "memory_search_where": Target(10e-3, "Memory.search of a text with a where on one field, 100k items < 10 ms"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The filtered-search section on tiny data: the ground truth, each searcher's answers and
+"""The filtered-search and agent-memory sections: the ground truth, each searcher's answers and
 the figures it records. What they return is checked, never how fast."""
 
 from __future__ import annotations
@@ -83,3 +83,15 @@ def test_bench_command_records_every_selectivity(tmp_path: Path, bench: Bench) -
     assert set(ours) == {case_of(fraction) for fraction in SELECTIVITIES}
     assert all(f["recall"] >= 0.95 and " 0 of 20 queries short" in f["note"] for f in ours.values())
     assert any(f["engine"].startswith("post-filter") for f in figures)
+
+
+def test_bench_command_measures_the_memory_end_to_end(tmp_path: Path, bench: Bench) -> None:
+    out = tmp_path / "results"
+    arguments = ("--quick", "--queries", "20", "--only", "agent", "--backend", "native", "--backend", "onnx")
+    result = bench(*arguments, "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = {(f["case"], f["engine"]): f for f in json.loads((out / "results.json").read_text())["figures"]}
+    for case in ("memory_search_where", "memory_search", "memory_search_keyword", "memory_search_hybrid"):
+        assert figures[(case, "Memory (native)")]["stat"]["n"] == 19, "every query but the first is timed"
+    assert figures[("memory_add", "Memory (native)")]["note"].endswith("items/s")
+    assert ("memory_add", "embed_batch alone") in figures
