@@ -17,6 +17,7 @@ SECTIONS = (
     "hnsw",
     "filter",
     "agent",
+    "hybrid",
     "pattern",
     "memory",
     "startup",

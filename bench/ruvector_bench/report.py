@@ -35,6 +35,7 @@ CASE_ORDER = (
     "memory_search_keyword",
     "memory_search_hybrid",
     "memory_add",
+    "memory_hybrid_quality",
     "distance",
     "distance_kernels",
     "batch_distance",

@@ -18,7 +18,20 @@ from ruvector_core.errors import BackendUnavailableError, RuvectorError
 from ruvector_core.models import EmbedderConfig
 from ruvector_core.runtime import Runtime
 
-from . import agent, dataset, embedding, environment, filtered, hnsw, memory, pattern, startup, threadlimits, vectorops
+from . import (
+    agent,
+    dataset,
+    embedding,
+    environment,
+    filtered,
+    hnsw,
+    hybrid,
+    memory,
+    pattern,
+    startup,
+    threadlimits,
+    vectorops,
+)
 from .context import Context, Progress, Selection
 from .engines import EF_CONSTRUCTION, M, installed_peers
 from .options import BenchOptions
@@ -32,6 +45,7 @@ SECTIONS: dict[str, Callable[[Context], None]] = {
     "hnsw": hnsw.section,
     "filter": filtered.section,
     "agent": agent.section,
+    "hybrid": hybrid.section,
     "pattern": pattern.section,
     "memory": memory.section,
     "startup": startup.section,

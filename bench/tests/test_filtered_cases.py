@@ -95,3 +95,21 @@ def test_bench_command_measures_the_memory_end_to_end(tmp_path: Path, bench: Ben
         assert figures[(case, "Memory (native)")]["stat"]["n"] == 19, "every query but the first is timed"
     assert figures[("memory_add", "Memory (native)")]["note"].endswith("items/s")
     assert ("memory_add", "embed_batch alone") in figures
+
+
+def test_hybrid_task_scores_precision_and_the_first_relevant_rank() -> None:
+    from ruvector_bench.hybrid import precision_and_rank
+
+    assert precision_and_rank(["a", "b", "a"] + ["c"] * 7, "a") == (0.2, 1.0)
+    assert precision_and_rank(["b", "b", "a"] + ["c"] * 7, "a") == (0.1, 1 / 3)
+    assert precision_and_rank(["b"] * 10, "a") == (0.0, 0.0)
+
+
+def test_hybrid_task_labels_corpus_texts_by_module_and_refuses_other_texts() -> None:
+    from ruvector_bench.dataset import corpus_texts
+    from ruvector_bench.hybrid import modules_of
+
+    texts = corpus_texts()[:50]
+    modules = modules_of(texts)
+    assert modules is not None and len(modules) == 50 and all(m.endswith(".py") for m in modules)
+    assert modules_of(["not a docstring of the standard library"]) is None
