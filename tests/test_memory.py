@@ -154,6 +154,20 @@ def test_another_model_and_a_missing_store_are_refused(tmp_path: Path, memory: M
     assert not (tmp_path / "nothing").exists()
 
 
+def test_a_store_of_the_earlier_schema_is_refused_untouched(tmp_path: Path) -> None:
+    import sqlite3
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    db = sqlite3.connect(folder / "store.sqlite3")
+    db.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); CREATE TABLE passages (id TEXT);")
+    db.close()
+    before = (folder / "store.sqlite3").read_bytes()
+    with pytest.raises(StoreError, match="earlier ruvector"):
+        Memory.open(folder)
+    assert (folder / "store.sqlite3").read_bytes() == before
+
+
 def test_replacements_compact_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Upserts leave tombstones; once they outnumber the live items the index is rebuilt
     from the vectors kept in SQLite."""

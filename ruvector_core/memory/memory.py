@@ -223,7 +223,7 @@ class Memory:
                 rankings.append(self._vector_ranking(vector, depth, condition, params, filtered))
             if mode in ("keyword", "hybrid"):
                 depth = k if mode == "keyword" else max(k, HYBRID_DEPTH)
-                rankings.append(self._keyword_ranking(text, depth, condition, params))
+                rankings.append(self._keyword_ranking(text, depth, condition, params, filtered))
             if mode == "hybrid":
                 fused = reciprocal_rank_fusion([[str(r) for r, _ in ranking] for ranking in rankings], k)
                 ranked = [(int(r), score) for r, score in fused]
@@ -352,16 +352,29 @@ class Memory:
             self._allowlists.move_to_end(key)
         return cached
 
-    def _keyword_ranking(self, text: str, k: int, condition: str, params: list[Any]) -> list[tuple[int, float]]:
+    def _keyword_ranking(
+        self, text: str, k: int, condition: str, params: list[Any], filtered: bool
+    ) -> list[tuple[int, float]]:
+        """The ``k`` best BM25 matches among the items the filter allows. FTS5 ranks every
+        match anyway; the filter is the same prepared allowlist vector recall uses, checked
+        as the ranked matches stream by, instead of evaluating the JSON filter per match."""
         match = fts_query(text)
         if match is None:
             return []
+        allowed = self._allowlist(condition, params).ids if filtered else None
         rows = self._storage.db.execute(
-            "SELECT items.rowid, bm25(items_fts) FROM items_fts JOIN items ON items.rowid = items_fts.rowid "
-            f"WHERE items_fts MATCH ? AND {condition} ORDER BY bm25(items_fts) LIMIT ?",
-            [match, *params, k],
-        ).fetchall()
-        return [(int(r), -float(score)) for r, score in rows]
+            "SELECT rowid, bm25(items_fts) FROM items_fts WHERE items_fts MATCH ? ORDER BY bm25(items_fts)", [match]
+        )
+        ranked: list[tuple[int, float]] = []
+        try:
+            for row, score in rows:
+                if allowed is None or str(row) in allowed:
+                    ranked.append((int(row), -float(score)))
+                    if len(ranked) == k:
+                        break
+        finally:
+            rows.close()  # the rest of the ranking is not needed
+        return ranked
 
     def _rows(self, rowids: list[int]) -> dict[int, tuple[Any, ...]]:
         if not rowids:

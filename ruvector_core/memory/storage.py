@@ -78,6 +78,12 @@ class Storage:
             cls.require_existing(folder)
         folder.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(folder / DB_NAME, isolation_level=None, check_same_thread=False)
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'passages'").fetchone():
+            db.close()
+            raise StoreError(
+                f"store {folder} was written by an earlier ruvector (passages, schema 1); "
+                "index its files again into a new folder with `ruvector index PATH --db NEW`"
+            )
         db.executescript(SCHEMA)
         initial = hnsw or HnswConfig(dimensions=dimensions)
         db.executemany(  # a no-op for an existing store; concurrent creators agree on one
