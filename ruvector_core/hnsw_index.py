@@ -97,7 +97,7 @@ class AllowList:
     def mask_for(self, index: HnswIndex, graph: HnswGraph, writes: int) -> tuple[np.ndarray, int]:
         """The backend's mask and how many live nodes it allows, prepared again if stale."""
         if index is not self._index or writes != self._writes:
-            self._mask = graph.allow_mask(sorted(self.ids))
+            self._mask = graph.allow_mask(list(self.ids))
             self._count = int(np.count_nonzero(self._mask))
             self._index, self._writes = index, writes
         return self._mask, self._count

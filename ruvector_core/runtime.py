@@ -118,12 +118,10 @@ class Runtime:
 
     @property
     def vector_ops(self) -> VectorOps:
-        with self._load_lock:
-            if "vector_ops" not in self._cache:
-                kernels, name = self._serve("vector_ops", "ruvector_vector_ops", VectorKernels)
-                self._cache["vector_ops"] = VectorOps(kernels, name)
-            ops: VectorOps = self._cache["vector_ops"]
-            return ops
+        ops: VectorOps = self._once(
+            "vector_ops", lambda: VectorOps(*self._serve("vector_ops", "ruvector_vector_ops", VectorKernels))
+        )
+        return ops
 
     def hnsw(self, config: HnswConfig) -> HnswIndex:
         graph, name = self._serve("hnsw", "ruvector_hnsw_index", HnswGraph, config=config)
@@ -152,16 +150,25 @@ class Runtime:
         factory = Runtime._learning_facade
         if factory is None:
             raise CapabilityUnavailableError("learning needs its package: import ruvector_core.learning")
-        with self._load_lock:
-            if "learning" not in self._cache:
-                kernels, name = self._serve("learning", "ruvector_learning", LearningKernels)
-                self._cache["learning"] = factory(kernels, name, self)
-            return self._cache["learning"]
+        return self._once(
+            "learning", lambda: factory(*self._serve("learning", "ruvector_learning", LearningKernels), self)
+        )
 
     @classmethod
     def use_learning_facade(cls, factory: LearningFacadeFactory) -> None:
         """Set what ``learning`` builds from a backend's kernels (the learning package calls this)."""
         cls._learning_facade = factory
+
+    def _once(self, capability: str, build: Callable[[], Any]) -> Any:
+        """The capability object built on first use and kept: read without the lock (it is
+        asked for on every ``rt.vector_ops.distance(...)``), built under it, once."""
+        cached = self._cache.get(capability)
+        if cached is None:
+            with self._load_lock:
+                cached = self._cache.get(capability)
+                if cached is None:
+                    cached = self._cache[capability] = build()
+        return cached
 
     # -- ranking and loading -----------------------------------------------------------
 
