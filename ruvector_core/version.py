@@ -17,4 +17,4 @@ def distribution_version(distribution: str) -> str:
         return UNKNOWN_VERSION
 
 
-__version__ = distribution_version("ruvector-core")
+__version__ = distribution_version("ruvec")

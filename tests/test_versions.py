@@ -15,12 +15,12 @@ import ruvector_core
 ROOT = Path(__file__).resolve().parents[1]
 MEMBERS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
 PACKAGES = {
-    "ruvector-conformance": None,
-    "ruvector-bench": None,
-    "ruvector-onnx": "ruvector_onnx",
-    "ruvector-numba": "ruvector_numba",
-    "ruvector-native": "ruvector_native",
-    "ruvector-wasm": "ruvector_wasm",
+    "ruvec-conformance": None,
+    "ruvec-bench": None,
+    "ruvec-onnx": "ruvector_onnx",
+    "ruvec-numba": "ruvector_numba",
+    "ruvec-native": "ruvector_native",
+    "ruvec-wasm": "ruvector_wasm",
 }
 
 
@@ -39,7 +39,7 @@ def test_every_distribution_carries_the_core_version(member: str) -> None:
 @pytest.mark.parametrize(("distribution", "package"), [(d, p) for d, p in PACKAGES.items() if p])
 def test_package_versions_are_read_from_metadata(distribution: str, package: str) -> None:
     assert importlib.import_module(package).__version__ == version(distribution)
-    assert ruvector_core.__version__ == version("ruvector-core")
+    assert ruvector_core.__version__ == version("ruvec")
 
 
 def test_the_workspace_lists_every_distribution() -> None:

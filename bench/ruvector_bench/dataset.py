@@ -133,7 +133,7 @@ def embed_corpus(
 
 
 def fixture_embeddings() -> Embeddings | None:
-    """The 3,200-row fixture of ruvector-conformance (first 3,200 corpus rows), if installed."""
+    """The 3,200-row fixture of ruvec-conformance (first 3,200 corpus rows), if installed."""
     if find_spec("ruvector_conformance") is None:
         return None
     data = files("ruvector_conformance") / "data"
@@ -143,7 +143,7 @@ def fixture_embeddings() -> Embeddings | None:
         vectors=vectors,
         texts=texts,
         source="fixture",
-        description="ruvector-conformance fixture: first 3,200 stdlib passages, all-MiniLM-L6-v2 int8, float16",
+        description="ruvec-conformance fixture: first 3,200 stdlib passages, all-MiniLM-L6-v2 int8, float16",
     )
 
 

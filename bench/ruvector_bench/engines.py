@@ -363,7 +363,7 @@ def installed_peers() -> tuple[list[IndexEngine], dict[str, str]]:
     missing: dict[str, str] = {}
     for name, (module, factory) in PEERS.items():
         if find_spec(module) is None:
-            missing[name] = f"{module} is not installed (pip install 'ruvector-core[bench]')"
+            missing[name] = f"{module} is not installed (pip install 'ruvec[bench]')"
             continue
         try:
             engines.append(factory())

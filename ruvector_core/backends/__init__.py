@@ -1,1 +1,1 @@
-"""Backends that ship inside ruvector-core (registered through entry points like any other)."""
+"""Backends that ship inside ruvec (registered through entry points like any other)."""

@@ -1,8 +1,8 @@
 """The ``ruvector`` command line.
 
 The memory commands and ``backends`` are the core's own. Other distributions add commands
-through the ``ruvector.commands`` entry-point group (``ruvector-bench`` adds ``bench``,
-``ruvector-conformance`` adds ``conformance``): each entry point names a function that
+through the ``ruvector.commands`` entry-point group (``ruvec-bench`` adds ``bench``,
+``ruvec-conformance`` adds ``conformance``): each entry point names a function that
 takes the ``typer.Typer`` app and registers its commands on it.
 """
 

@@ -8,7 +8,7 @@ backend; it must not import the compiled extension. The hook implementations liv
 from ruvector_core.models import BackendSpec
 from ruvector_core.version import distribution_version
 
-__version__ = distribution_version("ruvector-native")
+__version__ = distribution_version("ruvec-native")
 
 SPEC = BackendSpec(
     name="native",

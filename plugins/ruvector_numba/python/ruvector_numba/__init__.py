@@ -8,7 +8,7 @@ which the runtime imports the first time one of the capabilities below is asked 
 from ruvector_core.models import BackendSpec
 from ruvector_core.version import distribution_version
 
-__version__ = distribution_version("ruvector-numba")
+__version__ = distribution_version("ruvec-numba")
 
 SPEC = BackendSpec(
     name="numba",

@@ -39,7 +39,7 @@ def warm_up() -> float:
         index.search(small[0], k=3, allow=filtered)
         index.search_batch(rng.standard_normal((16, 16)).astype(np.float32), k=3, allow=filtered)
     elapsed = time.perf_counter() - start
-    print(f"ruvector-numba kernels ready in {elapsed:.1f} s; cache: {_cachedir.configure() or 'disabled'}")
+    print(f"ruvec-numba kernels ready in {elapsed:.1f} s; cache: {_cachedir.configure() or 'disabled'}")
     return elapsed
 
 

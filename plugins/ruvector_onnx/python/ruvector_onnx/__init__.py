@@ -7,7 +7,7 @@ backend; onnxruntime is imported when an embedder is first asked for (``.plugin`
 from ruvector_core.models import BackendSpec
 from ruvector_core.version import distribution_version
 
-__version__ = distribution_version("ruvector-onnx")
+__version__ = distribution_version("ruvec-onnx")
 
 SPEC = BackendSpec(
     name="onnx",

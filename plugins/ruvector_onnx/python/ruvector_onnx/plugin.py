@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 @hookimpl
 def ruvector_backend_info() -> BackendInfo:
     missing = [name for name in ("onnxruntime", "tokenizers") if find_spec(name) is None]
-    reason = f"{' and '.join(missing)} not installed: pip install 'ruvector-core[embeddings]'" if missing else None
+    reason = f"{' and '.join(missing)} not installed: pip install 'ruvec[embeddings]'" if missing else None
     return BackendInfo.from_spec(SPEC, reason)
 
 

@@ -8,7 +8,7 @@ backend; it must not import wasmtime. The hook implementations live in
 from ruvector_core.models import BackendSpec
 from ruvector_core.version import distribution_version
 
-__version__ = distribution_version("ruvector-wasm")
+__version__ = distribution_version("ruvec-wasm")
 
 SPEC = BackendSpec(
     name="wasm",

@@ -23,7 +23,7 @@ from ruvector_core.models import EmbedderConfig
 from .download import fetch
 from .integrity import verify, verify_bytes
 
-INSTALL_HINT = "install it with: pip install 'ruvector-core[embeddings]'"
+INSTALL_HINT = "install it with: pip install 'ruvec[embeddings]'"
 URL_SCHEMES = ("http://", "https://", "file://")
 
 
