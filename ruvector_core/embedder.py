@@ -14,11 +14,16 @@ from .protocols import Embedder as BackendEmbedder
 
 
 class Embedder:
+    """What ``rt.embedder()`` hands out: checks its input and calls the serving backend."""
+
     def __init__(self, embedder: BackendEmbedder, backend: str, config: EmbedderConfig) -> None:
         self._embedder: BackendEmbedder | None = embedder
         self.backend = backend
         self.config = config
         self.dimensions = int(embedder.dimensions)
+        #: the most tokens of one text the model reads (its markers not counted); the
+        #: rest of a longer text does not change its embedding
+        self.max_tokens = int(embedder.max_tokens)
         self._lock = threading.Lock()
 
     def embed(self, text: str) -> np.ndarray:
@@ -34,6 +39,19 @@ class Embedder:
         if not checked:
             return np.empty((0, self.dimensions), dtype=np.float32)
         return self._backend().embed_batch(checked)
+
+    def token_spans(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """For each text, the character span ``[start, end)`` of each of its tokens, with no
+        length limit: int64 arrays of shape (n, 2). ``len(spans) > max_tokens`` means the
+        model reads only the text up to ``spans[max_tokens - 1, 1]``."""
+        if isinstance(texts, str):
+            raise InvalidInputError("token_spans takes a sequence of strings")
+        checked = [_check_text(t) for t in texts]
+        return self._backend().token_spans(checked) if checked else []
+
+    def token_count(self, text: str) -> int:
+        """How many tokens ``text`` has (markers not counted), however long it is."""
+        return len(self.token_spans([text])[0])
 
     def close(self) -> None:
         with self._lock:
