@@ -338,8 +338,8 @@ def test_cli_index_then_query(tmp_path: Path) -> None:
     _write(docs, "notes.txt", "Bring an umbrella when it rains.", "Tea is best brewed with fresh water.")
     indexed = run_cli("index", str(docs), "--db", str(tmp_path / "db"), "--no-progress")
     assert indexed.returncode == 0, indexed.stderr
-    assert "indexed 1 files (2 passages)" in indexed.stdout
+    assert "indexed 1 file (2 passages)" in indexed.stdout
     answer = run_cli("query", "weather and rain", "--db", str(tmp_path / "db"), "-k", "1")
-    assert answer.returncode == 0 and "notes.txt ¶1" in answer.stdout
+    assert answer.returncode == 0 and "notes.txt #1" in answer.stdout
     vector = json.loads(run_cli("embed", "hello").stdout)
     assert len(vector) == 384
