@@ -48,7 +48,7 @@ def test_failing_plugins_are_recorded_and_skipped(install_toys) -> None:
     assert set(info) == {"numpy", "onnx", *FAILING, *OTHERS}
     assert not info["import_fails"].usable
     assert "cannot open shared object file" in info["import_fails"].reason
-    assert info["not_usable"].reason == "needs AVX-512, this CPU has none"
+    assert info["not_usable"].reason.startswith("needs AVX-512, this CPU has none")
     assert "the spec module itself is broken" in info["spec_broken"].reason
     assert "ModuleNotFoundError" in info["spec_missing"].reason
     assert rt.backend == "numpy", "the runtime serves from the backends that work"

@@ -43,8 +43,10 @@ def index(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every file skipped and why")] = False,
 ) -> None:
-    """Embed the text in PATHS into the store at --db (namespace "files"): each paragraph a
-    passage, long ones cut into overlapping windows the model reads whole."""
+    """Embed the text files in PATHS into the store at --db (namespace "files").
+
+    Each paragraph is a passage; a long one is cut into overlapping windows the model reads
+    whole. Files that are not text (by their content) are skipped and counted."""
     check_paths(paths)  # before the store is opened: a wrong path leaves nothing behind
     with Memory.open(db, model=model, progress=progress) as memory:
         report = index_files(memory, paths)
@@ -100,8 +102,9 @@ def query(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the items of the store that best match TEXT (the table shows the start of each
-    text; --json has all of it)."""
+    """Print the items of the store that best match TEXT.
+
+    The table shows the start of each text; --json has all of it."""
     if mode not in SEARCH_MODES:
         raise InvalidInputError(f"--mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
     if not text.strip():
