@@ -21,6 +21,7 @@ from ruvector_core.corpus import stdlib_passages
 from ruvector_core.memory import Memory
 from ruvector_core.memory.passages import split_passages, windows
 from ruvector_core.memory.sniff import NotText, Text, sniff
+from ruvector_core.memory.walk import walk
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 
@@ -210,3 +211,23 @@ def test_queries_empty_long_and_with_a_model(tmp_path: Path) -> None:
     assert named.returncode == 0 and json.loads(named.stdout)["results"][0]["text"].startswith("Ana")
     other = ruvector("query", "tea", "--db", str(db), "--model", str(tmp_path / "no-such-model"))
     assert other.returncode == 1 and other.stderr.startswith("error:") and "Traceback" not in other.stderr
+
+
+def test_links_are_followed_once_and_loops_reported(tmp_path: Path) -> None:
+    shared, notes = tmp_path / "shared", tmp_path / "notes"
+    (shared / "deep").mkdir(parents=True)
+    notes.mkdir()
+    (shared / "deep" / "a.md").write_text("a", "utf-8")
+    (notes / "b.txt").write_text("b", "utf-8")
+    (notes / "shared").symlink_to(shared, target_is_directory=True)  # outside: followed
+    (notes / "shared-again").symlink_to(shared, target_is_directory=True)  # walked already
+    (shared / "deep" / "back").symlink_to(shared, target_is_directory=True)  # a loop inside the target
+    (notes / "gone").symlink_to(tmp_path / "nowhere")
+    (notes / "b-link.txt").symlink_to(notes / "b.txt")  # the same file twice: once
+    found = walk([notes])
+    assert found.files == [(notes / "b.txt").resolve(), (shared / "deep" / "a.md").resolve()]
+    reasons = {path.name: why for path, why in found.links}
+    assert reasons.keys() == {"back", "gone", "shared-again"}
+    assert reasons["back"].startswith("symbolic link loop") and "walked already" in reasons["shared-again"]
+    assert reasons["gone"].startswith("broken symbolic link")
+    assert shared.resolve() in found.folders

@@ -68,6 +68,7 @@ def index_files(memory: Memory, paths: Iterable[str | Path]) -> IndexReport:
     indexed = memory.distinct("source", "sha256", "split", namespace=FILES_NAMESPACE)
     known_sources = {source for source, _, _ in indexed}
     skipped = [Skipped(path, "link not followed", why) for path, why in found.links]
+    skipped += [Skipped(path, "unreadable", why) for path, why in found.unreadable]
     skipped += [Skipped(path, "not a text type", f"suffix {path.suffix or '(none)'}") for path in found.other_types]
     texts: list[str] = []
     ids: list[str] = []

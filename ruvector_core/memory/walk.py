@@ -22,12 +22,14 @@ TEXT_SUFFIXES = frozenset({".txt", ".md", ".rst", ".text"})
 
 @dataclass
 class Walk:
-    """The candidate files (resolved, each once, in a stable order), the folders named, and
-    what was passed over: ``(path, why)`` for links and files of other types."""
+    """The candidate files (resolved, each once, in a stable order), the folders walked, and
+    what was passed over: ``(path, why)`` for links not followed and folders that could not
+    be read, and the files of other types."""
 
     files: list[Path] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)
     links: list[tuple[Path, str]] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
     other_types: list[Path] = field(default_factory=list)
 
 
@@ -67,7 +69,7 @@ def _walk_folder(folder: Path, walked: set[tuple[int, int]], seen: set[Path], fo
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
-        found.links.append((folder, f"cannot be read: {exc.strerror or exc}"))
+        found.unreadable.append((folder, f"folder cannot be read: {exc.strerror or exc}"))
         return
     for entry in entries:
         path = Path(entry.path)
