@@ -36,8 +36,8 @@ Recall = Callable[[np.ndarray, Sequence[str], int], list[list[tuple[str, str]]]]
 #: InfoNCE measured better than squared error on both feedback tasks of the benchmark
 #: (``ruvector bench --only learning``); the other settings were chosen on the same tasks.
 DEFAULT_LORA = LoRAConfig(
-    rank=16,
-    alpha=32.0,
+    rank=32,
+    alpha=64.0,
     learning_rate=3e-3,
     epochs=30,
     batch_size=128,
@@ -54,7 +54,7 @@ class LearnConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     lora: LoRAConfig = DEFAULT_LORA
-    ewc_lambda: float = Field(default=100.0, ge=0, description="weight of the EWC penalty toward earlier lessons")
+    ewc_lambda: float = Field(default=1000.0, ge=0, description="weight of the EWC penalty toward earlier lessons")
     fisher_decay: float = Field(default=0.9, ge=0, le=1, description="how much older lessons' Fisher weighs")
     holdout: float = Field(default=0.2, ge=0, lt=1, description="share of the feedback held back to check")
     min_holdout: int = Field(default=20, ge=1, description="held-back events needed to judge an adapter")
