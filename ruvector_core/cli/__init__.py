@@ -1,9 +1,10 @@
 """The ``ruvector`` command line.
 
-The memory commands and ``backends`` are the core's own. Other distributions add commands
-through the ``ruvector.commands`` entry-point group (``ruvec-bench`` adds ``bench``,
-``ruvec-conformance`` adds ``conformance``): each entry point names a function that
-takes the ``typer.Typer`` app and registers its commands on it.
+The memory commands, ``mcp`` (the memory as an MCP server) and ``backends`` are the
+core's own. Other distributions add commands through the ``ruvector.commands`` entry-point
+group (``ruvec-bench`` adds ``bench``, ``ruvec-conformance`` adds ``conformance``): each
+entry point names a function that takes the ``typer.Typer`` app and registers its commands
+on it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 
 from ..errors import RuvectorError
 from .backends import backends
+from .mcp import mcp
 from .memory import add, embed, forget, index, query, stats
 
 COMMANDS_GROUP = "ruvector.commands"
@@ -34,6 +36,7 @@ app.command()(forget)
 app.command()(stats)
 app.command()(embed)
 app.command()(backends)
+app.command()(mcp)
 
 
 def _add_installed_commands() -> None:
