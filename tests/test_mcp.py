@@ -5,6 +5,7 @@ arguments that must come back as tool errors and leave the store as it was."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -163,6 +164,12 @@ async def test_remember_recall_forget_and_stats_over_http(http_server: tuple[str
     assert len(snapshot(folder)[1]) == 4
 
 
+def nested(where: dict[str, Any], depth: int) -> dict[str, Any]:
+    for _ in range(depth):
+        where = {"$not": where}
+    return where
+
+
 HOSTILE: list[tuple[str, dict[str, Any], str]] = [
     ("recall", {"query": "tea", "k": "many"}, "valid integer"),
     ("recall", {"query": "tea", "k": 10**12}, "less than or equal to 100"),
@@ -180,6 +187,9 @@ HOSTILE: list[tuple[str, dict[str, Any], str]] = [
     ("recall", {"query": "tea", "where": {"$where": "1 = 1"}}, "$where"),
     ("recall", {"query": "tea", "where": {"year": {"$gt": [1, 2]}}}, "$gt"),
     ("recall", {"query": "tea", "where": "DROP TABLE items"}, "valid dictionary"),
+    ("recall", {"query": "tea", "where": {"year": 10**30}}, "64 bits"),
+    ("recall", {"query": "tea", "where": nested({"year": 1}, 60)}, "$not"),
+    ("recall", {"query": "tea", "where": {"user": {"$in": ["x" * 100] * 1000}}}, "at most 65536"),
     ("recall", {"query": "tea", "mode": "semantic"}, "'vector', 'keyword' or 'hybrid'"),
     ("remember", {"text": "x" * 1_000_000}, "at most 16384 characters"),
     ("remember", {"text": ""}, "at least 1 character"),
@@ -188,6 +198,7 @@ HOSTILE: list[tuple[str, dict[str, Any], str]] = [
     ("remember", {"text": "fine", "namespace": "x" * 65}, "should match pattern"),
     ("remember", {"text": "fine", "metadata": [1, 2]}, "valid dictionary"),
     ("remember", {"text": "fine", "metadata": "user=ana"}, "valid dictionary"),
+    ("remember", {"text": "fine", "metadata": {"blob": "x" * 1_000_000}}, "at most 65536"),
     ("forget", {}, "give ids or where"),
     ("forget", {"namespace": "default"}, "give ids or where"),
     ("forget", {"ids": "f1"}, "valid list"),
@@ -211,6 +222,23 @@ async def test_hostile_arguments_are_tool_errors_and_change_nothing(http_server:
         assert snapshot(folder) == before, "no hostile call wrote anything"
         alive = await client.call_tool("recall", {"query": "peanut allergy", "k": 1})
         assert alive.structured_content["hits"][0]["id"] == "f1", "the server still serves"
+
+
+@pytest.mark.asyncio
+async def test_concurrent_clients_are_all_served(http_server: tuple[str, Path]) -> None:
+    url, folder = http_server
+    async with http_client(url) as writer, http_client(url) as reader:
+        writes = [writer.call_tool("remember", {"text": f"burst note {i}", "namespace": "burst"}) for i in range(8)]
+        reads = [
+            reader.call_tool("recall", {"query": "peanut allergy", "k": 1, "namespace": "default"}) for _ in range(16)
+        ]
+        results = await asyncio.gather(*writes, *reads)
+        assert not any(r.is_error for r in results)
+        assert len({r.structured_content["id"] for r in results[:8]}) == 8
+        assert all(r.structured_content["hits"][0]["id"] == "f1" for r in results[8:])
+        cleared = await writer.call_tool("forget", {"where": {}, "namespace": "burst"})
+        assert cleared.structured_content == {"removed": 8}
+    assert {ns for ns, *_ in snapshot(folder)[1]} == {"default"}
 
 
 def test_http_requests_without_the_right_token_get_401(http_server: tuple[str, Path]) -> None:

@@ -9,9 +9,10 @@ back as tool errors.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..memory import MemoryHit
 from ..models import IndexStats
@@ -22,6 +23,22 @@ MAX_K = 100
 MAX_TEXT = 16_384
 #: the most ids one forget names
 MAX_IDS = 1_000
+#: the longest metadata object or filter, written as JSON
+MAX_JSON = 65_536
+
+
+def _bounded_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Refuse a metadata object or filter too large to be a memory's label."""
+    if value is None:
+        return None
+    try:
+        size = len(json.dumps(value))
+    except RecursionError:
+        raise ValueError("the object is nested too deeply") from None
+    if size > MAX_JSON:
+        raise ValueError(f"the object has {size} characters as JSON; at most {MAX_JSON}")
+    return value
+
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, description="the text to remember")]
 Query = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, description="what to look for, in words")]
@@ -34,10 +51,12 @@ Namespace = Annotated[
 ]
 Metadata = Annotated[
     dict[str, Any] | None,
+    AfterValidator(_bounded_json),
     Field(description='a JSON object stored with the item, e.g. {"user": "ana", "year": 2025}'),
 ]
 Where = Annotated[
     dict[str, Any] | None,
+    AfterValidator(_bounded_json),
     Field(
         description='a metadata filter: {"user": "ana"}, {"year": {"$gte": 2024}}; operators '
         "$eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not"
