@@ -31,8 +31,8 @@ def serve(
     read_only: bool = False,
     model: str | None = None,
 ) -> None:
-    """Serve the memory in folder ``db``. A read-only server needs an existing store and
-    offers no tool that writes; HTTP on a non-loopback ``host`` needs a ``token``."""
+    """Serve the memory in folder ``db``. A read-only server needs an existing store, opens
+    it read-only and offers no tool that writes; HTTP on a non-loopback ``host`` needs a ``token``."""
     if transport == "http":
         check_binding(host, token)  # before the model loads: a refused start is immediate
     asyncio.run(_serve(Path(db), transport, host, port, token, read_only, model))
@@ -42,7 +42,7 @@ async def _serve(
     db: Path, transport: Transport, host: str, port: int, token: str | None, read_only: bool, model: str | None
 ) -> None:
     # progress bars would write to stdout, which is the stdio transport's channel
-    async with await AsyncMemory.open(db, model=model, progress=False, create=not read_only) as memory:
+    async with await AsyncMemory.open(db, model=model, progress=False, read_only=read_only) as memory:
         server = build_server(memory, read_only=read_only)
         if transport == "stdio":
             await server.run_stdio_async()

@@ -60,7 +60,8 @@ class AsyncMemory:
     @classmethod
     async def open(cls, path: str | Path, **options: Any) -> AsyncMemory:
         """Open (or create) the memory in folder ``path`` on a new worker thread; ``options``
-        are those of ``Memory.open`` (``model``, ``runtime``, ``hnsw``, ``progress``, ``create``)."""
+        are those of ``Memory.open`` (``model``, ``runtime``, ``hnsw``, ``progress``, ``create``,
+        ``read_only``)."""
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ruvector-memory")
         try:
             memory = await asyncio.get_running_loop().run_in_executor(
