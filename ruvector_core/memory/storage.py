@@ -177,8 +177,7 @@ class Storage:
         if self._writing:
             yield
             return
-        if self.read_only:
-            raise StoreError(f"store {self.folder} is open read-only; nothing was written")
+        self._refuse_if_read_only()
         with FileLock(str(self.folder / LOCK_NAME)):
             self.db.execute("BEGIN IMMEDIATE")
             self._writing = True
@@ -202,6 +201,30 @@ class Storage:
                 raise
             finally:
                 self._writing = False
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """A durable change to SQLite alone (feedback, adapters, patterns), under the same
+        writer lock: it never touches the index, so no index file is written for it."""
+        if self._writing:
+            yield
+            return
+        self._refuse_if_read_only()
+        with FileLock(str(self.folder / LOCK_NAME)):
+            self.db.execute("BEGIN IMMEDIATE")
+            self._writing = True
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            finally:
+                self._writing = False
+
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise StoreError(f"store {self.folder} is open read-only; nothing was written")
 
     def _refresh_holding_lock(self) -> None:
         """``refresh`` where nobody can replace the file: a missing one is damage."""
