@@ -32,7 +32,10 @@ async def open_with_facts(folder: Path) -> AsyncMemory:
 
 
 def test_every_coroutine_has_the_memory_method_signature() -> None:
-    for name in ("add", "upsert", "delete", "get", "count", "namespaces", "distinct", "search"):
+    public = {name for name in vars(Memory) if not name.startswith("_")}
+    # close is aclose; index and writing are reached through run; folder is an attribute
+    assert public - set(vars(AsyncMemory)) == {"close", "index", "writing", "folder"}
+    for name in public - {"open", "close", "writing", "index", "folder"}:
         method = getattr(AsyncMemory, name)
         assert inspect.iscoroutinefunction(method), name
         assert inspect.signature(method) == inspect.signature(getattr(Memory, name)), name
@@ -65,6 +68,13 @@ async def test_methods_work_as_on_memory(tmp_path: Path) -> None:
         assert await memory.count() == 3
         stats = await memory.run(lambda m: m.index.stats())
         assert stats.count == 3
+        first = await memory.feedback("what does Ana drink?", "f0", 1.0)
+        assert await memory.feedback("what does Ana drink?", "f0", success=False) == first + 1
+        with pytest.raises(rv.InvalidInputError, match="holds no item"):
+            await memory.feedback("what does Ana drink?", "gone", 1.0)
+        assert await memory.adapters() == []
+        with pytest.raises(rv.InvalidInputError, match="nothing to roll back"):
+            await memory.rollback()
 
 
 @pytest.mark.asyncio

@@ -21,6 +21,8 @@ def test_a_read_only_memory_reads_and_refuses_writes(tmp_path: Path) -> None:
                 lambda: reader.add("Cy likes chess."),
                 lambda: reader.upsert("Ana now prefers coffee.", ids=["x"]),
                 lambda: reader.delete(where={"u": "bo"}),
+                lambda: reader.feedback("who has an allergy?", reader.search("peanuts", k=1)[0].id, 1.0),
+                lambda: reader.activate(None),
             ):
                 with pytest.raises(StoreError, match="read-only; nothing was written"):
                     write()

@@ -89,6 +89,12 @@ class AsyncMemory:
     namespaces = _in_worker(Memory.namespaces)
     distinct = _in_worker(Memory.distinct)
     search = _in_worker(Memory.search)
+    feedback = _in_worker(Memory.feedback)
+    learn = _in_worker(Memory.learn)
+    adapters = _in_worker(Memory.adapters)
+    activate = _in_worker(Memory.activate)
+    rollback = _in_worker(Memory.rollback)
+    patterns = _in_worker(Memory.patterns)
 
     async def aclose(self) -> None:
         """Close the memory once every call awaited before has finished; closing twice is fine."""
