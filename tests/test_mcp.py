@@ -41,7 +41,7 @@ FACTS = [
     ("Bo plays the cello in an orchestra.", {"user": "bo", "year": 2025}),
     ("The team standup moved to 9:30.", {"user": "team", "year": 2025}),
 ]
-ALL_TOOLS = {"remember", "recall", "forget", "stats"}
+ALL_TOOLS = {"remember", "recall", "forget", "feedback", "stats"}
 
 
 def make_store(folder: Path) -> Path:
@@ -50,15 +50,16 @@ def make_store(folder: Path) -> Path:
     return folder
 
 
-def snapshot(folder: Path) -> tuple[str, list[tuple[Any, ...]]]:
-    """The committed generation and every item, read straight from SQLite."""
+def snapshot(folder: Path) -> tuple[str, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The committed generation, every item and every feedback event, read straight from SQLite."""
     db = sqlite3.connect(f"file:{folder / 'store.sqlite3'}?mode=ro", uri=True)
     try:
         (generation,) = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         rows = db.execute("SELECT namespace, id, text, metadata FROM items ORDER BY namespace, id").fetchall()
+        events = db.execute("SELECT seq, namespace, item_id, query, reward FROM feedback ORDER BY seq").fetchall()
     finally:
         db.close()
-    return generation, rows
+    return generation, rows, events
 
 
 def free_port() -> int:
@@ -158,10 +159,20 @@ async def test_remember_recall_forget_and_stats_over_http(http_server: tuple[str
         assert stats["model"] == "all-MiniLM-L6-v2" and stats["read_only"] is False
         assert stats["index"]["count"] == 5 and set(stats["served_by"]) == {"embeddings", "hnsw"}
 
+        liked = await client.call_tool("feedback", {"query": "who cannot eat nuts?", "id": "f1", "reward": 0.8})
+        assert text_json(liked) == liked.structured_content
+        assert liked.structured_content == {**liked.structured_content, "id": "f1", "namespace": "default"}
+        disliked = await client.call_tool(
+            "feedback", {"query": "where does Cy live?", "id": new_id, "success": False, "namespace": "people"}
+        )
+        assert disliked.structured_content["seq"] == liked.structured_content["seq"] + 1
+
         forgotten = await client.call_tool("forget", {"ids": [new_id], "namespace": "people"})
         assert forgotten.structured_content == {"removed": 1}
         assert (await client.call_tool("forget", {"where": {"user": "cy"}})).structured_content == {"removed": 0}
-    assert len(snapshot(folder)[1]) == 4
+    _, items, events = snapshot(folder)
+    assert len(items) == 4
+    assert [(e[2], e[4]) for e in events[-2:]] == [("f1", 0.8), (new_id, -1.0)], "feedback is durable"
 
 
 def nested(where: dict[str, Any], depth: int) -> dict[str, Any]:
@@ -206,6 +217,13 @@ HOSTILE: list[tuple[str, dict[str, Any], str]] = [
     ("forget", {"ids": [f"i{n}" for n in range(1001)]}, "at most 1000 items"),
     ("forget", {"where": {"user": {"$nope": 1}}}, "unknown operator '$nope'"),
     ("forget", {"ids": ["f1"], "namespace": "/etc"}, "should match pattern"),
+    ("feedback", {"query": "tea", "id": "f0", "reward": 5}, "less than or equal to 1"),
+    ("feedback", {"query": "tea", "id": "f0", "reward": "great"}, "valid number"),
+    ("feedback", {"query": "tea", "id": "f0"}, "give either reward"),
+    ("feedback", {"query": "tea", "id": "f0", "reward": 1, "success": True}, "give either reward"),
+    ("feedback", {"query": "tea", "id": "nobody", "reward": 1}, "holds no item 'nobody'"),
+    ("feedback", {"query": "tea", "id": "f0", "reward": 1, "namespace": "../x"}, "should match pattern"),
+    ("feedback", {"query": "", "id": "f0", "reward": 1}, "at least 1 character"),
     ("drop_everything", {}, "Unknown tool"),
 ]
 
@@ -314,7 +332,11 @@ async def test_read_only_offers_no_writing_tool_and_writes_nothing(tmp_path: Pat
     async with stdio_client("--db", str(folder), "--read-only") as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert names == {"recall", "stats"} and not names & set(WRITING_TOOLS)
-        for tool, arguments in (("remember", {"text": "sneaky"}), ("forget", {"where": {}})):
+        for tool, arguments in (
+            ("remember", {"text": "sneaky"}),
+            ("forget", {"where": {}}),
+            ("feedback", {"query": "tea", "id": "f0", "reward": 1}),
+        ):
             assert "Unknown tool" in error_text(await client.call_tool(tool, arguments))
         assert (await client.call_tool("recall", {"query": "tea", "k": 1})).structured_content["hits"][0]["id"] == "f0"
         assert (await client.call_tool("stats", {})).structured_content["read_only"] is True

@@ -91,6 +91,16 @@ class Forgotten(BaseModel):
     removed: int
 
 
+class FeedbackRecorded(BaseModel):
+    """The feedback event ``feedback`` recorded: its sequence number, for the item it names."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    id: str
+    namespace: str
+
+
 class Stats(BaseModel):
     """What the memory holds and what serves it."""
 

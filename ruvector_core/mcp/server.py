@@ -26,6 +26,7 @@ from ..version import __version__
 from .schema import (
     MAX_IDS,
     MAX_K,
+    FeedbackRecorded,
     Forgotten,
     ItemId,
     Metadata,
@@ -39,11 +40,12 @@ from .schema import (
 )
 
 T = TypeVar("T")
-WRITING_TOOLS = ("remember", "forget")
+WRITING_TOOLS = ("remember", "forget", "feedback")
 INSTRUCTIONS = (
     "A long-term memory of texts with metadata, in namespaces. `remember` stores a fact, "
     "`recall` finds the stored facts closest in meaning to a query (or by keywords, or both), "
-    "filtered by metadata; `forget` removes facts by id or filter; `stats` tells what is stored."
+    "filtered by metadata; `forget` removes facts by id or filter; `feedback` tells the memory how "
+    "well a recalled fact answered a query, which it learns from; `stats` tells what is stored."
 )
 
 
@@ -57,7 +59,7 @@ async def _call(call: Awaitable[T]) -> T:
 
 def build_server(memory: AsyncMemory, *, read_only: bool = False) -> MCPServer:
     """An MCP server whose tools work on ``memory``; ``read_only`` leaves out the tools
-    that write (remember, forget, feedback)."""
+    that write (``WRITING_TOOLS``)."""
     # tool errors are the caller's to read; the server's own log keeps to warnings
     server = MCPServer(name="ruvector", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
 
@@ -103,8 +105,23 @@ def build_server(memory: AsyncMemory, *, read_only: bool = False) -> MCPServer:
         removed = await _call(memory.delete(ids=ids, where=where, namespace=namespace))
         return Forgotten(removed=removed)
 
+    async def feedback(
+        query: Query,
+        id: ItemId,
+        reward: Annotated[
+            float | None, Field(ge=-1.0, le=1.0, description="how well it answered, from -1 (wrong) to 1 (right)")
+        ] = None,
+        success: Annotated[bool | None, Field(description="instead of reward: true (1) or false (-1)")] = None,
+        namespace: Namespace = DEFAULT_NAMESPACE,
+    ) -> FeedbackRecorded:
+        """Tell the memory how well the fact with this id (from recall) answered the query:
+        give reward or success. The memory learns from this feedback to recall better."""
+        seq = await _call(memory.feedback(query, id, reward, success=success, namespace=namespace))
+        return FeedbackRecorded(seq=seq, id=id, namespace=namespace)
+
     server.add_tool(remember, annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False))
     server.add_tool(forget, annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True))
+    server.add_tool(feedback, annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False))
     return server
 
 
