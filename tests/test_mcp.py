@@ -308,6 +308,11 @@ def test_a_non_loopback_bind_without_a_token_is_refused_before_anything_starts(t
         assert done.returncode == 1 and "--token or RUVECTOR_MCP_TOKEN" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
     assert not (tmp_path / "s").exists(), "no store was created"
+    wrong = subprocess.run(
+        [RUVECTOR, "mcp", "--db", str(tmp_path / "s"), "--transport", "websocket"], capture_output=True, text=True
+    )
+    assert wrong.returncode == 2 and "--transport must be one of stdio, http" in wrong.stderr
+    assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.asyncio
