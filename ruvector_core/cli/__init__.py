@@ -17,6 +17,7 @@ import typer
 
 from ..errors import RuvectorError
 from .backends import backends
+from .learning import adapters, feedback, learn
 from .mcp import mcp
 from .memory import add, embed, forget, index, query, stats
 
@@ -35,6 +36,9 @@ app.command()(query)
 app.command()(forget)
 app.command()(stats)
 app.command()(embed)
+app.command()(feedback)
+app.command()(learn)
+app.command()(adapters)
 app.command()(backends)
 app.command()(mcp)
 

@@ -82,6 +82,12 @@ class AdapterStore:
         through, weights, fisher = row
         return version, int(through), parse_lora(weights, f"adapter {version}"), parse_fisher(fisher)
 
+    def latest_through(self) -> int | None:
+        """The last feedback event any adapter (active or not) learned from."""
+        with self._storage.reading():
+            (through,) = self._storage.db.execute("SELECT MAX(through) FROM adapters").fetchone()
+        return None if through is None else int(through)
+
     def active(self) -> LoRAWeights | None:
         """The active adapter, read once per version (call inside the store's read snapshot)."""
         version = self._active_version()

@@ -1,13 +1,14 @@
 """``Memory.learn``: recorded feedback becomes an adapter applied at recall, and patterns.
 
 The adapter maps a query's embedding toward the items that answered such queries before.
-It is trained on the feedback recorded since the active adapter was, continuing from that
-adapter with an EWC penalty built from the Fisher information of everything learned so
-far, so new lessons do not overwrite old ones, and with a ``preserve`` penalty over a
-sample of the stored items, so queries unlike any feedback keep their answers. A slice of
-the feedback (chosen by query text, so a repeated query never sits on both sides) is held
-back; the new adapter is activated only if recall of that slice's items is not worse than
-with the active adapter, at rank 1 and within 10.
+It is trained on the feedback recorded since the active adapter was trained (so feedback
+behind an adapter that was not activated is used again), continuing from that adapter
+with an EWC penalty built from the Fisher information of everything learned so far, so
+new lessons do not overwrite old ones, and with a ``preserve`` penalty over a sample of
+the stored items, so queries unlike any feedback keep their answers. A slice of the
+feedback (chosen by query text, so a repeated query never sits on both sides) is held
+back; the new adapter is activated only if recall of that slice's items, compared with the
+active adapter (or none), falls neither at rank 1 nor within 10 and rises at one of them.
 """
 
 from __future__ import annotations
@@ -126,8 +127,9 @@ def learn(
         return LearnReport.model_validate({**base, "seconds": time.perf_counter() - started})
 
     pattern_count = _refresh_patterns(runtime, patterns, [t for _, t in history], config)
-    if not train:
-        reason = "no new successful feedback to learn from" + (f" since adapter {current[0]}" if current else "")
+    latest = adapters.latest_through()
+    if not train or (latest is not None and max(e.seq for e, _ in fresh) <= latest):
+        reason = "nothing learned: no successful feedback recorded since the last adapter was trained"
         return report(reason=reason, patterns=pattern_count)
     start, fisher = (current[2], current[3]) if current else (None, None)
     adapter = learning.train_lora(
@@ -146,17 +148,20 @@ def learn(
         reason = (
             f"kept, not activated: {len(held)} held-back events cannot judge it (at least {config.min_holdout} "
             f"needed, about {config.min_holdout / max(config.holdout, 1e-9):.0f} events); "
-            f"activate it with activate({version}) if you trust it"
+            f"activate it with `ruvector adapters --activate {version}` or Memory.activate({version}) if you trust it"
         )
         result = report(version=version, reason=reason, losses=losses, patterns=pattern_count)
     else:
         before = _recall(recall, held, start)
         after = _recall(recall, held, adapter)
-        better = after.recall_at_1 >= before.recall_at_1 and after.recall_at_10 >= before.recall_at_10
+        not_worse = after.recall_at_1 >= before.recall_at_1 and after.recall_at_10 >= before.recall_at_10
+        better = not_worse and (after.recall_at_1 > before.recall_at_1 or after.recall_at_10 > before.recall_at_10)
         version = adapters.add(adapter, merged, max(e.seq for e, _ in fresh), {})
         if better:
             adapters.activate(version)
-            reason = "activated: recall of the held-back feedback's items did not fall"
+            reason = "activated: recall of the held-back feedback's items rose and did not fall at either rank"
+        elif not_worse:
+            reason = "kept, not activated: recall of the held-back feedback's items did not rise"
         else:
             reason = "kept, not activated: recall of the held-back feedback's items fell"
         result = report(
