@@ -101,7 +101,7 @@ def build_server(memory: AsyncMemory, *, read_only: bool = False) -> MCPServer:
         """Remove facts by id, or every fact matching a metadata filter (or both: those of
         the ids that match); returns how many were removed."""
         if ids is None and where is None:
-            raise ToolError("forget: give ids or where; nothing was removed")
+            raise ToolError("give ids or where; nothing was removed")
         removed = await _call(memory.delete(ids=ids, where=where, namespace=namespace))
         return Forgotten(removed=removed)
 
