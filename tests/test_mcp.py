@@ -92,7 +92,9 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         yield f"http://127.0.0.1:{port}/mcp", folder
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        _, log = process.communicate(timeout=30)
+    assert f"serving {folder} at http://127.0.0.1:{port}/mcp with a bearer token" in log
+    assert "Traceback" not in log
 
 
 @asynccontextmanager

@@ -21,7 +21,7 @@ def mcp(
         str, typer.Option(help="stdio (a client starts the server) or http (streamable HTTP)")
     ] = "stdio",
     host: Annotated[str, typer.Option(help="address to bind over http; not loopback: needs --token")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="port over http (the endpoint is /mcp)")] = 8765,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port over http (the endpoint is /mcp)")] = 8765,
     token: Annotated[
         str | None,
         typer.Option(

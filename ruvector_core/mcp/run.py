@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +49,9 @@ async def _serve(
             await server.run_stdio_async()
             return
         config = uvicorn.Config(http_app(server, host, token), host=host, port=port, log_level="warning")
+        shown = f"[{host}]" if ":" in host else host
+        guard = "a bearer token" if token is not None else "no token (loopback)"
+        print(f"serving {db} at http://{shown}:{port}{HTTP_PATH} with {guard}; Ctrl-C stops", file=sys.stderr)
         await uvicorn.Server(config).serve()
 
 
