@@ -123,6 +123,21 @@ async def test_the_event_loop_keeps_running_while_a_large_add_runs(tmp_path: Pat
 
 
 @pytest.mark.asyncio
+async def test_a_second_memory_on_the_folder_reads_while_the_first_adds(tmp_path: Path) -> None:
+    async with (
+        await open_with_facts(tmp_path / "m") as writer,
+        await rv.AsyncMemory.open(tmp_path / "m", progress=False, read_only=True) as reader,
+    ):
+        adding = asyncio.create_task(writer.add(BULK, namespace="notes"))
+        await asyncio.sleep(0)
+        hits = await asyncio.gather(*(reader.search("who cannot eat nuts?", k=1) for _ in range(10)))
+        assert not adding.done(), "the reader did not wait for the writer's add"
+        assert all(h[0].id == "f1" for h in hits)
+        await adding
+        assert await reader.count(namespace="notes") == len(BULK), "the reader sees the committed add"
+
+
+@pytest.mark.asyncio
 async def test_calls_from_another_thread_and_loop_are_serialised_too(tmp_path: Path) -> None:
     async with await open_with_facts(tmp_path / "m") as memory:
         loop = asyncio.get_running_loop()
