@@ -43,6 +43,7 @@ from .version import __version__
 
 __all__ = [
     "AllowList",
+    "AsyncMemory",
     "BackendError",
     "BackendInfo",
     "BackendSpec",
@@ -77,13 +78,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .memory import Memory, MemoryHit, MemoryItem
+    from .memory import AsyncMemory, Memory, MemoryHit, MemoryItem
 
-_MEMORY_NAMES = frozenset({"Memory", "MemoryHit", "MemoryItem"})
+_MEMORY_NAMES = frozenset({"AsyncMemory", "Memory", "MemoryHit", "MemoryItem"})
 
 
 def __getattr__(name: str) -> Any:
-    """``rv.Memory`` and its records, imported on first use: the memory pulls in SQLite,
+    """``rv.Memory``, ``rv.AsyncMemory`` and their records, imported on first use: the memory pulls in SQLite,
     file locks and rich, which a process that only searches vectors never needs."""
     if name in _MEMORY_NAMES:
         from . import memory

@@ -1,9 +1,10 @@
 """The ``ruvector`` command line.
 
-The memory commands and ``backends`` are the core's own. Other distributions add commands
-through the ``ruvector.commands`` entry-point group (``ruvec-bench`` adds ``bench``,
-``ruvec-conformance`` adds ``conformance``): each entry point names a function that
-takes the ``typer.Typer`` app and registers its commands on it.
+The memory commands, ``mcp`` (the memory as an MCP server) and ``backends`` are the
+core's own. Other distributions add commands through the ``ruvector.commands`` entry-point
+group (``ruvec-bench`` adds ``bench``, ``ruvec-conformance`` adds ``conformance``): each
+entry point names a function that takes the ``typer.Typer`` app and registers its commands
+on it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import typer
 from ..errors import RuvectorError
 from .backends import backends
 from .learning import adapters, feedback, learn
+from .mcp import mcp
 from .memory import add, embed, forget, index, query, stats
 
 COMMANDS_GROUP = "ruvector.commands"
@@ -38,6 +40,7 @@ app.command()(feedback)
 app.command()(learn)
 app.command()(adapters)
 app.command()(backends)
+app.command()(mcp)
 
 
 def _add_installed_commands() -> None:

@@ -1,7 +1,9 @@
 """The agent memory: items with metadata in namespaces, recalled by meaning, keywords or
-both, filtered inside the graph, consistent across processes (``rv.Memory``)."""
+both, filtered inside the graph, consistent across processes (``rv.Memory``, and
+``rv.AsyncMemory`` for asyncio)."""
 
 from .adapters import AdapterInfo
+from .asyncmemory import AsyncMemory
 from .feedback import FeedbackEvent
 from .files import IndexReport, index_files, split_passages
 from .items import MemoryHit, MemoryItem, SearchMode
@@ -11,6 +13,7 @@ from .storage import StoreError
 
 __all__ = [
     "AdapterInfo",
+    "AsyncMemory",
     "FeedbackEvent",
     "IndexReport",
     "LearnConfig",

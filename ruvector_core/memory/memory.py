@@ -79,18 +79,26 @@ class Memory:
         hnsw: HnswConfig | None = None,
         progress: bool = True,
         create: bool = True,
+        read_only: bool = False,
     ) -> Memory:
         """Create (unless ``create`` is false) or open the memory in folder ``path``.
         ``model`` defaults to the one the store was built with, or all-MiniLM-L6-v2 for a
-        new store; ``hnsw`` configures a new store's index."""
-        if not create:
+        new store; ``hnsw`` configures a new store's index. ``read_only`` opens an existing
+        store for reading only: every write raises ``StoreError``."""
+        if read_only or not create:
             Storage.require_existing(Path(path))  # before the embedder loads: fail fast
         runtime = runtime or Runtime.initialize()
         model = model or Storage.stored_model(path) or EmbedderConfig().model
         embedder = runtime.embedder(EmbedderConfig(model=model, progress=progress))
         try:
             storage = Storage.open(
-                path, model=model, dimensions=embedder.dimensions, runtime=runtime, hnsw=hnsw, create=create
+                path,
+                model=model,
+                dimensions=embedder.dimensions,
+                runtime=runtime,
+                hnsw=hnsw,
+                create=create,
+                read_only=read_only,
             )
         except BaseException:
             embedder.close()

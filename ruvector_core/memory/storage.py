@@ -51,11 +51,14 @@ class _Replaced(Exception):
 class Storage:
     """The SQLite connection and the current index of one store folder."""
 
-    def __init__(self, folder: Path, runtime: Runtime, db: sqlite3.Connection, config: HnswConfig) -> None:
+    def __init__(
+        self, folder: Path, runtime: Runtime, db: sqlite3.Connection, config: HnswConfig, read_only: bool = False
+    ) -> None:
         self.folder = folder
         self.runtime = runtime
         self.db = db
         self.config = config
+        self.read_only = read_only
         self.generation = -1  # nothing loaded yet: the first refresh loads the stored one
         self.index: HnswIndex = runtime.hnsw(config)
         self._writing = False
@@ -70,32 +73,40 @@ class Storage:
         runtime: Runtime,
         hnsw: HnswConfig | None = None,
         create: bool = True,
+        read_only: bool = False,
     ) -> Storage:
         """Open the store in ``folder``, creating it if needed and ``create``; an existing
-        store must have been built with the same model."""
+        store must have been built with the same model. ``read_only`` opens an existing
+        store through a read-only SQLite connection: reads see every commit, as usual, and
+        any write is refused."""
         folder = Path(folder)
-        if not create:
+        if read_only or not create:
             cls.require_existing(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(folder / DB_NAME, isolation_level=None, check_same_thread=False)
+        if read_only:
+            uri = (folder / DB_NAME).resolve().as_uri() + "?mode=ro"
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(folder / DB_NAME, isolation_level=None, check_same_thread=False)
         if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'passages'").fetchone():
             db.close()
             raise StoreError(
                 f"store {folder} was written by an earlier ruvector (passages, schema 1); "
                 "index its files again into a new folder with `ruvector index PATH --db NEW`"
             )
-        db.executescript(SCHEMA)
-        initial = hnsw or HnswConfig(dimensions=dimensions)
-        db.executemany(  # a no-op for an existing store; concurrent creators agree on one
-            "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
-            [
-                ("schema", SCHEMA_VERSION),
-                ("model", model),
-                ("dimensions", str(dimensions)),
-                ("generation", "0"),
-                ("hnsw", initial.model_dump_json()),
-            ],
-        )
+        if not read_only:
+            db.executescript(SCHEMA)
+            initial = hnsw or HnswConfig(dimensions=dimensions)
+            db.executemany(  # a no-op for an existing store; concurrent creators agree on one
+                "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                [
+                    ("schema", SCHEMA_VERSION),
+                    ("model", model),
+                    ("dimensions", str(dimensions)),
+                    ("generation", "0"),
+                    ("hnsw", initial.model_dump_json()),
+                ],
+            )
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if meta["schema"] != SCHEMA_VERSION:
             db.close()
@@ -106,7 +117,7 @@ class Storage:
                 f"store {folder} was built with model {meta['model']!r} ({meta['dimensions']} dimensions), "
                 f"not {model!r}; use that model or another folder"
             )
-        storage = cls(folder, runtime, db, HnswConfig.model_validate_json(meta["hnsw"]))
+        storage = cls(folder, runtime, db, HnswConfig.model_validate_json(meta["hnsw"]), read_only)
         with storage.reading():
             pass
         return storage
@@ -166,6 +177,7 @@ class Storage:
         if self._writing:
             yield
             return
+        self._refuse_if_read_only()
         with FileLock(str(self.folder / LOCK_NAME)):
             self.db.execute("BEGIN IMMEDIATE")
             self._writing = True
@@ -197,6 +209,7 @@ class Storage:
         if self._writing:
             yield
             return
+        self._refuse_if_read_only()
         with FileLock(str(self.folder / LOCK_NAME)):
             self.db.execute("BEGIN IMMEDIATE")
             self._writing = True
@@ -208,6 +221,10 @@ class Storage:
                 raise
             finally:
                 self._writing = False
+
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise StoreError(f"store {self.folder} is open read-only; nothing was written")
 
     def _refresh_holding_lock(self) -> None:
         """``refresh`` where nobody can replace the file: a missing one is damage."""
