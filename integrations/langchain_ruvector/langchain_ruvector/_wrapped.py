@@ -43,4 +43,5 @@ def as_embedder(embedding: Embeddings) -> rv.Embedder:
     """``embedding`` as the ``rv.Embedder`` an ``rv.Memory`` is opened with."""
     if isinstance(embedding, RuvectorEmbeddings):
         return embedding.embedder  # shared, not loaded twice
-    return rv.Embedder(_DocumentEmbedder(embedding), backend="langchain", config=rv.EmbedderConfig(model=model_name(embedding)))
+    config = rv.EmbedderConfig(model=model_name(embedding))
+    return rv.Embedder(_DocumentEmbedder(embedding), backend="langchain", config=config)

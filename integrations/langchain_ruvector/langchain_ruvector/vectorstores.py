@@ -78,15 +78,18 @@ class RuvectorVectorStore(VectorStore):
         texts: Iterable[str],
         metadatas: list[dict[str, Any]] | None = None,
         *,
-        ids: list[str | None] | None = None,
+        ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
         """Store the texts (replacing any with the same id) and return their ids; an id
         that is None or missing gets a new random one."""
+        _no_more(kwargs)
         batch = list(texts)
         if ids is not None and len(ids) != len(batch):
             raise rv.InvalidInputError(f"got {len(ids)} ids for {len(batch)} texts")
-        item_ids = [i if i is not None else uuid.uuid4().hex for i in (ids or [None] * len(batch))]
+        # LangChain's add_documents passes None for documents without an id
+        given: list[str | None] = list(ids) if ids is not None else [None] * len(batch)
+        item_ids = [i if i is not None else uuid.uuid4().hex for i in given]
         if not batch:
             return []
         vectors = None if self._embedding is None else self._embedding.embed_documents(batch)

@@ -1,8 +1,7 @@
 """ruvector's embedder as a LlamaIndex embedding model (``RuvectorEmbedding``)."""
 
-from ruvector_core.version import distribution_version
-
 from llama_index.embeddings.ruvector.base import RuvectorEmbedding
+from ruvector_core.version import distribution_version
 
 __version__ = distribution_version("llama-index-embeddings-ruvector")
 

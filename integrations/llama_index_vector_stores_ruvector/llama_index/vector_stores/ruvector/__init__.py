@@ -1,9 +1,8 @@
 """A LlamaIndex vector store on ruvector's ``rv.Memory`` (``RuvectorVectorStore``)."""
 
-from ruvector_core.version import distribution_version
-
 from llama_index.vector_stores.ruvector.base import RuvectorVectorStore
 from llama_index.vector_stores.ruvector.filters import to_where
+from ruvector_core.version import distribution_version
 
 __version__ = distribution_version("llama-index-vector-stores-ruvector")
 

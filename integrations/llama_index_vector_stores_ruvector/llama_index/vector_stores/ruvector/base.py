@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.schema import BaseNode, MetadataMode
@@ -30,7 +30,7 @@ import ruvector_core as rv
 from llama_index.vector_stores.ruvector.filters import to_where
 
 #: LlamaIndex's query modes and the memory's search modes they are
-_MODES = {
+_MODES: dict[VectorStoreQueryMode, Literal["vector", "keyword", "hybrid"]] = {
     VectorStoreQueryMode.DEFAULT: "vector",
     VectorStoreQueryMode.TEXT_SEARCH: "keyword",
     VectorStoreQueryMode.HYBRID: "hybrid",
@@ -145,7 +145,8 @@ class RuvectorVectorStore(BasePydanticVectorStore):
         if target is None and mode == "vector":
             target = query.query_str  # the memory embeds it with its own model
         if target is None:
-            raise rv.InvalidInputError(f"a {query.mode.value} query needs {'query_str' if mode != 'vector' else 'query_embedding or query_str'}")
+            needs = "query_str" if mode != "vector" else "query_embedding or query_str"
+            raise rv.InvalidInputError(f"a {query.mode.value} query needs {needs}")
         k = query.hybrid_top_k if mode == "hybrid" and query.hybrid_top_k else query.similarity_top_k
         with self._lock:
             hits = self._memory.search(target, k=k, where=where, namespace=self.namespace, mode=mode)
