@@ -3,9 +3,10 @@
 Nodes are items of one namespace: the node id is the item id, the text is the item's text,
 and the metadata is LlamaIndex's own serialisation (``node_to_metadata_dict``: the node's
 metadata at the top level, where filters see it, plus the node's JSON and its document
-ids), so a query hands back the very nodes that were added. Vectors come from the nodes
-(LlamaIndex embeds them); ``MetadataFilters`` become the memory's ``where`` and are applied
-inside the HNSW graph walk, so ``similarity_top_k`` nodes come back whenever that many match.
+ids) with the node id under ``_node_id`` (for queries restricted to ``node_ids``), so a
+query hands back the very nodes that were added. Vectors come from the nodes (LlamaIndex
+embeds them); ``MetadataFilters`` become the memory's ``where`` and are applied inside the
+HNSW graph walk, so ``similarity_top_k`` nodes come back whenever that many match.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 import ruvector_core as rv
 from llama_index.vector_stores.ruvector.filters import to_where
 
+#: the metadata key holding each node's id, so queries can be restricted to given nodes
+NODE_ID_KEY = "_node_id"
 #: LlamaIndex's query modes and the memory's search modes they are
 _MODES: dict[VectorStoreQueryMode, Literal["vector", "keyword", "hybrid"]] = {
     VectorStoreQueryMode.DEFAULT: "vector",
@@ -93,7 +96,7 @@ class RuvectorVectorStore(BasePydanticVectorStore):
         with self._lock:
             return self._memory.upsert(
                 [node.get_content(metadata_mode=MetadataMode.NONE) for node in nodes],
-                [node_to_metadata_dict(node, remove_text=True, flat_metadata=self.flat_metadata) for node in nodes],
+                [_metadata(node, self.flat_metadata) for node in nodes],
                 ids=[node.node_id for node in nodes],
                 namespace=self.namespace,
                 vectors=vectors,
@@ -135,12 +138,13 @@ class RuvectorVectorStore(BasePydanticVectorStore):
         if mode is None:
             supported = ", ".join(m.value for m in _MODES)
             raise rv.InvalidInputError(f"query mode {query.mode.value!r} is not supported (supported: {supported})")
-        if query.node_ids is not None:
-            raise rv.InvalidInputError("queries restricted to node_ids are not supported; filter by metadata instead")
-        where = to_where(query.filters)
-        if query.doc_ids is not None:
-            by_document = {"ref_doc_id": {"$in": list(query.doc_ids)}}
-            where = by_document if where is None else {"$and": [where, by_document]}
+        # an empty list restricts nothing: a VectorStoreIndex over a store that keeps the
+        # texts passes its (empty) list of nodes it holds itself
+        where = _all_of(
+            to_where(query.filters),
+            {"ref_doc_id": {"$in": list(query.doc_ids)}} if query.doc_ids else None,
+            {NODE_ID_KEY: {"$in": list(query.node_ids)}} if query.node_ids else None,
+        )
         target: str | list[float] | None = query.query_str if mode != "vector" else query.query_embedding
         if target is None and mode == "vector":
             target = query.query_str  # the memory embeds it with its own model
@@ -155,3 +159,16 @@ class RuvectorVectorStore(BasePydanticVectorStore):
             similarities=[hit.score for hit in hits],
             ids=[hit.id for hit in hits],
         )
+
+
+def _metadata(node: BaseNode, flat: bool) -> dict[str, Any]:
+    metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=flat)
+    metadata[NODE_ID_KEY] = node.node_id
+    return metadata
+
+
+def _all_of(*wheres: dict[str, Any] | None) -> dict[str, Any] | None:
+    present = [w for w in wheres if w is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else {"$and": present}
