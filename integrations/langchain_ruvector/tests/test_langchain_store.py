@@ -48,14 +48,16 @@ def test_the_filter_is_the_memorys_where_and_k_hits_come_back(store: RuvectorVec
         store.similarity_search("tea", filter={"year": {"$near": 2024}})
 
 
-def test_scores_are_cosine_similarities_and_relevance_lies_in_0_1(store: RuvectorVectorStore) -> None:
+def test_scores_are_cosine_similarities_and_relevance_lies_in_0_1(
+    store: RuvectorVectorStore, embeddings: RuvectorEmbeddings
+) -> None:
     scored = store.similarity_search_with_score("green tea in the morning", k=5)
     scores = [score for _, score in scored]
     assert scores == sorted(scores, reverse=True) and -1 <= scores[-1] < scores[0] <= 1
     relevant = store.similarity_search_with_relevance_scores("green tea in the morning", k=5, score_threshold=0.7)
     assert [doc.id for doc, _ in relevant] == ["f0"], "only the close match clears the threshold"
     assert all(0 <= r <= 1 for _, r in store.similarity_search_with_relevance_scores("tea", k=5))
-    by_vector = store.similarity_search_by_vector(store.embeddings.embed_query("cello"), k=1)  # type: ignore[union-attr]
+    by_vector = store.similarity_search_by_vector(embeddings.embed_query("cello"), k=1)
     assert by_vector[0].id == "f3"
 
 

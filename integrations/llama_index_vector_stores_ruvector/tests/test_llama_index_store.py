@@ -65,7 +65,7 @@ def retrieved(index: VectorStoreIndex, query: str, k: int = ALL, **kwargs: Any) 
 
 def test_the_retriever_ranks_by_meaning_and_returns_the_nodes_as_added(index: VectorStoreIndex) -> None:
     hits = index.as_retriever(similarity_top_k=2).retrieve("what does Ana like to drink?")
-    assert hits[0].node.ref_doc_id == "f0" and hits[0].score is not None and hits[0].score > hits[1].score  # type: ignore[operator]
+    assert hits[0].node.ref_doc_id == "f0" and hits[0].get_score() > hits[1].get_score()
     assert hits[0].node.get_content() == FACTS[0][0] and hits[0].node.metadata == FACTS[0][1]
 
 
