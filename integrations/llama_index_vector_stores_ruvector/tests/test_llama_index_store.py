@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llama_index.core import Document, StorageContext, VectorStoreIndex
+from llama_index.core import Document, MockEmbedding, StorageContext, VectorStoreIndex
 from llama_index.core.retrievers import VectorIndexRetriever
 from llama_index.core.vector_stores.types import (
     FilterCondition,
@@ -174,3 +174,34 @@ def test_unsupported_queries_are_refused(store: RuvectorVectorStore) -> None:
 async def test_async_retrieval(index: VectorStoreIndex) -> None:
     hits = await index.as_retriever(similarity_top_k=1).aretrieve("cello")
     assert hits[0].node.ref_doc_id == "f3"
+
+
+def test_the_index_embedding_model_sizes_the_store_and_is_recorded(
+    tmp_path: Path, embed_model: RuvectorEmbedding
+) -> None:
+    with RuvectorVectorStore(path=tmp_path / "shared", embed_model=embed_model) as store:
+        assert store.client.embedder is embed_model.embedder, "ruvector's embedder is shared, not loaded twice"
+        index = VectorStoreIndex.from_documents(
+            [Document(text=text, metadata=meta, id_=f"f{i}") for i, (text, meta) in enumerate(FACTS)],
+            storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=embed_model,
+        )
+        assert retrieved(index, "allergic to peanuts", k=1, vector_store_query_mode="hybrid") == ["f2"]
+    assert embed_model.get_text_embedding("still open"), "closing the store leaves the model to its owner"
+    with rv.Memory.open(tmp_path / "shared", progress=False) as memory:  # recorded under ruvector's own name
+        assert memory.model == "all-MiniLM-L6-v2" and memory.count() == ALL
+
+    # another dimension: LlamaIndex's MockEmbedding (constant vectors) stands for any other model here,
+    # since only the plumbing is under test: the dimension it gives and the name the store records
+    other = MockEmbedding(embed_dim=8)
+    with RuvectorVectorStore(path=tmp_path / "other", embed_model=other) as store:
+        index = VectorStoreIndex.from_documents(
+            [Document(text=text, metadata=meta, id_=f"f{i}") for i, (text, meta) in enumerate(FACTS)],
+            storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=other,
+        )
+        bo = MetadataFilters(filters=[MetadataFilter(key="user", value="bo")])
+        assert sorted(retrieved(index, "anything", filters=bo)) == ["f2", "f3"]
+        assert store.client.model == "llama_index:MockEmbedding:unknown"
+    with pytest.raises(rv.RuvectorError, match="built with model 'llama_index:MockEmbedding:unknown'"):
+        RuvectorVectorStore(path=tmp_path / "other", embed_model=embed_model)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.schema import BaseNode, MetadataMode
 from llama_index.core.vector_stores.types import (
@@ -28,6 +29,7 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 import ruvector_core as rv
+from llama_index.vector_stores.ruvector._wrapped import as_embedder
 from llama_index.vector_stores.ruvector.filters import to_where
 
 #: the metadata key holding each node's id, so queries can be restricted to given nodes
@@ -45,7 +47,9 @@ class RuvectorVectorStore(BasePydanticVectorStore):
 
     ``model`` is the ruvector embedding model whose vectors the store holds (default: the
     one the store was built with, or all-MiniLM-L6-v2, which ``RuvectorEmbedding`` runs);
-    nodes must carry vectors of its dimension. Query modes: ``default`` (by the query
+    ``embed_model`` instead names the LlamaIndex embedding model that embeds the nodes (the
+    index's), whose dimension sizes a new store and whose name it records, so it refuses
+    to reopen with another. Nodes must carry vectors of that dimension. Query modes: ``default`` (by the query
     vector), ``text_search`` (BM25 over the texts) and ``hybrid`` (both, fused by rank; the
     memory embeds ``query_str`` itself). Close it (or use ``with``) when done.
     """
@@ -58,11 +62,19 @@ class RuvectorVectorStore(BasePydanticVectorStore):
     _memory: rv.Memory = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    def __init__(self, path: str | Path, namespace: str = "default", model: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        namespace: str = "default",
+        model: str | None = None,
+        embed_model: BaseEmbedding | None = None,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(namespace, str) or not namespace:
             raise rv.InvalidInputError(f"namespace must be a non-empty string, got {namespace!r}")
         super().__init__(path=str(path), namespace=namespace, **kwargs)
-        self._memory = rv.Memory.open(path, model=model, progress=False)
+        embedder = None if embed_model is None else as_embedder(embed_model)
+        self._memory = rv.Memory.open(path, model=model, embedder=embedder, progress=False)
 
     @classmethod
     def class_name(cls) -> str:
