@@ -75,14 +75,18 @@ def test_namespaces_are_separate_and_delete_without_ids_empties_only_its_own(
     assert sorted(d.id for d in store.similarity_search("tea", k=10)) == ["f0", "f1", "f4"]
 
 
-def test_a_store_persists_and_records_the_model_that_made_its_vectors(tmp_path: Path) -> None:
+def test_a_store_persists_and_records_the_model_that_made_its_vectors(
+    tmp_path: Path, embeddings: RuvectorEmbeddings
+) -> None:
     folder = tmp_path / "kept"
     with RuvectorVectorStore(folder) as store:  # the memory's own embedder
         store.add_documents([Document(page_content="Ana prefers green tea.", metadata={"user": "ana"}, id="a")])
     with rv.Memory.open(folder, progress=False) as memory:  # the same store for the CLI and rv.Memory
         assert memory.model == rv.EmbedderConfig().model and memory.get(["a"])[0].metadata == {"user": "ana"}
-    with RuvectorVectorStore(folder, embedding=RuvectorEmbeddings()) as store:
+    with RuvectorVectorStore(folder, embedding=embeddings) as store:
+        assert store.memory.embedder is embeddings.embedder, "ruvector's embedder is shared, not loaded twice"
         assert store.similarity_search("tea", k=1)[0].id == "a"
+    assert embeddings.embed_query("still open"), "closing the store leaves the embeddings to their owner"
     with pytest.raises(rv.RuvectorError, match="built with model 'all-MiniLM-L6-v2'"):
         RuvectorVectorStore(folder, embedding=DeterministicFakeEmbedding(size=384))
 
