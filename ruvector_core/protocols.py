@@ -101,3 +101,10 @@ class LearningKernels(Protocol):
     ) -> tuple[float, np.ndarray, np.ndarray]:
         """Weighted mean squared error of ``x + scale x A B`` against the targets, and its
         gradients with respect to A and B (float64 arrays in, float64 out)."""
+
+    def infonce_gradients(
+        self, adapted: np.ndarray, targets: np.ndarray, positives: np.ndarray, weights: np.ndarray, temperature: float
+    ) -> tuple[float, np.ndarray]:
+        """Weighted InfoNCE of adapted queries (n, d), normalised inside, against unit targets
+        (m, d), query ``i``'s positive at ``positives[i]`` and the other rows its negatives;
+        the loss and its gradient with respect to ``adapted`` (float64 in and out)."""

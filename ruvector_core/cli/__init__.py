@@ -16,6 +16,7 @@ import typer
 
 from ..errors import RuvectorError
 from .backends import backends
+from .learning import adapters, feedback, learn
 from .memory import add, embed, forget, index, query, stats
 
 COMMANDS_GROUP = "ruvector.commands"
@@ -33,6 +34,9 @@ app.command()(query)
 app.command()(forget)
 app.command()(stats)
 app.command()(embed)
+app.command()(feedback)
+app.command()(learn)
+app.command()(adapters)
 app.command()(backends)
 
 

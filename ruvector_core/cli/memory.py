@@ -77,6 +77,7 @@ def query(
     where: WhereOption = None,
     namespace: NamespaceOption = None,
     mode: Annotated[str, typer.Option(help="vector (meaning), keyword (BM25) or hybrid (both)")] = "vector",
+    adapt: Annotated[bool, typer.Option(help="apply the adapter learned from feedback, if one is active")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Print the items of the store that best match TEXT."""
@@ -84,7 +85,7 @@ def query(
         raise InvalidInputError(f"--mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
     with Memory.open(db, progress=False, create=False) as memory:
         started = time.perf_counter()
-        hits = memory.search(text, k=k, where=_where(where), namespace=namespace, mode=mode)
+        hits = memory.search(text, k=k, where=_where(where), namespace=namespace, mode=mode, adapt=adapt)
         seconds = time.perf_counter() - started
         served = {"embeddings": memory.embedder.backend, "hnsw": memory.index.backend}
         size = memory.count()

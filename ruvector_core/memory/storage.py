@@ -190,6 +190,25 @@ class Storage:
             finally:
                 self._writing = False
 
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """A durable change to SQLite alone (feedback, adapters, patterns), under the same
+        writer lock: it never touches the index, so no index file is written for it."""
+        if self._writing:
+            yield
+            return
+        with FileLock(str(self.folder / LOCK_NAME)):
+            self.db.execute("BEGIN IMMEDIATE")
+            self._writing = True
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            finally:
+                self._writing = False
+
     def _refresh_holding_lock(self) -> None:
         """``refresh`` where nobody can replace the file: a missing one is damage."""
         try:
