@@ -59,9 +59,10 @@ _COLUMNS = "rowid, id, namespace, text, metadata"
 class Memory:
     """Open with ``Memory.open(folder)``; close it (or use ``with``) when done."""
 
-    def __init__(self, storage: Storage, embedder: Embedder, progress: bool = True) -> None:
+    def __init__(self, storage: Storage, embedder: Embedder, progress: bool = True, owns_embedder: bool = True) -> None:
         self._storage = storage
         self.embedder = embedder
+        self._owns_embedder = owns_embedder
         self.model = embedder.config.model
         self.progress = progress
         self._allowlists: OrderedDict[tuple[Any, ...], AllowList] = OrderedDict()
@@ -80,20 +81,30 @@ class Memory:
         progress: bool = True,
         create: bool = True,
         read_only: bool = False,
+        embedder: Embedder | None = None,
     ) -> Memory:
         """Create (unless ``create`` is false) or open the memory in folder ``path``.
         ``model`` defaults to the one the store was built with, or all-MiniLM-L6-v2 for a
         new store; ``hnsw`` configures a new store's index. ``read_only`` opens an existing
-        store for reading only: every write raises ``StoreError``."""
+        store for reading only: every write raises ``StoreError``.
+
+        ``embedder`` replaces the runtime's: an ``Embedder`` made elsewhere (a framework's
+        embedding model wrapped as one, or one shared with other code), whose
+        ``config.model`` names the model the store records and whose ``dimensions`` sizes
+        its vectors. The caller keeps it: closing the memory leaves it open."""
         if read_only or not create:
             Storage.require_existing(Path(path))  # before the embedder loads: fail fast
         runtime = runtime or Runtime.initialize()
-        model = model or Storage.stored_model(path) or EmbedderConfig().model
-        embedder = runtime.embedder(EmbedderConfig(model=model, progress=progress))
+        owns_embedder = embedder is None
+        if embedder is None:
+            model = model or Storage.stored_model(path) or EmbedderConfig().model
+            embedder = runtime.embedder(EmbedderConfig(model=model, progress=progress))
+        elif model is not None and model != embedder.config.model:
+            raise InvalidInputError(f"model {model!r} differs from the given embedder's {embedder.config.model!r}")
         try:
             storage = Storage.open(
                 path,
-                model=model,
+                model=embedder.config.model,
                 dimensions=embedder.dimensions,
                 runtime=runtime,
                 hnsw=hnsw,
@@ -101,13 +112,15 @@ class Memory:
                 read_only=read_only,
             )
         except BaseException:
-            embedder.close()
+            if owns_embedder:
+                embedder.close()
             raise
-        return cls(storage, embedder, progress)
+        return cls(storage, embedder, progress, owns_embedder)
 
     def close(self) -> None:
         self._storage.close()
-        self.embedder.close()
+        if self._owns_embedder:
+            self.embedder.close()
 
     def __enter__(self) -> Memory:
         return self
