@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 SKIPPED_PARTS = frozenset({"test", "tests", "idlelib", "site-packages"})
 
@@ -57,6 +59,16 @@ class FeedbackTask:
     queries: list[str]
     passages: list[str]
     answers: list[int]
+
+    def item_id(self, row: int) -> str:
+        """The id under which query ``row``'s answer is stored: ``<task>-<passage>``."""
+        return f"{self.name}-{self.answers[row]}"
+
+    def split(self, held_out: float, seed: int) -> tuple[list[int], list[int]]:
+        """Query rows for feedback and held-out query rows (a ``held_out`` share), at random."""
+        order = np.random.default_rng(seed).permutation(len(self.queries))
+        cut = int(len(order) * held_out)
+        return sorted(order[cut:].tolist()), sorted(order[:cut].tolist())
 
 
 def feedback_tasks(root: Path | None = None) -> dict[str, FeedbackTask]:

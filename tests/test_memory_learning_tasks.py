@@ -34,13 +34,9 @@ class Split:
 
     def __init__(self, task: FeedbackTask, seed: int) -> None:
         self.task = task
-        order = np.random.default_rng(seed).permutation(len(task.queries))
-        held = int(len(order) * HELD_OUT_SHARE)
-        self.held_out, self.train = sorted(order[:held].tolist()), sorted(order[held:].tolist())
+        self.train, self.held_out = task.split(HELD_OUT_SHARE, seed)
+        self.item = task.item_id
         self._held_out_vectors: np.ndarray | None = None
-
-    def item(self, row: int) -> str:
-        return f"{self.task.name}-{self.task.answers[row]}"
 
     def give_feedback(self, memory: rv.Memory) -> None:
         with memory.writing():  # one durable commit for the batch
@@ -172,9 +168,10 @@ def test_queries_unlike_the_feedback_are_answered_as_well_as_before(learned_firs
 
 
 def test_a_harmful_adapter_is_kept_but_not_activated(fresh_store: Path, splits, tmp_path: Path) -> None:
-    """A learning rate far too high wrecks the adapter; the held-back check refuses it and
-    recall stays exactly as it was."""
-    harmful = LearnConfig(lora=LearnConfig().lora.model_copy(update={"learning_rate": 5.0, "preserve": 0.0}))
+    """Squared error at a learning rate far too high wrecks the adapter; the held-back check
+    refuses it and recall stays exactly as it was."""
+    wrecking = {"objective": "mse", "learning_rate": 10.0, "preserve": 0.0}
+    harmful = LearnConfig(lora=LearnConfig().lora.model_copy(update=wrecking))
     with rv.Memory.open(copy_of(fresh_store, tmp_path, "harmful"), progress=False) as memory:
         query = splits["module"].task.queries[splits["module"].held_out[0]]
         before = memory.search(query, k=10, namespace="tasks")
