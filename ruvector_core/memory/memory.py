@@ -68,11 +68,14 @@ class Memory:
     ) -> Memory:
         """Create (unless ``create`` is false) or open the memory in folder ``path``.
         ``model`` defaults to the one the store was built with, or all-MiniLM-L6-v2 for a
-        new store; ``hnsw`` configures a new store's index."""
+        new store; ``hnsw`` configures a new store's index. A store this process cannot
+        write opens read-only: searches work, writes raise ``StoreReadOnlyError``. A missing
+        or damaged index file is rebuilt from the stored vectors (``StoreRepairedWarning``).
+        Store problems raise a ``StoreError`` naming the folder and what to do."""
         if not create:
             Storage.require_existing(Path(path))  # before the embedder loads: fail fast
         runtime = runtime or Runtime.initialize()
-        model = model or Storage.stored_model(path) or EmbedderConfig().model
+        model = model or Storage.stored_model(path) or EmbedderConfig().model  # also checks the path
         embedder = runtime.embedder(EmbedderConfig(model=model, progress=progress))
         try:
             storage = Storage.open(
@@ -101,6 +104,11 @@ class Memory:
     @property
     def folder(self) -> Path:
         return self._storage.folder
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only (this process cannot write it)."""
+        return self._storage.read_only
 
     # -- writing -----------------------------------------------------------------------
 
@@ -136,6 +144,7 @@ class Memory:
         empty call is an error, not a wipe."""
         if ids is None and where is None and namespace is None:
             raise InvalidInputError("delete needs ids, where or namespace; nothing was deleted")
+        self._storage.require_writable()
         if ids is None:
             condition, params = self._condition(where, namespace)
         else:  # ids name items of one namespace
@@ -251,6 +260,7 @@ class Memory:
         item_ids = _check_ids(ids, len(batch)) if ids is not None else [uuid.uuid4().hex for _ in batch]
         if not batch:
             return []
+        self._storage.require_writable()  # before anything is embedded
         if not replace:
             self._refuse_existing(item_ids, namespace)
         vectors = self._embed(batch) if given is None else self._given_vectors(given, len(batch))

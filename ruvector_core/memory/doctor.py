@@ -1,0 +1,199 @@
+"""``ruvector doctor``: check a store end to end and repair what can be repaired.
+
+SQLite holds everything that cannot be derived (texts, metadata, vectors); the HNSW index
+and the FTS5 keyword index are derived from it. So damage to SQLite itself is reported with
+how to recover, while a missing, damaged or inconsistent index is rebuilt from the stored
+vectors and an FTS5 index out of step with the items is rebuilt from their texts. Repairs
+are ordinary saves: under the writer lock, written atomically as a new generation.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ..runtime import Runtime
+from .database import DB_NAME, connect, sqlite_failure, writable
+from .errors import StoreCorruptError, StoreError, StoreRepairedWarning
+from .storage import Storage
+
+Status = Literal["ok", "repaired", "problem", "not checked"]
+#: neighbours asked for when checking that a search for an item's own vector finds it
+REACH_K = 10
+REACH_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check: what was looked at, its outcome and the details."""
+
+    check: str
+    status: Status
+    detail: str
+
+
+@dataclass
+class DoctorReport:
+    folder: Path
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        """True when nothing is wrong now (every problem found was repaired)."""
+        return all(f.status != "problem" for f in self.findings)
+
+    def add(self, check: str, status: Status, detail: str) -> None:
+        self.findings.append(Finding(check, status, detail))
+
+
+def examine(folder: str | Path, runtime: Runtime, *, repair: bool) -> DoctorReport:
+    """Check the store in ``folder``; with ``repair``, rebuild what is derived and wrong.
+    A path that holds no store raises the usual ``StoreError``."""
+    folder = Path(folder)
+    report = DoctorReport(folder)
+    try:
+        db, read_only = connect(folder, create=False, read_only=not repair)
+    except StoreCorruptError as exc:
+        report.add("sqlite", "problem", str(exc))
+        return report
+    try:
+        problems = [row for (row,) in db.execute("PRAGMA integrity_check").fetchall()]
+    except sqlite3.Error as exc:
+        problems = [str(sqlite_failure(exc, folder))]
+    finally:
+        db.close()
+    if problems != ["ok"]:
+        report.add("sqlite", "problem", f"PRAGMA integrity_check: {'; '.join(problems[:5])}. {_SQLITE_RECOVERY}")
+        return report
+    report.add("sqlite", "ok", "PRAGMA integrity_check: ok")
+    if repair and read_only:
+        report.add("access", "problem", "the store is read-only here: nothing can be repaired, only checked")
+    try:
+        storage = Storage.open(
+            folder, model=None, dimensions=None, runtime=runtime, create=False, read_only=not repair, heal=False
+        )
+    except StoreError as exc:
+        report.add("store", "problem", str(exc))
+        return report
+    try:
+        with warnings.catch_warnings():  # the report says what was rebuilt
+            warnings.simplefilter("ignore", StoreRepairedWarning)
+            _check_index(storage, report, repair=repair and not read_only)
+            _check_keywords(storage, report, repair=repair and not read_only)
+    finally:
+        storage.close()
+    return report
+
+
+_SQLITE_RECOVERY = (
+    f"SQLite damage is not repaired here: restore the folder from a backup, or salvage with "
+    f"`sqlite3 {DB_NAME} .recover | sqlite3 recovered.sqlite3`, or index your files again into a new folder"
+)
+
+
+def _check_index(storage: Storage, report: DoctorReport, *, repair: bool) -> None:
+    """The index file loads, holds exactly the items, and finds each by its own vector."""
+    problem = storage.index_problem()
+    if problem is not None:
+        if not _rebuild(storage, report, "index file", problem, repair):
+            return
+    else:
+        with storage.reading():
+            pass
+        report.add("index file", "ok", f"{_name(storage)} loads and passes its checksum")
+    problem = _membership_problem(storage)
+    if problem is None:
+        report.add("items in index", "ok", f"{len(storage.index)} items, each in the index once")
+    elif not _rebuild(storage, report, "items in index", problem, repair) or _membership_problem(storage):
+        return
+    lost = _unreachable(storage)
+    if not lost:
+        report.add("search", "ok", f"a search for each item's own vector finds it ({len(storage.index)} items)")
+        return
+    problem = f"{len(lost)} items are not found by a search for their own vector (e.g. {', '.join(lost[:3])})"
+    if _rebuild(storage, report, "search", problem, repair) and (still := _unreachable(storage)):
+        report.add("search", "problem", f"after the rebuild {len(still)} items are still not found by their vector")
+
+
+def _rebuild(storage: Storage, report: DoctorReport, check: str, problem: str, repair: bool) -> bool:
+    """Rebuild the index when repairing; record the outcome; True when the index is now sound."""
+    if not repair:
+        report.add(check, "problem", f"{problem}; `ruvector doctor` without --check-only rebuilds it")
+        return False
+    storage.rebuild(problem)
+    rebuilt = f"rebuilt from the {len(storage.index)} stored vectors as {_name(storage)}"
+    report.add(check, "repaired", f"{problem}: {rebuilt}")
+    return True
+
+
+def _membership_problem(storage: Storage) -> str | None:
+    with storage.reading():
+        rows = {str(r) for (r,) in storage.db.execute("SELECT rowid FROM items")}
+        indexed = set(storage.index.ids())
+    if rows == indexed:
+        return None
+    missing, extra = len(rows - indexed), len(indexed - rows)
+    return f"{len(rows)} items in SQLite, {len(indexed)} in the index ({missing} missing from it, {extra} not items)"
+
+
+def _unreachable(storage: Storage) -> list[str]:
+    """Items a search for their own stored vector does not return (a hit scoring as well as
+    the item itself counts as found: an identical vector stored for another item cannot be
+    told apart from it)."""
+    lost: list[str] = []
+    metric = storage.config.metric
+    with storage.reading():
+        index = storage.index
+        k = min(REACH_K, len(index))
+        if k == 0:
+            return lost
+        rows = storage.db.execute("SELECT rowid, id, vector FROM items ORDER BY rowid")
+        while chunk := rows.fetchmany(REACH_CHUNK):
+            vectors = np.frombuffer(b"".join(blob for _, _, blob in chunk), dtype="<f4").reshape(len(chunk), -1)
+            ids, scores = index.search_batch(vectors, k=k)
+            for (row, item_id, _), vector, found, best in zip(chunk, vectors, ids, scores, strict=True):
+                if str(row) not in found and not (len(best) and best[0] >= _self_score(vector, metric) - 1e-4):
+                    lost.append(repr(item_id))
+    return lost
+
+
+def _self_score(vector: np.ndarray, metric: str) -> float:
+    """The score a vector has against itself: cosine 1, dot its squared norm, euclidean 0."""
+    if metric == "dot":
+        return float(np.dot(vector, vector))
+    return 1.0 if metric == "cosine" else 0.0
+
+
+def _check_keywords(storage: Storage, report: DoctorReport, *, repair: bool) -> None:
+    """The FTS5 keyword index agrees with the items' texts. FTS5 runs its check as an
+    INSERT, which SQLite refuses on a read-only connection even though nothing is written,
+    so a check-only run uses a connection of its own and rolls back."""
+    if not writable(storage.folder):
+        report.add("keyword index", "not checked", "FTS5's check needs write access; the store is read-only here")
+        return
+    db = sqlite3.connect(storage.folder / DB_NAME, isolation_level=None)
+    try:
+        db.execute("BEGIN")
+        db.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
+        report.add("keyword index", "ok", "the FTS5 index matches the items' texts")
+        return
+    except sqlite3.Error as exc:
+        problem = f"the FTS5 keyword index does not match the items' texts ({exc})"
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    if not repair:
+        report.add("keyword index", "problem", f"{problem}; `ruvector doctor` without --check-only rebuilds it")
+        return
+    with storage.writing():
+        storage.db.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
+    report.add("keyword index", "repaired", f"{problem}: rebuilt from the items' texts")
+
+
+def _name(storage: Storage) -> str:
+    return f"index-{storage.generation}.hnsw"
