@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import sqlite3
 import warnings
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from filelock import FileLock
 
 from ..runtime import Runtime
 from .database import DB_NAME, connect, sqlite_failure, writable
 from .errors import StoreCorruptError, StoreError, StoreRepairedWarning
-from .storage import Storage
+from .storage import LOCK_NAME, Storage
 
 Status = Literal["ok", "repaired", "problem", "not checked"]
 #: neighbours asked for when checking that a search for an item's own vector finds it
@@ -84,9 +86,9 @@ def examine(folder: str | Path, runtime: Runtime, *, repair: bool) -> DoctorRepo
         with warnings.catch_warnings():  # the report says what was rebuilt
             warnings.simplefilter("ignore", StoreRepairedWarning)
             _check_index(storage, report, repair=repair and not read_only)
-            _check_keywords(storage, report, repair=repair and not read_only)
     finally:
         storage.close()
+    _check_keywords(folder, report, repair=repair and not read_only)
     return report
 
 
@@ -169,29 +171,31 @@ def _self_score(vector: np.ndarray, metric: str) -> float:
     return 1.0 if metric == "cosine" else 0.0
 
 
-def _check_keywords(storage: Storage, report: DoctorReport, *, repair: bool) -> None:
+def _check_keywords(folder: Path, report: DoctorReport, *, repair: bool) -> None:
     """The FTS5 keyword index agrees with the items' texts. FTS5 runs its check as an
-    INSERT, which SQLite refuses on a read-only connection even though nothing is written,
-    so a check-only run uses a connection of its own and rolls back."""
-    if not writable(storage.folder):
+    INSERT, which SQLite refuses on a read-only connection although nothing is written, so
+    the check has a connection of its own (opened after the store's is closed, so SQLite
+    removes its WAL files as usual) and rolls back; a repair holds the writer lock."""
+    if not writable(folder):
         report.add("keyword index", "not checked", "FTS5's check needs write access; the store is read-only here")
         return
-    db = sqlite3.connect(storage.folder / DB_NAME, isolation_level=None)
-    try:
-        db.execute("BEGIN")
-        db.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
-        report.add("keyword index", "ok", "the FTS5 index matches the items' texts")
-        return
-    except sqlite3.Error as exc:
-        problem = f"the FTS5 keyword index does not match the items' texts ({exc})"
-    finally:
-        db.execute("ROLLBACK")
-        db.close()
-    if not repair:
-        report.add("keyword index", "problem", f"{problem}; `ruvector doctor` without --check-only rebuilds it")
-        return
-    with storage.writing():
-        storage.db.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
+    lock = FileLock(str(folder / LOCK_NAME)) if repair else nullcontext()
+    with lock, closing(sqlite3.connect(folder / DB_NAME, isolation_level=None)) as db:
+        try:
+            db.execute("BEGIN")
+            db.execute("INSERT INTO items_fts(items_fts, rank) VALUES ('integrity-check', 1)")
+            report.add("keyword index", "ok", "the FTS5 index matches the items' texts")
+            return
+        except sqlite3.Error as exc:
+            problem = f"the FTS5 keyword index does not match the items' texts ({exc})"
+        finally:
+            db.execute("ROLLBACK")
+        if not repair:
+            report.add("keyword index", "problem", f"{problem}; `ruvector doctor` without --check-only rebuilds it")
+            return
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
+        db.execute("COMMIT")
     report.add("keyword index", "repaired", f"{problem}: rebuilt from the items' texts")
 
 
