@@ -198,6 +198,23 @@ def test_query_rebuilds_a_damaged_or_missing_index_from_sqlite(store: Path, harm
     assert top_id(again) == "t1" and "notice" not in again.stderr  # healed for good
 
 
+def test_concurrent_queries_heal_a_damaged_index_once(store: Path) -> None:
+    """The rebuild is a save under the writer lock: a second process that waited for the
+    lock finds the new generation and loads it instead of rebuilding again."""
+    damage(store / "index-1.hnsw")
+    env = {**os.environ, "RUVECTOR_DISABLE": ",".join(PLUGIN_BACKENDS)}
+    command = [sys.executable, "-m", "ruvector_core.cli", "query", "peanuts", "--json", "--db", str(store)]
+    running = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)]
+    running.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    outputs = [process.communicate(timeout=120) for process in running]
+    for (stdout, stderr), process in zip(outputs, running, strict=True):
+        assert process.returncode == 0, stderr
+        assert json.loads(stdout)["results"][0]["id"] == "t1"
+    notices = [stderr for _, stderr in outputs if "saved it as" in stderr]
+    assert len(notices) == 1 and "index-2.hnsw" in notices[0], outputs
+    assert index_files_of(store) == ["index-2.hnsw"]
+
+
 def test_index_command_heals_before_it_adds(store: Path, tmp_path: Path) -> None:
     damage(store / "index-1.hnsw")
     doc = tmp_path / "cello.md"

@@ -224,7 +224,8 @@ class Storage:
                 try:
                     yield
                 finally:
-                    self.db.execute("COMMIT")
+                    if self.db.in_transaction:  # SQLite may have rolled back after an error
+                        self.db.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise sqlite_failure(exc, self.folder) from None
             return
@@ -321,7 +322,8 @@ class Storage:
         try:
             yield
         finally:
-            self.db.execute("COMMIT")
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
 
     def _rollback(self) -> None:
         """Undo the open write: SQLite's transaction and the in-memory index's changes."""
