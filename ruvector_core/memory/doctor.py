@@ -73,8 +73,8 @@ def examine(folder: str | Path, runtime: Runtime, *, repair: bool) -> DoctorRepo
         report.add("sqlite", "problem", f"PRAGMA integrity_check: {'; '.join(problems[:5])}. {_SQLITE_RECOVERY}")
         return report
     report.add("sqlite", "ok", "PRAGMA integrity_check: ok")
-    if repair and read_only:
-        report.add("access", "problem", "the store is read-only here: nothing can be repaired, only checked")
+    # why a problem found stays unrepaired; None: repair it
+    unrepaired = None if repair and not read_only else (_READ_ONLY if repair else _CHECK_ONLY)
     try:
         storage = Storage.open(
             folder, model=None, dimensions=None, runtime=runtime, create=False, read_only=not repair, heal=False
@@ -85,24 +85,26 @@ def examine(folder: str | Path, runtime: Runtime, *, repair: bool) -> DoctorRepo
     try:
         with warnings.catch_warnings():  # the report says what was rebuilt
             warnings.simplefilter("ignore", StoreRepairedWarning)
-            _check_index(storage, report, repair=repair and not read_only)
+            _check_index(storage, report, unrepaired)
     finally:
         storage.close()
-    _check_keywords(folder, report, repair=repair and not read_only)
+    _check_keywords(folder, report, unrepaired)
     return report
 
 
+_CHECK_ONLY = "`ruvector doctor` without --check-only rebuilds it"
+_READ_ONLY = "the store is read-only here: `ruvector doctor` run by a user who can write it rebuilds it"
 _SQLITE_RECOVERY = (
     f"SQLite damage is not repaired here: restore the folder from a backup, or salvage with "
     f"`sqlite3 {DB_NAME} .recover | sqlite3 recovered.sqlite3`, or index your files again into a new folder"
 )
 
 
-def _check_index(storage: Storage, report: DoctorReport, *, repair: bool) -> None:
+def _check_index(storage: Storage, report: DoctorReport, unrepaired: str | None) -> None:
     """The index file loads, holds exactly the items, and finds each by its own vector."""
     problem = storage.index_problem()
     if problem is not None:
-        if not _rebuild(storage, report, "index file", problem, repair):
+        if not _rebuild(storage, report, "index file", problem, unrepaired):
             return
     else:
         with storage.reading():
@@ -111,21 +113,21 @@ def _check_index(storage: Storage, report: DoctorReport, *, repair: bool) -> Non
     problem = _membership_problem(storage)
     if problem is None:
         report.add("items in index", "ok", f"{len(storage.index)} items, each in the index once")
-    elif not _rebuild(storage, report, "items in index", problem, repair) or _membership_problem(storage):
+    elif not _rebuild(storage, report, "items in index", problem, unrepaired) or _membership_problem(storage):
         return
     lost = _unreachable(storage)
     if not lost:
         report.add("search", "ok", f"a search for each item's own vector finds it ({len(storage.index)} items)")
         return
     problem = f"{len(lost)} items are not found by a search for their own vector (e.g. {', '.join(lost[:3])})"
-    if _rebuild(storage, report, "search", problem, repair) and (still := _unreachable(storage)):
+    if _rebuild(storage, report, "search", problem, unrepaired) and (still := _unreachable(storage)):
         report.add("search", "problem", f"after the rebuild {len(still)} items are still not found by their vector")
 
 
-def _rebuild(storage: Storage, report: DoctorReport, check: str, problem: str, repair: bool) -> bool:
+def _rebuild(storage: Storage, report: DoctorReport, check: str, problem: str, unrepaired: str | None) -> bool:
     """Rebuild the index when repairing; record the outcome; True when the index is now sound."""
-    if not repair:
-        report.add(check, "problem", f"{problem}; `ruvector doctor` without --check-only rebuilds it")
+    if unrepaired is not None:
+        report.add(check, "problem", f"{problem}; {unrepaired}")
         return False
     storage.rebuild(problem)
     rebuilt = f"rebuilt from the {len(storage.index)} stored vectors as {_name(storage)}"
@@ -171,7 +173,7 @@ def _self_score(vector: np.ndarray, metric: str) -> float:
     return 1.0 if metric == "cosine" else 0.0
 
 
-def _check_keywords(folder: Path, report: DoctorReport, *, repair: bool) -> None:
+def _check_keywords(folder: Path, report: DoctorReport, unrepaired: str | None) -> None:
     """The FTS5 keyword index agrees with the items' texts. FTS5 runs its check as an
     INSERT, which SQLite refuses on a read-only connection although nothing is written, so
     the check has a connection of its own (opened after the store's is closed, so SQLite
@@ -179,7 +181,7 @@ def _check_keywords(folder: Path, report: DoctorReport, *, repair: bool) -> None
     if not writable(folder):
         report.add("keyword index", "not checked", "FTS5's check needs write access; the store is read-only here")
         return
-    lock = FileLock(str(folder / LOCK_NAME)) if repair else nullcontext()
+    lock = FileLock(str(folder / LOCK_NAME)) if unrepaired is None else nullcontext()
     with lock, closing(sqlite3.connect(folder / DB_NAME, isolation_level=None)) as db:
         try:
             db.execute("BEGIN")
@@ -190,8 +192,8 @@ def _check_keywords(folder: Path, report: DoctorReport, *, repair: bool) -> None
             problem = f"the FTS5 keyword index does not match the items' texts ({exc})"
         finally:
             db.execute("ROLLBACK")
-        if not repair:
-            report.add("keyword index", "problem", f"{problem}; `ruvector doctor` without --check-only rebuilds it")
+        if unrepaired is not None:
+            report.add("keyword index", "problem", f"{problem}; {unrepaired}")
             return
         db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
