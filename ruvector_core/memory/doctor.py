@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 from filelock import FileLock
 
+from ..hnsw_index import HnswIndex
 from ..runtime import Runtime
 from .database import DB_NAME, connect, sqlite_failure, writable
 from .errors import StoreCorruptError, StoreError, StoreRepairedWarning
@@ -28,6 +29,8 @@ Status = Literal["ok", "repaired", "problem", "not checked"]
 #: neighbours asked for when checking that a search for an item's own vector finds it
 REACH_K = 10
 REACH_CHUNK = 4096
+#: the beam of the second look for an item its first search missed
+REACH_EF = 512
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,8 @@ def _membership_problem(storage: Storage) -> str | None:
 def _unreachable(storage: Storage) -> list[str]:
     """Items a search for their own stored vector does not return (a hit scoring as well as
     the item itself counts as found: an identical vector stored for another item cannot be
-    told apart from it)."""
+    told apart from it). A search is approximate, so an item missed at the index's own
+    ``ef`` is looked for again with a wide beam, and only one missed then is unreachable."""
     lost: list[str] = []
     metric = storage.config.metric
     with storage.reading():
@@ -159,11 +163,21 @@ def _unreachable(storage: Storage) -> list[str]:
         rows = storage.db.execute("SELECT rowid, id, vector FROM items ORDER BY rowid")
         while chunk := rows.fetchmany(REACH_CHUNK):
             vectors = np.frombuffer(b"".join(blob for _, _, blob in chunk), dtype="<f4").reshape(len(chunk), -1)
-            ids, scores = index.search_batch(vectors, k=k)
-            for (row, item_id, _), vector, found, best in zip(chunk, vectors, ids, scores, strict=True):
-                if str(row) not in found and not (len(best) and best[0] >= _self_score(vector, metric) - 1e-4):
-                    lost.append(repr(item_id))
+            missed = _missed(index, vectors, [str(row) for row, _, _ in chunk], k, None, metric)
+            if missed:
+                again = _missed(index, vectors[missed], [str(chunk[i][0]) for i in missed], k, REACH_EF, metric)
+                lost += [repr(chunk[missed[i]][1]) for i in again]
     return lost
+
+
+def _missed(index: HnswIndex, vectors: np.ndarray, keys: list[str], k: int, ef: int | None, metric: str) -> list[int]:
+    """Positions of the vectors whose search does not return their own key."""
+    ids, scores = index.search_batch(vectors, k=k, ef=ef)
+    return [
+        position
+        for position, (key, vector, found, best) in enumerate(zip(keys, vectors, ids, scores, strict=True))
+        if key not in set(found) and not (len(best) and best[0] >= _self_score(vector, metric) - 1e-4)
+    ]
 
 
 def _self_score(vector: np.ndarray, metric: str) -> float:
