@@ -6,6 +6,7 @@ checks the exit status, the message (no traceback) and the store's files afterwa
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -15,10 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from core_support import PLUGIN_BACKENDS
 
 import ruvector_core as rv
+from ruvector_core import index_format
 from ruvector_core.memory import (
     Memory,
     StoreCorruptError,
@@ -285,6 +288,37 @@ def test_doctor_finds_a_valid_index_that_does_not_hold_the_items(store: Path) ->
     fix = ruvector("doctor", "--db", str(store))
     assert fix.returncode == 0 and "REPAIRED  items in index" in fix.stdout, fix.stdout
     assert top_id(ruvector("query", "cello", "--json", "--db", str(store))) == "t4"
+
+
+def unlink_node(path: Path) -> str:
+    """Rewrite an index file (valid checksum and all) so that no link leads to one node:
+    the graph walk can never reach it. Returns the node's key (the item's row id)."""
+    graph = index_format.decode(path.read_bytes())
+    target = next(n for n in range(len(graph.ids)) if n != graph.entry_point)
+    sizes, links, start = [], [], 0
+    for size in graph.list_sizes:
+        kept = [link for link in graph.links[start : start + size] if link != target]
+        sizes.append(len(kept))
+        links += kept
+        start += size
+    rewired = dataclasses.replace(
+        graph, list_sizes=np.array(sizes, dtype=np.uint32), links=np.array(links, dtype=np.uint32)
+    )
+    path.write_bytes(index_format.encode(rewired))
+    return graph.ids[target]
+
+
+def test_doctor_finds_an_item_no_search_can_reach(store: Path) -> None:
+    key = unlink_node(store / "index-1.hnsw")
+    (item_id,) = [item_id for row, item_id, *_ in rows(store) if str(row) == key]
+    check = ruvector("doctor", "--db", str(store), "--check-only")
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert "ok        index file" in check.stdout and "ok        items in index" in check.stdout
+    expected = f"PROBLEM   search: 1 items are not found by a search for their own vector (e.g. '{item_id}')"
+    assert expected in check.stdout
+    fix = ruvector("doctor", "--db", str(store))
+    assert fix.returncode == 0 and "REPAIRED  search" in fix.stdout, fix.stdout
+    assert ruvector("doctor", "--db", str(store), "--check-only").returncode == 0
 
 
 def test_doctor_rebuilds_a_keyword_index_out_of_step(store: Path) -> None:
