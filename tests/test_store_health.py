@@ -182,6 +182,28 @@ def test_a_store_cannot_be_created_in_a_folder_that_is_not_writable(tmp_path: Pa
     assert list(parent.iterdir()) == []
 
 
+def test_a_full_disk_is_a_message_and_the_store_is_unchanged(store: Path, tmp_path: Path) -> None:
+    """The store is copied onto a small tmpfs (in a mount namespace of its own, as root) that
+    a filler file leaves 8 kB of; the new item cannot be written."""
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root (a tmpfs mount in a mount namespace)")
+    script = (
+        'mount -t tmpfs -o size=400k tmpfs "$1" && cp -r "$2"/. "$1"/ '
+        '&& head -c $(( $(df --output=avail -B1 "$1" | tail -1) - 8192 )) /dev/zero > "$1"/filler '
+        '&& "$3" -m ruvector_core.cli add "$4" --db "$1"; status=$?; cp "$1"/store.sqlite3 "$5"; exit $status'
+    )
+    target = tmp_path / "mounted"
+    target.mkdir()
+    long_text = " ".join(f"word{i}" for i in range(8_000))
+    after = tmp_path / "after.sqlite3"
+    env = {**os.environ, "RUVECTOR_DISABLE": ",".join(PLUGIN_BACKENDS)}
+    command = ["unshare", "--mount", "sh", "-c", script, "sh", str(target), str(store), sys.executable, long_text]
+    result = subprocess.run([*command, str(after)], capture_output=True, text=True, env=env, timeout=120)
+    failed(result, "is the disk full or failing?", "Nothing was changed")
+    shutil.copy(after, store / "store.sqlite3")
+    assert [r[1] for r in rows(store)] == [f"t{i}" for i in range(len(TEXTS))]
+
+
 # -- healing -------------------------------------------------------------------------------
 
 

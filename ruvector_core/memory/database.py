@@ -96,8 +96,11 @@ def sqlite_failure(exc: sqlite3.Error, folder: Path) -> StoreError:
             f"store {folder}: SQLite cannot open or write {DB_NAME} ({exc}); check the folder's and the file's "
             "permissions, or use a folder you can write"
         )
-    if name == "SQLITE_FULL":
-        return StoreError(f"store {folder}: the disk is full ({exc}); nothing was written; free some space")
+    if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR"):
+        return StoreError(
+            f"store {folder}: SQLite could not read or write {DB_NAME} ({exc}): is the disk full or failing? "
+            "Nothing was changed; free some space and try again"
+        )
     if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         return StoreError(f"store {folder}: the database is busy ({exc}); another program holds it, try again")
     return StoreError(f"store {folder}: SQLite failed: {exc}")

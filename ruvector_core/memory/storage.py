@@ -252,7 +252,7 @@ class Storage:
                 changed = self.db.total_changes != before or self._rebuilt is not None
                 if changed:
                     self._compact_if_worthwhile()
-                    write_atomically(self.folder / _index_name(self.generation + 1), self.index.serialize())
+                    self._save_index(_index_name(self.generation + 1))
                     self.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(self.generation + 1),))
                 self.db.execute("COMMIT")
                 if changed:
@@ -324,6 +324,15 @@ class Storage:
         finally:
             if self.db.in_transaction:
                 self.db.execute("COMMIT")
+
+    def _save_index(self, name: str) -> None:
+        try:
+            write_atomically(self.folder / name, self.index.serialize())
+        except OSError as exc:
+            raise StoreError(
+                f"store {self.folder}: cannot write {name} ({exc.strerror or exc}); nothing was changed; "
+                "free some space or fix the folder's permissions, then try again"
+            ) from None
 
     def _rollback(self) -> None:
         """Undo the open write: SQLite's transaction and the in-memory index's changes."""
