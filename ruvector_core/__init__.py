@@ -4,6 +4,12 @@ import ruvector_core as rv
 rt = rv.Runtime.initialize()
 ix = rt.hnsw(rv.HnswConfig(dimensions=384))
 """
+# ruff: noqa: E402  (the origin check runs before anything else is imported)
+
+# First: fail plainly when these files are mixed with another project's ruvector_core.
+from .origin import require_own_core
+
+require_own_core()
 
 # The layers above the contract that the package root offers (see docs/architecture.md).
 from typing import TYPE_CHECKING, Any
@@ -14,6 +20,7 @@ from .errors import (
     BackendError,
     BackendUnavailableError,
     CapabilityUnavailableError,
+    ConflictingInstallError,
     CorruptDataError,
     CorruptIndexError,
     DimensionMismatchError,
@@ -49,6 +56,7 @@ __all__ = [
     "BackendSpec",
     "BackendUnavailableError",
     "CapabilityUnavailableError",
+    "ConflictingInstallError",
     "CorruptDataError",
     "CorruptIndexError",
     "DimensionMismatchError",

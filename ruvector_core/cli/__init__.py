@@ -10,13 +10,17 @@ on it.
 from __future__ import annotations
 
 import sys
+import warnings
 from importlib.metadata import entry_points
+from typing import Any, TextIO
 
 import pydantic
 import typer
 
 from ..errors import RuvectorError
+from ..memory import StoreRepairedWarning
 from .backends import backends
+from .doctor import doctor
 from .learning import adapters, feedback, learn
 from .mcp import mcp
 from .memory import add, embed, forget, index, query, stats
@@ -41,6 +45,7 @@ app.command()(learn)
 app.command()(adapters)
 app.command()(backends)
 app.command()(mcp)
+app.command()(doctor)
 
 
 def _add_installed_commands() -> None:
@@ -52,8 +57,27 @@ def _add_installed_commands() -> None:
             typer.echo(f"warning: command {entry_point.name!r} unavailable: {type(exc).__name__}: {exc}", err=True)
 
 
+def _show_notice(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: Any = None,
+) -> None:
+    """A store that healed itself says so in one line on stderr; other warnings as usual."""
+    if issubclass(category, StoreRepairedWarning):
+        typer.echo(f"notice: {message}", err=True)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
+
+
 def main() -> None:
     """Run the CLI; expected failures print one line, not a traceback."""
+    warnings.showwarning = _show_notice
     _add_installed_commands()
     try:
         app()  # usage errors are typer's to report; it exits itself

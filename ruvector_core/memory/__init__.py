@@ -4,17 +4,27 @@ both, filtered inside the graph, consistent across processes (``rv.Memory``, and
 
 from .adapters import AdapterInfo
 from .asyncmemory import AsyncMemory
+from .errors import (
+    IndexDamagedError,
+    StoreCorruptError,
+    StoreError,
+    StoreNotFoundError,
+    StorePathError,
+    StorePermissionError,
+    StoreReadOnlyError,
+    StoreRepairedWarning,
+)
 from .feedback import FeedbackEvent
 from .files import IndexReport, index_files, split_passages
 from .items import MemoryHit, MemoryItem, SearchMode
 from .learner import LearnConfig, LearnReport, RecallFigures
 from .memory import Memory
-from .storage import StoreError
 
 __all__ = [
     "AdapterInfo",
     "AsyncMemory",
     "FeedbackEvent",
+    "IndexDamagedError",
     "IndexReport",
     "LearnConfig",
     "LearnReport",
@@ -23,7 +33,13 @@ __all__ = [
     "MemoryItem",
     "RecallFigures",
     "SearchMode",
+    "StoreCorruptError",
     "StoreError",
+    "StoreNotFoundError",
+    "StorePathError",
+    "StorePermissionError",
+    "StoreReadOnlyError",
+    "StoreRepairedWarning",
     "index_files",
     "split_passages",
 ]

@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from .errors import StoreError
 from .memory import Memory
-from .storage import StoreError
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -86,7 +86,10 @@ class Memory:
         """Create (unless ``create`` is false) or open the memory in folder ``path``.
         ``model`` defaults to the one the store was built with, or all-MiniLM-L6-v2 for a
         new store; ``hnsw`` configures a new store's index. ``read_only`` opens an existing
-        store for reading only: every write raises ``StoreError``.
+        store for reading only; so does a store this process cannot write. Either way
+        searches work and writes raise ``StoreReadOnlyError``. A missing or damaged index
+        file is rebuilt from the stored vectors (``StoreRepairedWarning``). Store problems
+        raise a ``StoreError`` naming the folder and what to do.
 
         ``embedder`` replaces the runtime's: an ``Embedder`` made elsewhere (a framework's
         embedding model wrapped as one, or one shared with other code), whose
@@ -97,7 +100,7 @@ class Memory:
         runtime = runtime or Runtime.initialize()
         owns_embedder = embedder is None
         if embedder is None:
-            model = model or Storage.stored_model(path) or EmbedderConfig().model
+            model = model or Storage.stored_model(path) or EmbedderConfig().model  # also checks the path
             embedder = runtime.embedder(EmbedderConfig(model=model, progress=progress))
         elif model is not None and model != embedder.config.model:
             raise InvalidInputError(f"model {model!r} differs from the given embedder's {embedder.config.model!r}")
@@ -137,6 +140,11 @@ class Memory:
     def folder(self) -> Path:
         return self._storage.folder
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only (this process cannot write it)."""
+        return self._storage.read_only
+
     # -- writing -----------------------------------------------------------------------
 
     def add(
@@ -171,6 +179,7 @@ class Memory:
         empty call is an error, not a wipe."""
         if ids is None and where is None and namespace is None:
             raise InvalidInputError("delete needs ids, where or namespace; nothing was deleted")
+        self._storage.require_writable()
         if ids is None:
             condition, params = self._condition(where, namespace)
         else:  # ids name items of one namespace
@@ -367,6 +376,7 @@ class Memory:
         item_ids = _check_ids(ids, len(batch)) if ids is not None else [uuid.uuid4().hex for _ in batch]
         if not batch:
             return []
+        self._storage.require_writable()  # before anything is embedded
         if not replace:
             self._refuse_existing(item_ids, namespace)
         vectors = self._embed(batch) if given is None else self._given_vectors(given, len(batch))
