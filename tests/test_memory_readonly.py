@@ -24,7 +24,7 @@ def test_a_read_only_memory_reads_and_refuses_writes(tmp_path: Path) -> None:
                 lambda: reader.feedback("who has an allergy?", reader.search("peanuts", k=1)[0].id, 1.0),
                 lambda: reader.activate(None),
             ):
-                with pytest.raises(StoreError, match="read-only; nothing was written"):
+                with pytest.raises(StoreError, match="was opened read-only: it can be queried but not changed"):
                     write()
             assert reader.count() == 2 and reader._storage.generation == generation
             writer.add("Cy likes chess.", metadata={"u": "cy"})

@@ -56,6 +56,7 @@ class AsyncMemory:
         self._closed = False
         self.model = memory.model
         self.folder = memory.folder
+        self.read_only = memory.read_only
 
     @classmethod
     async def open(cls, path: str | Path, **options: Any) -> AsyncMemory:

@@ -91,6 +91,8 @@ class Storage:
         self.config = config
         self.model = model
         self.read_only = read_only
+        #: read-only because the caller asked, not because the store cannot be written here
+        self.read_only_by_request = False
         #: rebuild a missing or damaged index when reading; when false, raise IndexDamagedError
         self.heal = heal
         self.generation = -1  # nothing loaded yet: the first refresh loads the stored one
@@ -116,6 +118,7 @@ class Storage:
         A store this process cannot write opens read-only; so does any with ``read_only``.
         With ``heal`` false the index is not loaded until the first read."""
         folder = Path(folder)
+        requested = read_only
         db, read_only = connect(folder, create=create, read_only=read_only)
         try:
             meta = _read_meta(db, folder, model, dimensions, hnsw, read_only)
@@ -128,6 +131,7 @@ class Storage:
                 read_only=read_only,
                 heal=heal,
             )
+            storage.read_only_by_request = requested
             if heal:
                 with storage.reading():
                     pass
@@ -165,6 +169,8 @@ class Storage:
         self.db.close()
 
     def require_writable(self) -> None:
+        if self.read_only and self.read_only_by_request:
+            raise StoreReadOnlyError(f"store {self.folder} was opened read-only: it can be queried but not changed")
         if self.read_only:
             raise StoreReadOnlyError(
                 f"store {self.folder} is read-only here (not writable by this user, or on a read-only file "
