@@ -1,8 +1,11 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Each installs what it needs
-# (uv from PyPI, then the locked workspace into .venv) before it runs.
+# (uv, then the locked workspace into .venv) before it runs.
 
 PYTHON ?= python3
-UV := $(PYTHON) -m uv
+# uv: the one on PATH, else one that pip puts into .tools/ (--target: the interpreter's own
+# packages are left alone, so neither PEP 668 nor pip's warning about root gets in the way)
+TOOLS := .tools
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 # rustup's toolchain builds the native backend; Debian's rustc 1.63 (below) only the wasm module
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -51,5 +54,7 @@ install: uv
 wasm-toolchain:
 	@dpkg -s $(WASM_TOOLCHAIN) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(WASM_TOOLCHAIN); }
 
-uv:
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv>=0.5"
+uv: $(UV)
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target $(TOOLS) "uv>=0.5"

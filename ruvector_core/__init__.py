@@ -4,6 +4,12 @@ import ruvector_core as rv
 rt = rv.Runtime.initialize()
 ix = rt.hnsw(rv.HnswConfig(dimensions=384))
 """
+# ruff: noqa: E402  (the origin check runs before anything else is imported)
+
+# First: fail plainly when these files are mixed with another project's ruvector_core.
+from .origin import require_own_core
+
+require_own_core()
 
 # The layers above the contract that the package root offers (see docs/architecture.md).
 from typing import TYPE_CHECKING, Any
@@ -14,6 +20,7 @@ from .errors import (
     BackendError,
     BackendUnavailableError,
     CapabilityUnavailableError,
+    ConflictingInstallError,
     CorruptDataError,
     CorruptIndexError,
     DimensionMismatchError,
@@ -43,11 +50,13 @@ from .version import __version__
 
 __all__ = [
     "AllowList",
+    "AsyncMemory",
     "BackendError",
     "BackendInfo",
     "BackendSpec",
     "BackendUnavailableError",
     "CapabilityUnavailableError",
+    "ConflictingInstallError",
     "CorruptDataError",
     "CorruptIndexError",
     "DimensionMismatchError",
@@ -77,13 +86,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .memory import Memory, MemoryHit, MemoryItem
+    from .memory import AsyncMemory, Memory, MemoryHit, MemoryItem
 
-_MEMORY_NAMES = frozenset({"Memory", "MemoryHit", "MemoryItem"})
+_MEMORY_NAMES = frozenset({"AsyncMemory", "Memory", "MemoryHit", "MemoryItem"})
 
 
 def __getattr__(name: str) -> Any:
-    """``rv.Memory`` and its records, imported on first use: the memory pulls in SQLite,
+    """``rv.Memory``, ``rv.AsyncMemory`` and their records, imported on first use: the memory pulls in SQLite,
     file locks and rich, which a process that only searches vectors never needs."""
     if name in _MEMORY_NAMES:
         from . import memory

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError, RuvectorError
+from .errors import CapabilityUnavailableError, InvalidInputError, RuvectorError
 from .models import EmbedderConfig
 from .protocols import Embedder as BackendEmbedder
+from .protocols import TokenWindow
 
 
 class Embedder:
@@ -21,9 +22,11 @@ class Embedder:
         self.backend = backend
         self.config = config
         self.dimensions = int(embedder.dimensions)
-        #: the most tokens of one text the model reads (its markers not counted); the
-        #: rest of a longer text does not change its embedding
-        self.max_tokens = int(embedder.max_tokens)
+        self._window = embedder if isinstance(embedder, TokenWindow) else None
+        #: the most tokens of one text the model reads (its markers not counted; the rest
+        #: of a longer text does not change its embedding), or None when the embedder
+        #: does not tell (see ``protocols.TokenWindow``)
+        self.max_tokens = int(self._window.max_tokens) if self._window is not None else None
         self._lock = threading.Lock()
 
     def embed(self, text: str) -> np.ndarray:
@@ -47,11 +50,15 @@ class Embedder:
         if isinstance(texts, str):
             raise InvalidInputError("token_spans takes a sequence of strings")
         checked = [_check_text(t) for t in texts]
-        return self._backend().token_spans(checked) if checked else []
+        self._backend()  # a closed embedder says so
+        if self._window is None:
+            raise CapabilityUnavailableError(f"the {self.backend} embedder does not tell its tokens")
+        return self._window.token_spans(checked) if checked else []
 
-    def token_count(self, text: str) -> int:
-        """How many tokens ``text`` has (markers not counted), however long it is."""
-        return len(self.token_spans([text])[0])
+    def token_count(self, text: str) -> int | None:
+        """How many tokens ``text`` has (markers not counted), however long it is; None when
+        the embedder does not tell."""
+        return len(self.token_spans([text])[0]) if self._window is not None else None
 
     def close(self) -> None:
         with self._lock:

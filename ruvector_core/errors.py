@@ -66,3 +66,8 @@ class ModelIntegrityError(ModelError, ValueError):
 
 class ModelDownloadError(ModelError, OSError):
     """A model URL could not be fetched (unreachable host, HTTP error, interrupted)."""
+
+
+class ConflictingInstallError(RuvectorError, ImportError):
+    """The ``ruvector_core`` on the path is not this project's alone: another project's
+    distribution of the same import name is installed over it or instead of it."""

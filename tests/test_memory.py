@@ -155,6 +155,20 @@ def test_another_model_and_a_missing_store_are_refused(tmp_path: Path, memory: M
     assert not (tmp_path / "nothing").exists()
 
 
+def test_an_embedder_made_elsewhere_is_used_and_left_open(tmp_path: Path) -> None:
+    runtime = rv.Runtime.initialize()
+    with runtime.embedder(rv.EmbedderConfig(progress=False)) as embedder:
+        with Memory.open(tmp_path / "shared", embedder=embedder, progress=False) as memory:
+            memory.add(["Ana prefers green tea.", "Bo plays the cello."], ids=["a", "b"])
+            assert memory.search("what does Ana drink?", k=1)[0].id == "a"
+            with pytest.raises(rv.InvalidInputError, match="differs from the given embedder"):
+                Memory.open(tmp_path / "other", embedder=embedder, model="another-model")
+            assert not (tmp_path / "other").exists()
+        assert embedder.embed("still open").shape == (embedder.dimensions,), "the caller's embedder stays open"
+    with Memory.open(tmp_path / "shared", progress=False, create=False) as reopened:  # the model it recorded
+        assert reopened.model == embedder.config.model and reopened.count() == 2
+
+
 def test_a_store_of_the_earlier_schema_is_refused_untouched(tmp_path: Path) -> None:
     import sqlite3
 

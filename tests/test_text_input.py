@@ -18,7 +18,7 @@ from test_cli import ruvector
 
 import ruvector_core as rv
 from ruvector_core.corpus import stdlib_passages
-from ruvector_core.memory import Memory
+from ruvector_core.memory import Memory, index_files
 from ruvector_core.memory.passages import split_passages, windows
 from ruvector_core.memory.sniff import NotText, Text, sniff
 from ruvector_core.memory.walk import walk
@@ -231,3 +231,31 @@ def test_links_are_followed_once_and_loops_reported(tmp_path: Path) -> None:
     assert reasons["back"].startswith("symbolic link loop") and "walked already" in reasons["shared-again"]
     assert reasons["gone"].startswith("broken symbolic link")
     assert shared.resolve() in found.folders
+
+
+class _NoTokenizer:
+    """An embedder as the LangChain and LlamaIndex wrappers are: vectors, no view of the
+    model's tokenizer (here ruvector's own model behind it, so the vectors are real)."""
+
+    def __init__(self, inner: rv.Embedder) -> None:
+        self._inner = inner
+        self.dimensions = inner.dimensions
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        return self._inner.embed_batch(texts)
+
+    def close(self) -> None:
+        """The inner embedder is the fixture's."""
+
+
+def test_an_embedder_that_does_not_tell_its_window_gets_whole_paragraphs(tmp_path: Path, embedder) -> None:
+    plain = rv.Embedder(_NoTokenizer(embedder), "plain", rv.EmbedderConfig())
+    assert plain.max_tokens is None and plain.token_count("tea") is None
+    with pytest.raises(rv.CapabilityUnavailableError, match="does not tell its tokens"):
+        plain.token_spans(["tea"])
+    long = "word " * 600
+    (tmp_path / "notes.txt").write_text(f"Tea is brewed from leaves.\n\n{long}", "utf-8")
+    with Memory.open(tmp_path / "store", embedder=plain, progress=False) as memory:
+        report = index_files(memory, [tmp_path / "notes.txt"])
+        assert report.passages_added == 2  # each paragraph whole: the window is unknown
+        assert {s for (s,) in memory.distinct("split")} == {"windows-1/paragraphs"}

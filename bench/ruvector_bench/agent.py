@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -29,7 +28,7 @@ from ruvector_core.memory import Memory
 from ruvector_core.runtime import Runtime
 
 from .context import Context
-from .timing import Stat, format_seconds
+from .timing import Stat, format_seconds, time_call
 
 ITEMS = {False: 100_000, True: 20_000}  # by options.quick
 ADDED = {False: 10_000, True: 1_000}
@@ -76,7 +75,7 @@ def section(context: Context) -> None:
                 "memory_search_hybrid": {"where": WHERE, "mode": "hybrid"},
             }
             for case, arguments in cases.items():
-                seconds = [_timed(partial(memory.search, query, k=10, **arguments)) for query in queries]
+                seconds = [time_call(partial(memory.search, query, k=10, **arguments)) for query in queries]
                 note = f"first query {format_seconds(seconds[0])}; built in {built:.1f} s"
                 record.figure(case, labels[case], engine, "ruvector", Stat.of(seconds[1:]), note)
     context.progress.step(f"adding {added:,} texts to a new memory")
@@ -86,8 +85,8 @@ def section(context: Context) -> None:
     with tempfile.TemporaryDirectory(prefix="ruvector-bench-memory-") as folder:
         with Memory.open(folder, runtime=runtime, progress=False) as memory:
             memory.add(texts[:8])  # the embedder's first call, untimed
-            store = _timed(partial(memory.add, texts))
-            alone = _timed(partial(memory.embedder.embed_batch, texts))
+            store = time_call(partial(memory.add, texts))
+            alone = time_call(partial(memory.embedder.embed_batch, texts))
     record.figure(
         "memory_add",
         labels["memory_add"],
@@ -123,9 +122,3 @@ def _fill(memory: Memory, base: np.ndarray, texts: list[str], items: int) -> flo
 
 def _metadata(item: int) -> dict[str, Any]:
     return {"shard": item % 10, "source": f"s{item % 100}", "year": 2000 + item % 25}
-
-
-def _timed(call: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started

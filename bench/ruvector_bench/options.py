@@ -18,6 +18,7 @@ SECTIONS = (
     "filter",
     "agent",
     "hybrid",
+    "learning",
     "pattern",
     "memory",
     "startup",

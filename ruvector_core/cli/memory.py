@@ -100,6 +100,7 @@ def query(
     model: Annotated[
         str | None, typer.Option(help="model name, folder, .onnx file or URL (default: the store's own)")
     ] = None,
+    adapt: Annotated[bool, typer.Option(help="apply the adapter learned from feedback, if one is active")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Print the items of the store that best match TEXT.
@@ -113,7 +114,7 @@ def query(
         if mode != "keyword":
             _note_beyond_window(text, memory)
         started = time.perf_counter()
-        hits = memory.search(text, k=k, where=_where(where), namespace=namespace, mode=mode)
+        hits = memory.search(text, k=k, where=_where(where), namespace=namespace, mode=mode, adapt=adapt)
         seconds = time.perf_counter() - started
         served = {"embeddings": memory.embedder.backend, "hnsw": memory.index.backend}
         size = memory.count()
@@ -133,7 +134,7 @@ def _note_beyond_window(text: str, memory: Memory) -> None:
     """Say on stderr when the model reads only the start of the query."""
     embedder = memory.embedder
     tokens = embedder.token_count(text)
-    if tokens > embedder.max_tokens:
+    if tokens is not None and embedder.max_tokens is not None and tokens > embedder.max_tokens:
         (spans,) = embedder.token_spans([text])
         read = int(spans[embedder.max_tokens - 1, 1])
         typer.echo(

@@ -41,6 +41,25 @@ def lora_fisher(lora: LoRAWeights, trajectories: Sequence[Trajectory]) -> Fisher
     )
 
 
+def fisher_from_output_gradients(lora: LoRAWeights, queries: np.ndarray, output_gradients: np.ndarray) -> FisherMatrix:
+    """Empirical Fisher F = mean(g^2) of an adapter from each sample's loss gradient with
+    respect to its adapted query, without forming per-sample parameter gradients: for
+    y = x + s x A B, sample i's gradient is s x_i^T (g_i B^T) for A and s (x_i A)^T g_i for B,
+    so their squares average to s^2 (x^2)^T (g B^T)^2 / n and s^2 ((x A)^2)^T g^2 / n."""
+    queries = np.asarray(queries, dtype=np.float64)
+    grads = np.asarray(output_gradients, dtype=np.float64)
+    if queries.shape != grads.shape or queries.ndim != 2 or queries.shape[1] != lora.dimensions:
+        raise InvalidInputError("queries and their output gradients must be (n, d) of the adapter's dimension")
+    n = len(queries)
+    fisher_a = lora.scale**2 * (queries**2).T @ ((grads @ lora.b.astype(np.float64).T) ** 2) / n
+    fisher_b = lora.scale**2 * ((queries @ lora.a) ** 2).T @ (grads**2) / n
+    return FisherMatrix(
+        diagonal=ModelWeights(tensors={"lora.a": fisher_a, "lora.b": fisher_b}),
+        anchor=lora.as_model_weights(),
+        samples=n,
+    )
+
+
 def merge_fisher(old: FisherMatrix, new: FisherMatrix, decay: float = 0.9) -> FisherMatrix:
     """Online EWC: F = decay * F_old + F_new, anchored at the newest parameters, so older
     tasks fade geometrically instead of piling up one penalty each."""

@@ -14,6 +14,7 @@ from ..validation import as_vector, check_k
 from . import ewc, lora, patterns
 from .library import PatternLibrary
 from .models import FisherMatrix, LoRAConfig, LoRAWeights, Pattern, PatternMatch, Trajectory
+from .pairs import training_pairs
 from .persistence import load_lora, load_patterns, save_lora, save_patterns
 
 
@@ -72,7 +73,19 @@ class Learning:
         start: LoRAWeights | None = None,
         ewc: FisherMatrix | None = None,
         ewc_lambda: float = 0.0,
+        anchors: np.ndarray | None = None,
     ) -> LoRAWeights:
         return lora.train_lora(
-            trajectories, config or LoRAConfig(), start, ewc, ewc_lambda, gradients=self.kernels.lora_gradients
+            trajectories, config or LoRAConfig(), start, ewc, ewc_lambda, anchors, kernels=self.kernels
         )
+
+    def objective_fisher(
+        self, adapter: LoRAWeights, trajectories: Sequence[Trajectory], config: LoRAConfig
+    ) -> FisherMatrix:
+        """The Fisher information of ``adapter`` under the objective it was trained with."""
+        if config.objective == "mse":
+            return ewc.lora_fisher(adapter, trajectories)
+        queries, targets, _ = training_pairs(trajectories)
+        a, b = adapter.a.astype(np.float64), adapter.b.astype(np.float64)
+        grads = lora.infonce_row_gradients(self.kernels, config, queries, targets, a, b)
+        return ewc.fisher_from_output_gradients(adapter, queries, grads)

@@ -13,7 +13,7 @@ def kmeans(points: np.ndarray, k: int, seed: int = 0, iterations: int = 100) -> 
     centroids = _plus_plus(points, k, rng)
     labels = np.full(len(points), -1)
     for _ in range(iterations):
-        new_labels = _nearest(points, centroids)
+        new_labels = nearest_centroid(points, centroids)
         if np.array_equal(new_labels, labels):
             break
         labels = new_labels
@@ -37,7 +37,7 @@ def _plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarr
     return np.array(centroids)
 
 
-def _nearest(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+def nearest_centroid(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     squared = (points**2).sum(1)[:, None] - 2.0 * points @ centroids.T + (centroids**2).sum(1)[None, :]
     nearest: np.ndarray = np.argmin(squared, axis=1)
     return nearest

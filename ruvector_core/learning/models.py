@@ -117,6 +117,18 @@ class LoRAConfig(BaseModel):
     batch_size: int = Field(default=64, ge=1)
     target_loss: float = Field(default=1e-4, ge=0, description="stop early once the epoch loss is below this")
     seed: int = Field(default=0, ge=0)
+    objective: Literal["mse", "infonce"] = Field(
+        default="mse",
+        description="mse: squared error between adapted query and target; infonce: a ranking loss, each "
+        "query's target against the other targets of its batch (in-batch negatives)",
+    )
+    temperature: float = Field(default=0.05, gt=0, le=10, description="InfoNCE's softmax temperature")
+    preserve: float = Field(
+        default=0.0,
+        ge=0,
+        description="weight of a penalty on how far the adapter moves the anchor vectors given to training: "
+        "keeps queries unlike the training ones where they were",
+    )
 
     @property
     def scale(self) -> float:
@@ -149,6 +161,7 @@ class LoRAWeights(_Arrays):
     alpha: float = Field(gt=0)
     final_loss: float | None = None
     epochs_run: int = 0
+    losses: tuple[float, ...] = Field(default=(), description="the training loss after each epoch")
 
     @model_validator(mode="after")
     def _shapes(self) -> LoRAWeights:

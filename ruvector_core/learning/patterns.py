@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..validation import as_vector
-from .kmeans import kmeans
+from .kmeans import kmeans, nearest_centroid
 from .models import Pattern, PatternMatch, Trajectory
 
 DEFAULT_THRESHOLD = 0.75
@@ -28,13 +28,19 @@ def patterns_from_trajectories(
     trajectories: Sequence[Trajectory], clusters: int, min_cluster_size: int = 3, seed: int = 0
 ) -> list[Pattern]:
     """Cluster the queries of positive trajectories; each cluster of at least
-    ``min_cluster_size`` becomes a pattern whose uses and successes count its members."""
+    ``min_cluster_size`` becomes a pattern. Its outcomes give its confidence: every member
+    is a use and a success, and every negative trajectory whose query lies nearest that
+    cluster a use without success."""
     positive = [t for t in trajectories if t.positive]
     if not positive:
         return []
-    queries = np.stack([t.query for t in positive]).astype(np.float64)
-    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    queries = _unit_rows([t.query for t in positive])
     centroids, labels = kmeans(queries, clusters, seed=seed)
+    negative = [t for t in trajectories if not t.positive]
+    failures = np.zeros(len(centroids), dtype=np.int64)
+    if negative:
+        nearest = nearest_centroid(_unit_rows([t.query for t in negative]), centroids)
+        failures = np.bincount(nearest, minlength=len(centroids))
     patterns = []
     for c, centroid in enumerate(centroids):
         members = [t for t, label in zip(positive, labels, strict=True) if label == c]
@@ -46,8 +52,15 @@ def patterns_from_trajectories(
             "examples": [t.metadata for t in members[:5]],
         }
         pattern = create_pattern(centroid, metadata, id=f"pattern-{seed}-{c}")
-        patterns.append(pattern.model_copy(update={"uses": len(members), "successes": len(members)}))
+        uses = len(members) + int(failures[c])
+        patterns.append(pattern.model_copy(update={"uses": uses, "successes": len(members)}))
     return patterns
+
+
+def _unit_rows(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    rows = np.stack(vectors).astype(np.float64)
+    rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    return rows
 
 
 def rank_matches(similarities: np.ndarray, patterns: Sequence[Pattern], threshold: float, k: int) -> list[PatternMatch]:

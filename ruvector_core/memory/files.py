@@ -64,7 +64,7 @@ def index_files(memory: Memory, paths: Iterable[str | Path]) -> IndexReport:
     started = time.perf_counter()
     found = walk(paths)
     embedder = memory.embedder
-    split = f"{SPLIT_VERSION}/{embedder.max_tokens}"
+    split = f"{SPLIT_VERSION}/{embedder.max_tokens or 'paragraphs'}"
     indexed = memory.distinct("source", "sha256", "split", namespace=FILES_NAMESPACE)
     known_sources = {source for source, _, _ in indexed}
     skipped = [Skipped(path, "link not followed", why) for path, why in found.links]

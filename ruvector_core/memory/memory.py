@@ -7,6 +7,10 @@ are the items' SQLite row ids; ``storage`` keeps the two consistent across proce
 crashes. A ``where`` filter (``where.py``) and a namespace become SQL over the items; for
 vector recall the matching row ids become the index's ``allow`` set, so the graph walk
 itself skips everything else and ``k`` hits come back whenever ``k`` items match.
+
+The memory learns from use: ``feedback`` records which item answered which query and how
+well (``feedback.py``); ``learn`` turns that into an adapter applied to query embeddings
+at recall, and into patterns (``learner.py``, ``adapters.py``).
 """
 
 from __future__ import annotations
@@ -26,11 +30,18 @@ from rich.progress import Progress
 from ..embedder import Embedder
 from ..errors import InvalidInputError
 from ..hnsw_index import AllowList, HnswIndex
+from ..learning import PatternMatch
+from ..learning.lora import adapt as apply_adapter
+from ..learning.patterns import DEFAULT_THRESHOLD
 from ..models import EmbedderConfig, HnswConfig
 from ..runtime import Runtime
 from ..validation import as_matrix, as_vector, check_k
+from .adapters import AdapterInfo, AdapterStore
+from .feedback import FeedbackLog, reward_of
 from .items import DEFAULT_NAMESPACE, SEARCH_MODES, MemoryHit, MemoryItem, SearchMode
 from .keyword import fts_query, reciprocal_rank_fusion
+from .learner import LearnConfig, LearnReport, learn
+from .pattern_table import PatternTable
 from .storage import Storage
 from .where import compile_where, json_default
 
@@ -48,12 +59,16 @@ _COLUMNS = "rowid, id, namespace, text, metadata"
 class Memory:
     """Open with ``Memory.open(folder)``; close it (or use ``with``) when done."""
 
-    def __init__(self, storage: Storage, embedder: Embedder, progress: bool = True) -> None:
+    def __init__(self, storage: Storage, embedder: Embedder, progress: bool = True, owns_embedder: bool = True) -> None:
         self._storage = storage
         self.embedder = embedder
+        self._owns_embedder = owns_embedder
         self.model = embedder.config.model
         self.progress = progress
         self._allowlists: OrderedDict[tuple[Any, ...], AllowList] = OrderedDict()
+        self._feedback = FeedbackLog(storage)
+        self._adapters = AdapterStore(storage)
+        self._patterns = PatternTable(storage)
 
     @classmethod
     def open(
@@ -65,27 +80,50 @@ class Memory:
         hnsw: HnswConfig | None = None,
         progress: bool = True,
         create: bool = True,
+        read_only: bool = False,
+        embedder: Embedder | None = None,
     ) -> Memory:
         """Create (unless ``create`` is false) or open the memory in folder ``path``.
         ``model`` defaults to the one the store was built with, or all-MiniLM-L6-v2 for a
-        new store; ``hnsw`` configures a new store's index."""
-        if not create:
+        new store; ``hnsw`` configures a new store's index. ``read_only`` opens an existing
+        store for reading only; so does a store this process cannot write. Either way
+        searches work and writes raise ``StoreReadOnlyError``. A missing or damaged index
+        file is rebuilt from the stored vectors (``StoreRepairedWarning``). Store problems
+        raise a ``StoreError`` naming the folder and what to do.
+
+        ``embedder`` replaces the runtime's: an ``Embedder`` made elsewhere (a framework's
+        embedding model wrapped as one, or one shared with other code), whose
+        ``config.model`` names the model the store records and whose ``dimensions`` sizes
+        its vectors. The caller keeps it: closing the memory leaves it open."""
+        if read_only or not create:
             Storage.require_existing(Path(path))  # before the embedder loads: fail fast
         runtime = runtime or Runtime.initialize()
-        model = model or Storage.stored_model(path) or EmbedderConfig().model
-        embedder = runtime.embedder(EmbedderConfig(model=model, progress=progress))
+        owns_embedder = embedder is None
+        if embedder is None:
+            model = model or Storage.stored_model(path) or EmbedderConfig().model  # also checks the path
+            embedder = runtime.embedder(EmbedderConfig(model=model, progress=progress))
+        elif model is not None and model != embedder.config.model:
+            raise InvalidInputError(f"model {model!r} differs from the given embedder's {embedder.config.model!r}")
         try:
             storage = Storage.open(
-                path, model=model, dimensions=embedder.dimensions, runtime=runtime, hnsw=hnsw, create=create
+                path,
+                model=embedder.config.model,
+                dimensions=embedder.dimensions,
+                runtime=runtime,
+                hnsw=hnsw,
+                create=create,
+                read_only=read_only,
             )
         except BaseException:
-            embedder.close()
+            if owns_embedder:
+                embedder.close()
             raise
-        return cls(storage, embedder, progress)
+        return cls(storage, embedder, progress, owns_embedder)
 
     def close(self) -> None:
         self._storage.close()
-        self.embedder.close()
+        if self._owns_embedder:
+            self.embedder.close()
 
     def __enter__(self) -> Memory:
         return self
@@ -101,6 +139,11 @@ class Memory:
     @property
     def folder(self) -> Path:
         return self._storage.folder
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only (this process cannot write it)."""
+        return self._storage.read_only
 
     # -- writing -----------------------------------------------------------------------
 
@@ -136,6 +179,7 @@ class Memory:
         empty call is an error, not a wipe."""
         if ids is None and where is None and namespace is None:
             raise InvalidInputError("delete needs ids, where or namespace; nothing was deleted")
+        self._storage.require_writable()
         if ids is None:
             condition, params = self._condition(where, namespace)
         else:  # ids name items of one namespace
@@ -202,13 +246,16 @@ class Memory:
         where: Where | None = None,
         namespace: str | None = None,
         mode: SearchMode = "vector",
+        adapt: bool = True,
     ) -> list[MemoryHit]:
         """The ``k`` best items for ``query`` (a text, or a vector in ``vector`` mode) among
         those in ``namespace`` (every namespace when None) that match ``where``.
 
         ``vector`` ranks by meaning (cosine similarity of embeddings, filtered inside the
         graph); ``keyword`` by BM25 over the words; ``hybrid`` fuses both rankings by
-        reciprocal rank. ``k`` hits come back whenever ``k`` items match.
+        reciprocal rank. ``k`` hits come back whenever ``k`` items match. The active
+        adapter (see ``learn``), if any, maps the query's embedding first unless ``adapt``
+        is false; with no adapter, search is the same either way.
         """
         k = check_k(k)
         if mode not in SEARCH_MODES:
@@ -217,6 +264,9 @@ class Memory:
         filtered = where is not None or namespace is not None
         text, vector = self._query(query, mode)
         with self._storage.reading():
+            adapter = self._adapters.active() if adapt else None
+            if adapter is not None and vector is not None:
+                vector = apply_adapter(vector, adapter)
             rankings: list[list[tuple[int, float]]] = []
             if mode in ("vector", "hybrid"):
                 depth = k if mode == "vector" else max(k, HYBRID_DEPTH)
@@ -231,6 +281,81 @@ class Memory:
                 ranked = rankings[0][:k]
             rows = self._rows([r for r, _ in ranked])
         return [_hit(rows[r], score) for r, score in ranked if r in rows]
+
+    # -- learning ----------------------------------------------------------------------
+
+    def feedback(
+        self,
+        query: str,
+        id: str,
+        reward: float | None = None,
+        *,
+        success: bool | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> int:
+        """Record that item ``id`` (of ``namespace``) answered ``query`` this well: a
+        ``reward`` in [-1, 1], or ``success`` True (1) or False (-1). Durable when it
+        returns; returns the event's sequence number. ``learn`` turns events into an
+        adapter and patterns."""
+        value = reward_of(reward, success)
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInputError("feedback needs the query's text")
+        checked = _check_ids([id], 1)[0]
+        namespace = _check_namespace(namespace)
+        return self._feedback.record(namespace, checked, query, self.embedder.embed(query), value)
+
+    def learn(self, config: LearnConfig | None = None) -> LearnReport:
+        """Train an adapter on the feedback recorded since the active one, check it on a
+        held-back slice of that feedback, activate it if recall there is not worse, and
+        refresh the pattern library from all feedback. Returns what happened."""
+        config = config or LearnConfig()
+        anchors = self._anchors(config.anchors)
+        return learn(
+            self._storage.runtime, self._feedback, self._adapters, anchors, self._recall_ids, self._patterns, config
+        )
+
+    def adapters(self) -> list[AdapterInfo]:
+        """Every adapter version, oldest first, with its report and whether it is active."""
+        return self._adapters.versions()
+
+    def activate(self, version: int | None) -> None:
+        """Apply adapter ``version`` at recall from now on, in every process (None: none)."""
+        self._adapters.activate(version)
+
+    def rollback(self) -> int | None:
+        """Go back to the adapter active before the current one; returns that version."""
+        return self._adapters.rollback()
+
+    def patterns(self, query: str | Any, k: int = 5, threshold: float = DEFAULT_THRESHOLD) -> list[PatternMatch]:
+        """The learned patterns that match ``query`` (a text or its embedding): clusters of
+        queries that found their answer, ranked by similarity times confidence; each
+        pattern's metadata names example queries and the items that answered them."""
+        vector = self.embedder.embed(query) if isinstance(query, str) else query
+        matches: list[PatternMatch] = self._storage.runtime.learning.match_patterns(
+            vector, self._patterns.load(), threshold, k
+        )
+        return matches
+
+    def _anchors(self, count: int) -> np.ndarray:
+        """Up to ``count`` stored items' vectors, spread over the store: what an adapter
+        should leave where it found it."""
+        dimensions = self._storage.config.dimensions
+        if count == 0:
+            return np.empty((0, dimensions), dtype=np.float32)
+        with self._storage.reading():
+            (total,) = self._storage.db.execute("SELECT COUNT(*) FROM items").fetchone()
+            step = max(1, total // count)
+            rows = self._storage.db.execute(
+                "SELECT vector FROM items WHERE rowid % ? = 0 LIMIT ?", (step, count)
+            ).fetchall()
+        return np.frombuffer(b"".join(v for (v,) in rows), dtype="<f4").reshape(len(rows), dimensions)
+
+    def _recall_ids(self, queries: np.ndarray, namespaces: Sequence[str], k: int) -> list[list[tuple[str, str]]]:
+        """Each query vector's hits in its namespace, as (namespace, id), unadapted."""
+        return [
+            [(hit.namespace, hit.id) for hit in self.search(vector, k=k, namespace=namespace, adapt=False)]
+            for vector, namespace in zip(queries, namespaces, strict=True)
+        ]
 
     # -- internals ---------------------------------------------------------------------
 
@@ -251,6 +376,7 @@ class Memory:
         item_ids = _check_ids(ids, len(batch)) if ids is not None else [uuid.uuid4().hex for _ in batch]
         if not batch:
             return []
+        self._storage.require_writable()  # before anything is embedded
         if not replace:
             self._refuse_existing(item_ids, namespace)
         vectors = self._embed(batch) if given is None else self._given_vectors(given, len(batch))

@@ -48,10 +48,13 @@ def paragraphs(text: str) -> list[str]:
     return [" ".join(p.split()) for p in _BLANK_LINE.split(text) if p.strip()]
 
 
-def split_passages(text: str, token_spans: TokenSpans, max_tokens: int) -> list[Passage]:
+def split_passages(text: str, token_spans: TokenSpans, max_tokens: int | None) -> list[Passage]:
     """``text``'s passages in order: each paragraph, cut into overlapping windows of at
-    most ``max_tokens`` tokens where it is longer (see the module's rules)."""
+    most ``max_tokens`` tokens where it is longer (see the module's rules); with no
+    ``max_tokens`` (an embedder that does not tell its window), each paragraph whole."""
     found = paragraphs(text)
+    if max_tokens is None:
+        return [Passage(paragraph, number) for number, paragraph in enumerate(found, start=1)]
     passages: list[Passage] = []
     for number, (paragraph, spans) in enumerate(zip(found, token_spans(found), strict=True), start=1):
         passages.extend(Passage(window, number) for window in windows(paragraph, spans, max_tokens))

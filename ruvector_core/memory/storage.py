@@ -9,11 +9,17 @@ interleave their changes; readers take no lock. Before every read, a reader comp
 stored generation with the one it holds (one indexed SELECT) and loads the newer index
 only when another process committed since, so it always sees what was committed before
 the read began.
+
+Every item keeps its vector in SQLite, so the index is derived data: an index file that is
+missing or fails its checks is rebuilt from the stored vectors and saved as the next
+generation, under the writer lock like any save, with a ``StoreRepairedWarning``. A store
+this process cannot write is rebuilt in memory only, for as long as it stays open.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,13 +28,21 @@ import numpy as np
 from filelock import FileLock
 
 from ..atomic import write_atomically
-from ..errors import CorruptIndexError, RuvectorError
+from ..errors import CorruptIndexError
 from ..hnsw_index import HnswIndex
 from ..models import HnswConfig
 from ..runtime import Runtime
+from .database import DB_NAME, check_folder, connect, sqlite_failure
+from .errors import (
+    IndexDamagedError,
+    StoreCorruptError,
+    StoreError,
+    StoreNotFoundError,
+    StoreReadOnlyError,
+    StoreRepairedWarning,
+)
 from .schema import SCHEMA, SCHEMA_VERSION
 
-DB_NAME = "store.sqlite3"
 LOCK_NAME = ".writer.lock"
 #: Rebuild the index once deleted entries (kept in the graph as waypoints) outnumber live
 #: ones by this factor and this many: replacing items would otherwise grow the graph
@@ -38,93 +52,115 @@ COMPACT_MIN_DELETED = 1_000
 #: A reader whose snapshot names an index file that a writer has since replaced starts its
 #: read again on the newer generation, up to this many times.
 READ_ATTEMPTS = 8
-
-
-class StoreError(RuvectorError):
-    """The store folder is missing, damaged, or was built with another model."""
+#: vectors read from SQLite at a time when the index is rebuilt
+REBUILD_CHUNK = 8192
+_META_KEYS = ("schema", "model", "dimensions", "generation", "hnsw")
 
 
 class _Replaced(Exception):
     """The snapshot's index file is gone: a writer committed a newer generation since."""
 
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+
+
+class _Damaged(Exception):
+    """The index file of the snapshot's generation is missing for good or fails its checks."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
 
 class Storage:
     """The SQLite connection and the current index of one store folder."""
 
-    def __init__(self, folder: Path, runtime: Runtime, db: sqlite3.Connection, config: HnswConfig) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        runtime: Runtime,
+        db: sqlite3.Connection,
+        config: HnswConfig,
+        *,
+        model: str,
+        read_only: bool = False,
+        heal: bool = True,
+    ) -> None:
         self.folder = folder
         self.runtime = runtime
         self.db = db
         self.config = config
+        self.model = model
+        self.read_only = read_only
+        #: read-only because the caller asked, not because the store cannot be written here
+        self.read_only_by_request = False
+        #: rebuild a missing or damaged index when reading; when false, raise IndexDamagedError
+        self.heal = heal
         self.generation = -1  # nothing loaded yet: the first refresh loads the stored one
         self.index: HnswIndex = runtime.hnsw(config)
         self._writing = False
+        self._rebuilt: str | None = None  # why the index of the open write was rebuilt
 
     @classmethod
     def open(
         cls,
         folder: str | Path,
         *,
-        model: str,
-        dimensions: int,
+        model: str | None,
+        dimensions: int | None,
         runtime: Runtime,
         hnsw: HnswConfig | None = None,
         create: bool = True,
+        read_only: bool = False,
+        heal: bool = True,
     ) -> Storage:
         """Open the store in ``folder``, creating it if needed and ``create``; an existing
-        store must have been built with the same model."""
+        store must have been built with ``model`` (None: whichever it was built with).
+        A store this process cannot write opens read-only; so does any with ``read_only``.
+        With ``heal`` false the index is not loaded until the first read."""
         folder = Path(folder)
-        if not create:
-            cls.require_existing(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(folder / DB_NAME, isolation_level=None, check_same_thread=False)
-        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'passages'").fetchone():
-            db.close()
-            raise StoreError(
-                f"store {folder} was written by an earlier ruvector (passages, schema 1); "
-                "index its files again into a new folder with `ruvector index PATH --db NEW`"
+        requested = read_only
+        db, read_only = connect(folder, create=create, read_only=read_only)
+        try:
+            meta = _read_meta(db, folder, model, dimensions, hnsw, read_only)
+            storage = cls(
+                folder,
+                runtime,
+                db,
+                HnswConfig.model_validate_json(meta["hnsw"]),
+                model=meta["model"],
+                read_only=read_only,
+                heal=heal,
             )
-        db.executescript(SCHEMA)
-        initial = hnsw or HnswConfig(dimensions=dimensions)
-        db.executemany(  # a no-op for an existing store; concurrent creators agree on one
-            "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
-            [
-                ("schema", SCHEMA_VERSION),
-                ("model", model),
-                ("dimensions", str(dimensions)),
-                ("generation", "0"),
-                ("hnsw", initial.model_dump_json()),
-            ],
-        )
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        if meta["schema"] != SCHEMA_VERSION:
+            storage.read_only_by_request = requested
+            if heal:
+                with storage.reading():
+                    pass
+        except sqlite3.Error as exc:
             db.close()
-            raise StoreError(f"store {folder} has schema {meta['schema']}, this version reads {SCHEMA_VERSION}")
-        if meta["model"] != model or int(meta["dimensions"]) != dimensions:
+            raise sqlite_failure(exc, folder) from None
+        except BaseException:
             db.close()
-            raise StoreError(
-                f"store {folder} was built with model {meta['model']!r} ({meta['dimensions']} dimensions), "
-                f"not {model!r}; use that model or another folder"
-            )
-        storage = cls(folder, runtime, db, HnswConfig.model_validate_json(meta["hnsw"]))
-        with storage.reading():
-            pass
+            raise
         return storage
 
     @staticmethod
     def require_existing(folder: Path) -> None:
-        if not (folder / DB_NAME).is_file():
-            raise StoreError(f"no store in {folder}: add items with `ruvector add` or `ruvector index` first")
+        check_folder(folder, create=False)
 
     @staticmethod
     def stored_model(folder: str | Path) -> str | None:
-        """The model an existing store was built with, or None where there is no store."""
-        path = Path(folder) / DB_NAME
-        if not path.is_file():
+        """The model an existing store was built with, or None where there is no store yet."""
+        folder = Path(folder)
+        try:
+            db, _ = connect(folder, create=False, read_only=True)
+        except StoreNotFoundError:
             return None
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             row = db.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
+        except sqlite3.Error as exc:
+            if "no such table" in str(exc):
+                return None  # an empty database file: the store is created on open
+            raise sqlite_failure(exc, folder) from None
         finally:
             db.close()
         return str(row[0]) if row else None
@@ -132,12 +168,40 @@ class Storage:
     def close(self) -> None:
         self.db.close()
 
-    def refresh(self) -> None:
-        """Catch up with what other processes committed since this one last looked."""
+    def require_writable(self) -> None:
+        if self.read_only and self.read_only_by_request:
+            raise StoreReadOnlyError(f"store {self.folder} was opened read-only: it can be queried but not changed")
+        if self.read_only:
+            raise StoreReadOnlyError(
+                f"store {self.folder} is read-only here (not writable by this user, or on a read-only file "
+                "system): it can be queried but not changed; write it from an account that may, or copy the "
+                "folder somewhere writable"
+            )
+
+    def refresh(self, suspect: int | None = None) -> None:
+        """Catch up with what other processes committed since this one last looked.
+        ``suspect``: a generation whose file was already missing once in this read."""
         (stored,) = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        if int(stored) != self.generation:
-            self.index = self._load_index(int(stored))
-            self.generation = int(stored)
+        stored = int(stored)
+        if stored == self.generation:
+            return
+        try:
+            self.index = self._load_index(stored, missing_is_damage=self._writing or stored == suspect)
+        except _Damaged as damaged:
+            if not self._writing and not self.heal:
+                raise IndexDamagedError(f"store {self.folder}: {damaged.reason}") from None
+            if not (self._writing or self.read_only):
+                raise  # ``reading`` heals under the writer lock, then reads again
+            self.index = self.rebuilt_index()
+            if self._writing:
+                self._rebuilt = damaged.reason  # saved as the next generation when the write commits
+            else:
+                _notice(
+                    f"store {self.folder}: {damaged.reason}; rebuilt the index from the {len(self.index)} vectors "
+                    f"in SQLite, in memory only: the store is read-only here; `ruvector doctor --db {self.folder}` "
+                    "run by a user who can write the store repairs it for good"
+                )
+        self.generation = stored
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -145,17 +209,31 @@ class Storage:
         if self._writing:
             yield
             return
+        suspect: int | None = None
         for _ in range(READ_ATTEMPTS):
-            self.db.execute("BEGIN")
             try:
-                self.refresh()
-            except _Replaced:
-                self.db.execute("COMMIT")
-                continue
-            try:
-                yield
-            finally:
-                self.db.execute("COMMIT")
+                self.db.execute("BEGIN")
+                try:
+                    self.refresh(suspect)
+                except IndexDamagedError:
+                    self.db.execute("COMMIT")
+                    raise
+                except _Replaced as replaced:  # replaced by a writer, or missing: look once more
+                    suspect = replaced.generation
+                    self.db.execute("COMMIT")
+                    continue
+                except _Damaged:
+                    self.db.execute("COMMIT")
+                    with self.writing():  # the writer's refresh rebuilds it and the write saves it
+                        pass
+                    continue
+                try:
+                    yield
+                finally:
+                    if self.db.in_transaction:  # SQLite may have rolled back after an error
+                        self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise sqlite_failure(exc, self.folder) from None
             return
         raise StoreError(f"store {self.folder}: its index file keeps disappearing; is another program deleting it?")
 
@@ -166,49 +244,144 @@ class Storage:
         if self._writing:
             yield
             return
+        self.require_writable()
         with FileLock(str(self.folder / LOCK_NAME)):
-            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise sqlite_failure(exc, self.folder) from None
             self._writing = True
             try:
-                self._refresh_holding_lock()
+                self.refresh()
                 before = self.db.total_changes
                 yield
-                changed = self.db.total_changes != before
+                changed = self.db.total_changes != before or self._rebuilt is not None
                 if changed:
                     self._compact_if_worthwhile()
-                    write_atomically(self.folder / _index_name(self.generation + 1), self.index.serialize())
+                    self._save_index(_index_name(self.generation + 1))
                     self.db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(self.generation + 1),))
                 self.db.execute("COMMIT")
                 if changed:
                     self.generation += 1
                     self._remove_stale_files()
+                if self._rebuilt is not None:  # no reader can use the damaged file: drop it
+                    (self.folder / _index_name(self.generation - 1)).unlink(missing_ok=True)
+                    _notice(
+                        f"store {self.folder}: {self._rebuilt}; rebuilt the index from the {len(self.index)} "
+                        f"vectors in SQLite and saved it as {_index_name(self.generation)}"
+                    )
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise sqlite_failure(exc, self.folder) from None
+                raise
+            finally:
+                self._writing = False
+                self._rebuilt = None
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """A durable change to SQLite alone (feedback, adapters, patterns), under the same
+        writer lock: it never touches the index, so no index file is written for it."""
+        if self._writing:
+            yield
+            return
+        self.require_writable()
+        with FileLock(str(self.folder / LOCK_NAME)):
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise sqlite_failure(exc, self.folder) from None
+            self._writing = True
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.db.execute("ROLLBACK")
+                raise sqlite_failure(exc, self.folder) from None
             except BaseException:
                 self.db.execute("ROLLBACK")
-                # the in-memory index had the block's changes: go back to the committed file
-                self.index = self._load_index(self.generation)
                 raise
             finally:
                 self._writing = False
 
-    def _refresh_holding_lock(self) -> None:
-        """``refresh`` where nobody can replace the file: a missing one is damage."""
+    def rebuild(self, reason: str) -> None:
+        """Replace the index by one built from the stored vectors and save it as the next
+        generation (in memory only when the store is read-only)."""
+        if self.read_only:
+            with self.reading():
+                self.index = self.rebuilt_index()
+            return
+        with self.writing():
+            if self._rebuilt is None:  # else opening the write found the damage and rebuilt already
+                self.index = self.rebuilt_index()
+                self._rebuilt = reason
+
+    def index_problem(self) -> str | None:
+        """What is wrong with the current generation's index file, or None: read without
+        loading it into this storage (``ruvector doctor``)."""
+        with self.snapshot():
+            (stored,) = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            try:
+                self._load_index(int(stored), missing_is_damage=True)
+            except _Damaged as damaged:
+                return damaged.reason
+        return None
+
+    def rebuilt_index(self) -> HnswIndex:
+        """A fresh index of every item's stored vector (within the open transaction)."""
+        fresh = self.runtime.hnsw(self.config)
+        dimensions = self.config.dimensions
+        rows = self.db.execute("SELECT rowid, id, vector FROM items ORDER BY rowid")
+        while chunk := rows.fetchmany(REBUILD_CHUNK):
+            broken = [item_id for _, item_id, blob in chunk if len(blob) != 4 * dimensions]
+            if broken:
+                raise StoreCorruptError(
+                    f"store {self.folder}: the stored vector of item {broken[0]!r} is not {dimensions} float32 "
+                    "values; delete that item and add it again"
+                )
+            vectors = np.frombuffer(b"".join(blob for _, _, blob in chunk), dtype="<f4").reshape(len(chunk), -1)
+            fresh.insert_batch([str(row) for row, _, _ in chunk], vectors)
+        return fresh
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction of SQLite alone, leaving the index as it is."""
+        if self._writing:
+            yield
+            return
+        self.db.execute("BEGIN")
         try:
-            self.refresh()
-        except _Replaced:
-            missing = _index_name(self.generation)
-            raise StoreError(f"store {self.folder}: {missing} is missing; the store is damaged") from None
+            yield
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
+
+    def _save_index(self, name: str) -> None:
+        try:
+            write_atomically(self.folder / name, self.index.serialize())
+        except OSError as exc:
+            raise StoreError(
+                f"store {self.folder}: cannot write {name} ({exc.strerror or exc}); nothing was changed; "
+                "free some space or fix the folder's permissions, then try again"
+            ) from None
+
+    def _rollback(self) -> None:
+        """Undo the open write: SQLite's transaction and the in-memory index's changes."""
+        try:
+            self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite already rolled back (e.g. after an I/O error)
+        try:  # the in-memory index had the block's changes: go back to the committed file
+            self.index = self._load_index(self.generation, missing_is_damage=True)
+        except (_Damaged, _Replaced):
+            self.generation = -1  # the next read loads (or heals) the stored generation
 
     def _compact_if_worthwhile(self) -> None:
         """Replace the index by a fresh build from the live items' stored vectors."""
         stats = self.index.stats()
-        if stats.deleted < max(COMPACT_MIN_DELETED, COMPACT_RATIO * stats.count):
-            return
-        rows = self.db.execute("SELECT rowid, vector FROM items ORDER BY rowid").fetchall()
-        fresh = self.runtime.hnsw(self.config)
-        if rows:
-            vectors = np.frombuffer(b"".join(v for _, v in rows), dtype="<f4").reshape(len(rows), -1)
-            fresh.insert_batch([str(r) for r, _ in rows], vectors)
-        self.index = fresh
+        if stats.deleted >= max(COMPACT_MIN_DELETED, COMPACT_RATIO * stats.count):
+            self.index = self.rebuilt_index()
 
     def _remove_stale_files(self) -> None:
         """Delete older index files, keeping the previous one for readers still on it."""
@@ -217,18 +390,82 @@ class Storage:
             if path.name not in keep:
                 path.unlink(missing_ok=True)
 
-    def _load_index(self, generation: int) -> HnswIndex:
-        if generation == 0:
+    def _load_index(self, generation: int, *, missing_is_damage: bool) -> HnswIndex:
+        if generation <= 0:
             return self.runtime.hnsw(self.config)
-        path = self.folder / _index_name(generation)
+        name = _index_name(generation)
         try:
-            data = path.read_bytes()
+            data = (self.folder / name).read_bytes()
         except FileNotFoundError:
-            raise _Replaced from None
+            if missing_is_damage:
+                raise _Damaged(f"{name} is missing") from None
+            raise _Replaced(generation) from None
+        except OSError as exc:
+            raise _Damaged(f"{name} cannot be read ({exc.strerror or exc})") from None
         try:
-            return self.runtime.hnsw_load(data)
+            index = self.runtime.hnsw_load(data)
         except CorruptIndexError as exc:
-            raise StoreError(f"store {self.folder}: {path.name} is damaged ({exc})") from exc
+            raise _Damaged(f"{name} is damaged ({exc})") from None
+        if index.config.dimensions != self.config.dimensions or index.config.metric != self.config.metric:
+            raise _Damaged(
+                f"{name} holds {index.config.dimensions}-dimensional {index.config.metric} vectors, "
+                f"the store {self.config.dimensions}-dimensional {self.config.metric} ones"
+            )
+        return index
+
+
+def _read_meta(
+    db: sqlite3.Connection,
+    folder: Path,
+    model: str | None,
+    dimensions: int | None,
+    hnsw: HnswConfig | None,
+    read_only: bool,
+) -> dict[str, str]:
+    """The store's meta table, created first for a new store; checked against what the
+    caller expects."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'passages'").fetchone():
+        raise StoreError(
+            f"store {folder} was written by an earlier ruvector (passages, schema 1); "
+            "index its files again into a new folder with `ruvector index PATH --db NEW`"
+        )
+    if not read_only:
+        db.executescript(SCHEMA)
+        if model is not None and dimensions is not None:
+            initial = hnsw or HnswConfig(dimensions=dimensions)
+            db.executemany(  # a no-op for an existing store; concurrent creators agree on one
+                "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                [
+                    ("schema", SCHEMA_VERSION),
+                    ("model", model),
+                    ("dimensions", str(dimensions)),
+                    ("generation", "0"),
+                    ("hnsw", initial.model_dump_json()),
+                ],
+            )
+    try:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.OperationalError:
+        meta = {}
+    missing = [key for key in _META_KEYS if key not in meta]
+    if missing:
+        raise StoreCorruptError(
+            f"store {folder}: {DB_NAME} is not a ruvector store (its meta table lacks {', '.join(missing)}); "
+            "use another folder"
+        )
+    if meta["schema"] != SCHEMA_VERSION:
+        raise StoreError(f"store {folder} has schema {meta['schema']}, this version reads {SCHEMA_VERSION}")
+    other_model = model is not None and meta["model"] != model
+    if other_model or (dimensions is not None and int(meta["dimensions"]) != dimensions):
+        raise StoreError(
+            f"store {folder} was built with model {meta['model']!r} ({meta['dimensions']} dimensions), "
+            f"not {model!r}; use that model or another folder"
+        )
+    return meta
+
+
+def _notice(message: str) -> None:
+    warnings.warn(StoreRepairedWarning(message), stacklevel=3)
 
 
 def _index_name(generation: int) -> str:

@@ -51,6 +51,7 @@ def test_token_window(embedder: rv.Embedder) -> None:
     """``max_tokens`` and ``token_spans`` tell the truth: a text cut after its
     ``max_tokens``-th token embeds exactly as the whole text (the model reads no further),
     and one token fewer changes the embedding (it does read that far)."""
+    assert embedder.max_tokens is not None, "a backend's embedder tells its window (protocols.TokenWindow)"
     text = " ".join(minilm_reference()["texts"])
     (spans,) = embedder.token_spans([text])
     assert spans.dtype == np.int64 and spans.ndim == 2 and spans.shape[1] == 2

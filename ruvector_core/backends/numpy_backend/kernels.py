@@ -87,3 +87,23 @@ class NumpyLearningKernels:
         grad_b = 2.0 * scale * projected.T @ weighted
         grad_a = 2.0 * scale * queries.T @ (weighted @ b.T)
         return loss, grad_a, grad_b
+
+    def infonce_gradients(
+        self, adapted: np.ndarray, targets: np.ndarray, positives: np.ndarray, weights: np.ndarray, temperature: float
+    ) -> tuple[float, np.ndarray]:
+        """Weighted InfoNCE loss of adapted queries (normalised here) against unit targets,
+        row ``i``'s positive being ``targets[positives[i]]`` and every other row a negative,
+        and its gradient with respect to the adapted queries (before normalisation)."""
+        norms = np.maximum(np.linalg.norm(adapted, axis=1, keepdims=True), 1e-12)
+        unit = adapted / norms
+        logits = unit @ targets.T / temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        share = weights / weights.sum()
+        rows = np.arange(len(adapted))
+        loss = float(-(share * np.log(np.maximum(probabilities[rows, positives], 1e-300))).sum())
+        probabilities[rows, positives] -= 1.0
+        grad_unit = (probabilities * (share / temperature)[:, None]) @ targets
+        grad = (grad_unit - unit * (grad_unit * unit).sum(axis=1, keepdims=True)) / norms
+        return loss, grad

@@ -5,8 +5,18 @@ backend; it must not import the compiled extension. The hook implementations liv
 ``ruvector_native.plugin`` and load on first use.
 """
 
-from ruvector_core.models import BackendSpec
-from ruvector_core.version import distribution_version
+try:  # first: a ruvector_core that is another project's (same import name) fails here, plainly
+    from ruvector_core.origin import require_own_core
+except ImportError as exc:
+    raise ImportError(
+        f"ruvec-native cannot use the installed ruvector_core: it is not (only) the ruvec distribution's "
+        f"({exc}); fix: pip uninstall -y ruvector-core ruvec && pip install 'ruvec[native]'"
+    ) from exc
+
+require_own_core("ruvec[native]")
+
+from ruvector_core.models import BackendSpec  # noqa: E402
+from ruvector_core.version import distribution_version  # noqa: E402
 
 __version__ = distribution_version("ruvec-native")
 
