@@ -244,13 +244,7 @@ class Storage:
         if self._writing:
             yield
             return
-        self.require_writable()
-        with FileLock(str(self.folder / LOCK_NAME)):
-            try:
-                self.db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise sqlite_failure(exc, self.folder) from None
-            self._writing = True
+        with self._write_transaction():
             try:
                 self.refresh()
                 before = self.db.total_changes
@@ -276,7 +270,6 @@ class Storage:
                     raise sqlite_failure(exc, self.folder) from None
                 raise
             finally:
-                self._writing = False
                 self._rebuilt = None
 
     @contextmanager
@@ -286,6 +279,19 @@ class Storage:
         if self._writing:
             yield
             return
+        with self._write_transaction():
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException as exc:
+                self.db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise sqlite_failure(exc, self.folder) from None
+                raise
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        """The writer lock and an immediate SQLite transaction; the caller commits or rolls back."""
         self.require_writable()
         with FileLock(str(self.folder / LOCK_NAME)):
             try:
@@ -295,13 +301,6 @@ class Storage:
             self._writing = True
             try:
                 yield
-                self.db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self.db.execute("ROLLBACK")
-                raise sqlite_failure(exc, self.folder) from None
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
             finally:
                 self._writing = False
 
