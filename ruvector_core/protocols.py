@@ -82,11 +82,30 @@ class HnswGraph(Protocol):
 
 @runtime_checkable
 class Embedder(Protocol):
+    """A text embedder. A backend's embedder also has ``TokenWindow`` (the conformance
+    suite checks it); a wrapper around a model whose tokenizer it cannot see (a LangChain
+    or LlamaIndex embedding) may leave it out, and its texts are then embedded whole."""
+
     dimensions: int
 
     def embed_batch(self, texts: list[str]) -> Matrix: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class TokenWindow(Protocol):
+    """The model reads at most ``max_tokens`` tokens of a text (its own markers, such as
+    BERT's [CLS] and [SEP], not counted) and ignores the rest; ``token_spans`` tells callers
+    where those tokens are, so they can cut long texts into passages the model reads whole
+    instead of losing their ends."""
+
+    max_tokens: int
+
+    def token_spans(self, texts: list[str]) -> list[np.ndarray]:
+        """For each text, the character span ``[start, end)`` of every token the model
+        would read with no length limit, markers left out: int64 arrays of shape (n, 2),
+        in text order."""
 
 
 @runtime_checkable

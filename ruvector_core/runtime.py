@@ -7,8 +7,9 @@ pluggy, and takes the first answer that is not None and has the capability's pro
 pluggy registers, validates and blocks hook implementations; it does not order them,
 because the runtime must know who answered, import backends lazily, and pass a failing
 backend's request to the next one, none of which ``firstresult`` does. Users narrow the
-ranking with ``backend=`` (one backend for everything), ``backends={capability: name}`` and
-``disable=``, or for the default runtime with ``RUVECTOR_BACKEND`` and ``RUVECTOR_DISABLE``.
+ranking with ``backend=`` (one backend for every capability it offers),
+``backends={capability: name}`` and ``disable=``, or for the default runtime with
+``RUVECTOR_BACKEND`` and ``RUVECTOR_DISABLE``.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ LearningFacadeFactory = Callable[[LearningKernels, str, "Runtime"], Any]
 class Runtime:
     """Discovers backends and hands out capability objects.
 
-    ``Runtime()`` discovers every installed backend. ``backend="wasm"`` restricts every
-    capability to that one backend; ``backends={"hnsw": "native"}`` pins single
+    ``Runtime()`` discovers every installed backend. ``backend="wasm"`` pins every
+    capability wasm offers to it (the others are ranked as usual); ``backends={"hnsw": "native"}`` pins single
     capabilities; ``disable=["numba"]`` removes backends; ``plugins=[spec, ...]`` adds
     backends that are not installed as distributions (handy while writing one).
     """
@@ -69,6 +70,7 @@ class Runtime:
             self._records[spec.name] = discovery.record_for(spec)
         self._disabled = set(disable)
         self._pins: dict[str, str] = {}
+        self._pinned_by: dict[str, str] = {}  # capability -> the argument that pinned it
         self._load_lock = threading.RLock()
         self._cache: dict[str, Any] = {}
         self._pin(backend, backends or {})
@@ -82,9 +84,13 @@ class Runtime:
         """
         with cls._default_lock:
             if cls._default is None:
-                backend, pins = _parse_backend_env(os.environ.get(ENV_BACKEND, ""))
+                setting = os.environ.get(ENV_BACKEND, "")
+                backend, pins = _parse_backend_env(setting)
                 disabled = [n.strip() for n in os.environ.get(ENV_DISABLE, "").split(",") if n.strip()]
-                cls._default = cls(backend, backends=pins, disable=disabled)
+                try:
+                    cls._default = cls(backend, backends=pins, disable=disabled)
+                except BackendUnavailableError as exc:
+                    raise BackendUnavailableError(f"{exc} (from {ENV_BACKEND}={setting!r})") from None
             return cls._default
 
     # -- what serves what --------------------------------------------------------------
@@ -210,6 +216,8 @@ class Runtime:
             else:
                 return result, name
         detail = "; ".join(declined) if declined else "no installed backend offers it"
+        if capability in self._pins:
+            detail = f"pinned to {self._pins[capability]!r} by {self._pinned_by[capability]}: {detail}"
         raise CapabilityUnavailableError(f"no backend can serve {capability} ({detail})")
 
     def _first_usable(self, capability: Capability) -> str | None:
@@ -255,20 +263,38 @@ class Runtime:
             return record
 
     def _pin(self, backend: str | None, pins: Mapping[Capability, str]) -> None:
-        """Apply ``backend=`` and ``backends=``; asking for what cannot run fails now."""
-        wanted: dict[str, str] = {cap: backend for cap in CAPABILITIES} if backend else {}
+        """Apply ``backend=`` and ``backends=``; asking for what cannot run fails now.
+
+        ``backend=name`` pins every capability that backend offers; the others are served
+        as if nothing were pinned (``Runtime(backend="native").embedder()`` is served by
+        the embeddings backend). ``backends={capability: name}`` pins that capability,
+        and naming a backend that does not offer it is an error."""
+        wanted: dict[str, tuple[str, str]] = {}
+        if backend:
+            spec = self._usable_spec(backend, f"backend={backend!r}")
+            wanted = {cap: (backend, f"backend={backend!r}") for cap in CAPABILITIES if cap in spec.capabilities}
         for cap, name in pins.items():
             if cap not in CAPABILITIES:
                 raise ValueError(f"unknown capability {cap!r}; expected one of {', '.join(CAPABILITIES)}")
-            wanted[cap] = name
-        for name in sorted(set(wanted.values())):
-            if name not in self._records:
-                known = ", ".join(sorted(self._records)) or "none"
-                raise BackendUnavailableError(f"backend {name!r} is not installed (installed: {known})")
-            record = self._probe(name)
-            if not record.usable:
-                raise BackendUnavailableError(f"backend {name!r} is not usable: {record.reason}")
-        self._pins = wanted
+            how = f"backends={{{cap!r}: {name!r}}}"
+            offered = self._usable_spec(name, how).capabilities
+            if cap not in offered:
+                raise BackendUnavailableError(
+                    f"backend {name!r} does not offer {cap} (it offers {', '.join(sorted(offered))}); pinned by {how}"
+                )
+            wanted[cap] = (name, how)
+        self._pins = {cap: name for cap, (name, _) in wanted.items()}
+        self._pinned_by = {cap: how for cap, (_, how) in wanted.items()}
+
+    def _usable_spec(self, name: str, how: str) -> BackendSpec:
+        """The spec of backend ``name``, which ``how`` asks for; an error if it cannot run."""
+        if name not in self._records:
+            known = ", ".join(sorted(self._records)) or "none"
+            raise BackendUnavailableError(f"backend {name!r} is not installed (installed: {known}); asked for by {how}")
+        record = self._probe(name)
+        if not record.usable or record.spec is None:
+            raise BackendUnavailableError(f"backend {name!r} is not usable: {record.reason}; asked for by {how}")
+        return record.spec
 
 
 def _rank_key(record: discovery.BackendRecord) -> tuple[int, str]:

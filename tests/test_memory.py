@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 import ruvector_core as rv
-from ruvector_core.memory import Memory, StoreError, index_files, split_passages
+from ruvector_core.memory import Memory, StoreError, index_files
 from ruvector_core.memory import storage as storage_module
+from ruvector_core.memory.passages import paragraphs
 from ruvector_core.memory.storage import Storage
 
 FACTS = [
@@ -205,10 +206,10 @@ def _write(folder: Path, name: str, *paragraphs: str) -> Path:
     return path
 
 
-def test_split_passages() -> None:
+def test_paragraphs() -> None:
     text = "First  line\nsame paragraph.\n\n  \n\nSecond.\n\t\n\nThird"
-    assert split_passages(text) == ["First line same paragraph.", "Second.", "Third"]
-    assert split_passages("   \n\n ") == []
+    assert paragraphs(text) == ["First line same paragraph.", "Second.", "Third"]
+    assert paragraphs("   \n\n ") == []
 
 
 def test_index_files_is_a_client_of_the_memory(tmp_path: Path) -> None:
@@ -222,7 +223,7 @@ def test_index_files_is_a_client_of_the_memory(tmp_path: Path) -> None:
         assert (report.files_indexed, report.passages_added) == (2, 4) and memory.count(namespace="files") == 4
         top = memory.search("a faithful pet dog", k=1)[0]
         assert top.text == "Dogs are loyal companions." and top.metadata["source"] == str(pets.resolve())
-        assert top.metadata["paragraph"] == 0 and top.id == f"{pets.resolve()}#0"
+        assert top.metadata["paragraph"] == top.metadata["passage"] == 1 and top.id == f"{pets.resolve()}#1"
         assert memory.count(where={"source": str(pets.resolve())}) == 2
 
         again = index_files(memory, [docs])
@@ -351,8 +352,8 @@ def test_cli_index_then_query(tmp_path: Path) -> None:
     _write(docs, "notes.txt", "Bring an umbrella when it rains.", "Tea is best brewed with fresh water.")
     indexed = run_cli("index", str(docs), "--db", str(tmp_path / "db"), "--no-progress")
     assert indexed.returncode == 0, indexed.stderr
-    assert "indexed 1 files (2 passages)" in indexed.stdout
+    assert "indexed 1 file (2 passages)" in indexed.stdout
     answer = run_cli("query", "weather and rain", "--db", str(tmp_path / "db"), "-k", "1")
-    assert answer.returncode == 0 and "notes.txt ¶1" in answer.stdout
+    assert answer.returncode == 0 and "notes.txt #1" in answer.stdout
     vector = json.loads(run_cli("embed", "hello").stdout)
     assert len(vector) == 384

@@ -48,7 +48,7 @@ def test_failing_plugins_are_recorded_and_skipped(install_toys) -> None:
     assert set(info) == {"numpy", "onnx", *FAILING, *OTHERS}
     assert not info["import_fails"].usable
     assert "cannot open shared object file" in info["import_fails"].reason
-    assert info["not_usable"].reason == "needs AVX-512, this CPU has none"
+    assert info["not_usable"].reason.startswith("needs AVX-512, this CPU has none")
     assert "the spec module itself is broken" in info["spec_broken"].reason
     assert "ModuleNotFoundError" in info["spec_missing"].reason
     assert rt.backend == "numpy", "the runtime serves from the backends that work"
@@ -90,10 +90,28 @@ def test_pins_and_disable(install_toys) -> None:
         only.hnsw(rv.HnswConfig(dimensions=4, metric="cosine"))
     with pytest.raises(rv.CapabilityUnavailableError, match="device lost"):
         _ = only.vector_ops
+    with pytest.raises(rv.CapabilityUnavailableError, match=r"pinned to 'declining' by backend='declining'"):
+        _ = only.vector_ops
     pinned = rv.Runtime(backends={"hnsw": "numpy"}, disable=OTHERS)
     assert pinned.hnsw(rv.HnswConfig(dimensions=4, metric="euclidean")).backend == "numpy"
     with pytest.raises(ValueError, match="unknown capability"):
         rv.Runtime(backends={"teleport": "numpy"})  # type: ignore[dict-item]
+
+
+def test_a_pinned_backend_leaves_what_it_does_not_offer_to_the_ranking() -> None:
+    """``backend=`` pins the capabilities that backend offers; the rest are served as usual."""
+    rt = rv.Runtime(backend="numpy")
+    assert rt.candidates("hnsw") == ["numpy"] and rt.candidates("learning") == ["numpy"]
+    assert rt.candidates("embeddings") == ["onnx"]
+    with rt.embedder() as embedder:
+        assert embedder.backend == "onnx" and embedder.embed("tea").shape == (384,)
+    assert rt.backends == {"vector_ops": "numpy", "hnsw": "numpy", "embeddings": "onnx", "learning": "numpy"}
+    with pytest.raises(rv.BackendUnavailableError) as asked:
+        rv.Runtime(backends={"embeddings": "numpy"})  # pinning a capability explicitly still must fit
+    assert str(asked.value) == (
+        "backend 'numpy' does not offer embeddings (it offers hnsw, learning, vector_ops); "
+        "pinned by backends={'embeddings': 'numpy'}"
+    )
 
 
 def test_pluggy_blocking_is_honoured(install_toys) -> None:
@@ -121,6 +139,15 @@ def test_environment_configures_the_default_runtime(monkeypatch, install_toys) -
     monkeypatch.setenv("RUVECTOR_BACKEND", "hnsw=numpy")
     rt = rv.Runtime.initialize()
     assert rt.candidates("hnsw") == ["numpy"] and rt.candidates("vector_ops") == ["declining", "numpy"]
+
+
+def test_a_bad_environment_pin_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setattr(rv.Runtime, "_default", None)
+    monkeypatch.setenv("RUVECTOR_BACKEND", "embeddings=numpy")
+    with pytest.raises(
+        rv.BackendUnavailableError, match=r"does not offer embeddings.*RUVECTOR_BACKEND='embeddings=numpy'"
+    ):
+        rv.Runtime.initialize()
 
 
 def test_backend_env_parsing() -> None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .targets import TARGETS, verdict
+from rich.markup import escape
+
+from . import layout
+from .targets import TARGETS, not_judged, verdict
 from .timing import Stat, format_range, format_seconds
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import RenderableType
 
 CASE_ORDER = (
     "embed_single",
@@ -99,6 +102,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
     """One row per (case, ruvector engine), with the best peer of the same case (or of its
     ``PEER_CASE``) and the case's floors in the notes."""
     figures, skipped = results.get("figures", []), results.get("not_applicable", [])
+    judged = not_judged(results) is None
+    base = results.get("data", {}).get("base")
     out: list[Row] = []
     for case in CASE_ORDER:
         mine = [f for f in figures if f["case"] == case and f["kind"] == "ruvector"]
@@ -121,13 +126,21 @@ def rows(results: dict[str, Any]) -> list[Row]:
                     peer_median=value_text(best["stat"]["median"], unit) if best else "—",
                     ratio=ratio_text(stat.median, best["stat"]["median"]) if best and stat else "—",
                     target=f"< {format_seconds(target.seconds)}" if target else "",
-                    result=verdict(case, stat.median if stat else None),
+                    result=_result(case, stat, base, judged),
                     note=_note(fig, best, floors),
                 )
             )
         out += [_skipped(entry) for entry in skipped if entry["case"] == case]
     out += [_skipped(entry) for entry in skipped if entry["case"] not in CASE_ORDER]
     return out
+
+
+def _result(case: str, stat: Stat | None, base: int | None, judged: bool) -> str:
+    """The result column: the verdict against the case's target, if it has one and the run
+    is judged (see ``targets``)."""
+    if case not in TARGETS:
+        return ""
+    return verdict(case, stat.median if stat else None, base) if judged else "not judged"
 
 
 def _best_peer(fig: dict[str, Any], peers: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -249,6 +262,8 @@ def markdown(results: dict[str, Any]) -> str:
         "Ratios are ruvector / best peer measured in the same run (below 1 is faster).",
         "",
         markdown_table(results),
+        "",
+        f"Targets: {not_judged(results) or 'judged (a miss makes the command exit 1)'}.",
     ]
     if results.get("curves"):
         parts += ["", f"Recall@{data['k']} / median latency per query:", "", curve_table(results)]
@@ -258,23 +273,21 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def rich_tables(results: dict[str, Any]) -> list[Table]:
-    from rich.table import Table
-
-    table = Table(title="ruvector bench", title_justify="left", show_lines=False)
-    for column in COLUMNS:
-        table.add_column(column, overflow="fold")
+def rich_tables(results: dict[str, Any], width: int) -> list[RenderableType]:
+    """The figures and the recall grid for a terminal ``width`` columns wide: as tables when
+    their columns fit without breaking a word, else one block per row (``layout``). Below
+    them, whether the run's figures were judged against the targets."""
+    style = {"pass": "[green]pass[/]", "FAIL": "[red]FAIL[/]", "n/a": "[yellow]n/a[/]"}
+    body = []
     for row in rows(results):
-        style = {"pass": "[green]pass[/]", "FAIL": "[red]FAIL[/]", "n/a": "[yellow]n/a[/]"}
-        cells = list(_cells(row))
-        cells[8] = style.get(row.result, row.result)
-        table.add_row(*cells)
-    if not results.get("curves"):
-        return [table]
-    grid = Table(title=f"recall@{results['data']['k']} / median latency", title_justify="left")
-    header, body = curve_rows(results)
-    for name in header:
-        grid.add_column(name, overflow="fold")
-    for cells in body:
-        grid.add_row(*cells)
-    return [table, grid]
+        cells = [escape(c) for c in _cells(row)]
+        cells[8] = style.get(row.result, cells[8])
+        body.append(cells)
+    out = [layout.fitted("ruvector bench", COLUMNS, body, width)]
+    if results.get("curves"):
+        header, grid = curve_rows(results)
+        title = f"recall@{results['data']['k']} / median latency"
+        out.append(layout.fitted(title, header, [[escape(c) for c in r] for r in grid], width))
+    reason = not_judged(results)
+    out.append(f"targets: {escape(reason)}" if reason else "targets: judged (a miss makes the command exit 1)")
+    return out

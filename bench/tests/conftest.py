@@ -17,8 +17,8 @@ Bench = Callable[..., subprocess.CompletedProcess[str]]
 def bench(tmp_path: Path) -> Bench:
     """``bench(*arguments)`` runs ``ruvector bench`` in ``tmp_path`` with a cache of its own."""
 
-    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "COLUMNS": "250", "RUVECTOR_CACHE_DIR": str(tmp_path / "cache")}
+    def run(*arguments: str, columns: int = 250) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "COLUMNS": str(columns), "RUVECTOR_CACHE_DIR": str(tmp_path / "cache")}
         command = [sys.executable, "-m", "ruvector_core.cli", "bench", *arguments]
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
 

@@ -97,6 +97,8 @@ def test_targets_pass_fail_and_not_applicable() -> None:
     assert verdict("embed_single", 0.012) == "FAIL"
     assert verdict("pattern_match", None) == "n/a"
     assert verdict("hnsw_build", 3.0) == ""  # no target is set for builds
+    assert verdict("hnsw_search", 0.001, base=5_000) == "n/a"  # defined on 10k rows
+    assert verdict("hnsw_search", 0.001, base=10_700) == "pass"
 
 
 def test_headline_ef_is_the_sweep_value_nearest_fifty() -> None:
@@ -261,7 +263,8 @@ RESULTS = {
 
 
 def test_rows_compare_each_backend_with_its_best_peer() -> None:
-    rows = {(r.case, r.engine): r for r in report.rows(RESULTS)}
+    full = {**RESULTS, "mode": "full", "data": {**RESULTS["data"], "base": 10_700}}  # judged: see targets
+    rows = {(r.case, r.engine): r for r in report.rows(full)}
     embed = rows[("embed_single", "onnx")]
     assert (embed.peer, embed.ratio, embed.result) == ("onnxruntime-bare", "2.00x", "pass")
     assert "overhead over bare ORT +100 %" in embed.note
@@ -333,10 +336,11 @@ def test_rich_tables_render() -> None:
     from rich.console import Console
 
     console = Console(width=250, record=True)
-    for table in report.rich_tables(RESULTS):
-        console.print(table)
+    for part in report.rich_tables(RESULTS, 250):
+        console.print(part)
     out = console.export_text()
     assert "onnxruntime-bare" in out and "0.990 / 200 µs" in out
+    assert "┃ case " in out, "250 columns hold the table"
 
 
 @pytest.mark.skipif(find_spec("ruvector_conformance") is None, reason="needs the conformance fixture")

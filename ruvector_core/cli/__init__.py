@@ -12,20 +12,19 @@ from __future__ import annotations
 import sys
 import warnings
 from importlib.metadata import entry_points
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO
 
 import pydantic
 import typer
 
 from ..errors import RuvectorError
 from ..memory import StoreRepairedWarning
+from .about import COMMANDS_GROUP, version_text
 from .backends import backends
 from .doctor import doctor
 from .learning import adapters, feedback, learn
 from .mcp import mcp
 from .memory import add, embed, forget, index, query, stats
-
-COMMANDS_GROUP = "ruvector.commands"
 
 app = typer.Typer(
     name="ruvector",
@@ -34,6 +33,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="print ruvector's version and its plugins' and exit",
+        ),
+    ] = False,
+) -> None:
+    """AI-agent memory: embeddings, HNSW search and quantization on pluggable backends."""
+
+
 app.command()(index)
 app.command()(add)
 app.command()(query)

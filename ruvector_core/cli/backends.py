@@ -1,5 +1,10 @@
 """``ruvector backends``: which backends were found, whether each can run here and why not,
-and which one serves each capability, as a table."""
+and which one serves each capability, as tables.
+
+Why a backend cannot run is often a fix to copy (``pip install 'ruvec[embeddings]'``), so
+reasons are printed below the table, whole and exactly as ``--json`` has them: in a table
+cell they would be folded to the column's width, and rich would read ``[embeddings]`` as
+markup and drop it."""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from ..models import BackendInfo
 from ..runtime import Runtime
 
 
@@ -27,19 +34,26 @@ def backends(
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
+    render(infos, serving, Console())
+
+
+def render(infos: list[BackendInfo], serving: dict[str, str | None], console: Console) -> None:
+    """The backends table, each unusable backend's reason in full below it, and what serves what."""
     table = Table(title="ruvector backends", title_justify="left")
-    for column in ("name", "version", "priority", "capabilities", "status", "reason"):
+    for column in ("name", "version", "priority", "capabilities", "status"):
         table.add_column(column, overflow="fold")
     for info in infos:
-        status = "[green]usable[/]" if info.usable else "[red]unusable[/]"
-        table.add_row(
-            info.name, info.version, str(info.priority), ", ".join(info.capabilities), status, info.reason or ""
-        )
-    console = Console()
+        status = "[green]usable[/]" if info.usable else "[red]unusable[/] (why: below)"
+        table.add_row(escape(info.name), escape(info.version), str(info.priority), ", ".join(info.capabilities), status)
     console.print(table)
+    reasons = [info for info in infos if info.reason]
+    if reasons:
+        console.print("why unusable:")
+        for info in reasons:
+            console.print(f"  {info.name}: {info.reason}", markup=False, highlight=False, soft_wrap=True)
     served = Table(title="serving", title_justify="left")
     served.add_column("capability")
     served.add_column("backend")
     for capability, name in serving.items():
-        served.add_row(capability, name or "[yellow]none installed[/]")
+        served.add_row(capability, escape(name) if name else "[yellow]none installed[/]")
     console.print(served)

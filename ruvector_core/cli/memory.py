@@ -12,13 +12,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import InvalidInputError
 from ..memory import Memory, MemoryHit, index_files
 from ..memory.items import DEFAULT_NAMESPACE, SEARCH_MODES
+from ..memory.walk import check_paths
 from ..models import EmbedderConfig
 from ..runtime import Runtime
+from .display import PREVIEW_CHARS, TITLE_CHARS, plural, shorten
 
 DbOption = Annotated[Path, typer.Option("--db", help="folder holding the store")]
 ModelOption = Annotated[str | None, typer.Option(help="model name, folder, .onnx file or URL")]
@@ -32,20 +35,37 @@ DEFAULT_MODEL = EmbedderConfig.model_fields["model"].default
 
 
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="text files or folders (.txt .md .rst .text)")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="text files, or folders (their .txt .md .rst .text files); binary is skipped")
+    ],
     db: DbOption,
     model: ModelOption = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every file skipped and why")] = False,
 ) -> None:
-    """Embed text files, one passage per paragraph, into the store at --db (namespace "files")."""
+    """Embed the text files in PATHS into the store at --db (namespace "files").
+
+    Each paragraph is a passage; a long one is cut into overlapping windows the model reads
+    whole. Files that are not text (by their content) are skipped and counted."""
+    check_paths(paths)  # before the store is opened: a wrong path leaves nothing behind
     with Memory.open(db, model=model, progress=progress) as memory:
         report = index_files(memory, paths)
-        typer.echo(
-            f"indexed {report.files_indexed} files ({report.passages_added} passages), "
-            f"{report.files_unchanged} unchanged, {report.files_removed} removed, "
-            f"{report.passages_removed} old passages replaced; {memory.count()} items in {db} "
-            f"[{report.seconds:.1f} s, embeddings: {memory.embedder.backend}, hnsw: {memory.index.backend}]"
-        )
+        total = memory.count()
+        served = f"embeddings: {memory.embedder.backend}, hnsw: {memory.index.backend}"
+    typer.echo(
+        f"indexed {plural(report.files_indexed, 'file')} ({plural(report.passages_added, 'passage')}), "
+        f"{report.files_unchanged} unchanged, {report.files_removed} removed, "
+        f"{plural(report.passages_removed, 'old passage')} replaced; {plural(total, 'item')} in {db} "
+        f"[{report.seconds:.1f} s, {served}]"
+    )
+    if report.skipped:
+        counts = ", ".join(f"{n} {reason}" for reason, n in report.skipped_counts().items())
+        hint = "" if verbose else " (--verbose lists them)"
+        typer.echo(f"skipped {plural(len(report.skipped), 'path')}: {counts}{hint}")
+    if verbose:
+        for skipped in report.skipped:
+            detail = f": {skipped.detail}" if skipped.detail else ""
+            typer.echo(f"  skipped {skipped.path}: {skipped.reason}{detail}")
 
 
 def add(
@@ -77,13 +97,22 @@ def query(
     where: WhereOption = None,
     namespace: NamespaceOption = None,
     mode: Annotated[str, typer.Option(help="vector (meaning), keyword (BM25) or hybrid (both)")] = "vector",
+    model: Annotated[
+        str | None, typer.Option(help="model name, folder, .onnx file or URL (default: the store's own)")
+    ] = None,
     adapt: Annotated[bool, typer.Option(help="apply the adapter learned from feedback, if one is active")] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the items of the store that best match TEXT."""
+    """Print the items of the store that best match TEXT.
+
+    The table shows the start of each text; --json has all of it."""
     if mode not in SEARCH_MODES:
         raise InvalidInputError(f"--mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
-    with Memory.open(db, progress=False, create=False) as memory:
+    if not text.strip():
+        raise InvalidInputError("the query is empty: give the text to look for")
+    with Memory.open(db, model=model, progress=False, create=False) as memory:
+        if mode != "keyword":
+            _note_beyond_window(text, memory)
         started = time.perf_counter()
         hits = memory.search(text, k=k, where=_where(where), namespace=namespace, mode=mode, adapt=adapt)
         seconds = time.perf_counter() - started
@@ -96,8 +125,23 @@ def query(
     _print_hits(text, hits)
     Console().print(
         f"{mode} search {seconds * 1e3:.1f} ms (embeddings: {served['embeddings']}, hnsw: {served['hnsw']}),"
-        f" {size} items"
+        f" {plural(size, 'item')}",
+        markup=False,
     )
+
+
+def _note_beyond_window(text: str, memory: Memory) -> None:
+    """Say on stderr when the model reads only the start of the query."""
+    embedder = memory.embedder
+    tokens = embedder.token_count(text)
+    if tokens is not None and embedder.max_tokens is not None and tokens > embedder.max_tokens:
+        (spans,) = embedder.token_spans([text])
+        read = int(spans[embedder.max_tokens - 1, 1])
+        typer.echo(
+            f"note: the query is {tokens:,} tokens long and the model reads {embedder.max_tokens}: "
+            f"only its first {read:,} of {len(text):,} characters count (keyword search reads all of it)",
+            err=True,
+        )
 
 
 def forget(
@@ -112,15 +156,16 @@ def forget(
         raise InvalidInputError("forget needs --id or --where; nothing was removed")
     with Memory.open(db, progress=False, create=False) as memory:
         removed = memory.delete(ids=ids or None, where=_where(where), namespace=namespace)
-    typer.echo(json.dumps({"removed": removed}) if as_json else f"removed {removed} items")
+    typer.echo(json.dumps({"removed": removed}) if as_json else f"removed {plural(removed, 'item')}")
 
 
 def stats(db: DbOption, as_json: JsonOption = False) -> None:
     """How many items the store holds, per namespace, and what serves it."""
     with Memory.open(db, progress=False, create=False) as memory:
         namespaces = memory.namespaces()
+        items = memory.count()
         report = {
-            "items": memory.count(),
+            "items": items,
             "namespaces": namespaces,
             "model": memory.model,
             "served_by": {"embeddings": memory.embedder.backend, "hnsw": memory.index.backend},
@@ -129,7 +174,7 @@ def stats(db: DbOption, as_json: JsonOption = False) -> None:
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    typer.echo(f"{report['items']} items in {db} (model {report['model']})")
+    typer.echo(f"{plural(items, 'item')} in {db} (model {report['model']})")
     for name, count in sorted(namespaces.items()):
         typer.echo(f"  {name}: {count}")
 
@@ -170,12 +215,19 @@ def _key_values(pairs: list[str]) -> dict[str, Any]:
 
 
 def _print_hits(text: str, hits: list[MemoryHit]) -> None:
-    table = Table(title=f"{text!r}", title_justify="left", show_lines=False)
+    console = Console()
+    console.print(repr(shorten(text, TITLE_CHARS)), markup=False, highlight=False, soft_wrap=True)
+    table = Table(show_lines=False)
     table.add_column("score", justify="right")
-    table.add_column("item")
+    table.add_column("item", overflow="fold")
     table.add_column("text", overflow="fold")
     for hit in hits:
-        source = hit.metadata.get("source")
-        label = f"{Path(source).name} ¶{hit.metadata.get('paragraph', 0) + 1}" if isinstance(source, str) else hit.id
-        table.add_row(f"{hit.score:.3f}", f"{hit.namespace}/{label}", hit.text)
-    Console().print(table)
+        preview = shorten(hit.text, PREVIEW_CHARS)
+        table.add_row(f"{hit.score:.3f}", escape(f"{hit.namespace}/{_label(hit)}"), escape(preview))
+    console.print(table)
+
+
+def _label(hit: MemoryHit) -> str:
+    """An indexed file's passage as ``name #n`` (n as in its id and ``passage``), else the id."""
+    source, passage = hit.metadata.get("source"), hit.metadata.get("passage")
+    return f"{Path(source).name} #{passage}" if isinstance(source, str) and isinstance(passage, int) else hit.id

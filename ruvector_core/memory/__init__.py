@@ -15,10 +15,11 @@ from .errors import (
     StoreRepairedWarning,
 )
 from .feedback import FeedbackEvent
-from .files import IndexReport, index_files, split_passages
+from .files import IndexReport, Skipped, index_files
 from .items import MemoryHit, MemoryItem, SearchMode
 from .learner import LearnConfig, LearnReport, RecallFigures
 from .memory import Memory
+from .passages import Passage, split_passages
 
 __all__ = [
     "AdapterInfo",
@@ -31,8 +32,10 @@ __all__ = [
     "Memory",
     "MemoryHit",
     "MemoryItem",
+    "Passage",
     "RecallFigures",
     "SearchMode",
+    "Skipped",
     "StoreCorruptError",
     "StoreError",
     "StoreNotFoundError",

@@ -1,27 +1,45 @@
 """Text files to passages to memory items: what ``ruvector index`` does.
 
-Each paragraph of a text file becomes an item in the ``files`` namespace with id
-``<path>#<paragraph>`` and metadata ``source`` (the resolved path), ``paragraph`` (from 0),
-``mtime`` and ``sha256`` (the file's digest, which tells an unchanged file on the next run),
-so everything the memory offers (filters, keywords, hybrid) applies to indexed files.
+Which files: ``walk`` (files named, and in folders those with a text suffix; symbolic
+links followed once, loops reported). Which of them are text: ``sniff`` decides by
+content, so binary files and undecodable text are skipped with the reason. Each text's
+passages (``passages``: paragraphs, long ones cut into windows the model reads whole)
+become items in the ``files`` namespace with id ``<path>#<passage>`` and metadata
+``source`` (the resolved path), ``passage`` (from 1, as in the id), ``paragraph`` (from 1),
+``mtime``, ``sha256`` (the file's digest, which tells an unchanged file on the next run)
+and ``split`` (how it was cut: a file cut another way, by an older version or for another
+window, is indexed again), so everything the memory offers (filters, keywords, hybrid)
+applies to indexed files.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import time
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInputError
 from .memory import Memory
+from .passages import split_passages
+from .sniff import NotText, sniff
+from .walk import walk
 
 FILES_NAMESPACE = "files"
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".rst", ".text"})
-_BLANK_LINE = re.compile(r"\n\s*\n")
+#: names how files are cut into passages; part of an item's ``split`` metadata
+SPLIT_VERSION = "windows-1"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or link not indexed: its path, the kind of reason (for the summary's counts)
+    and the detail (for ``--verbose``)."""
+
+    path: Path
+    reason: str
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -32,60 +50,69 @@ class IndexReport:
     passages_added: int
     passages_removed: int
     seconds: float
+    skipped: list[Skipped] = field(default_factory=list)
 
-
-def split_passages(text: str) -> list[str]:
-    """Paragraphs (separated by blank lines) with their whitespace collapsed."""
-    return [" ".join(p.split()) for p in _BLANK_LINE.split(text) if p.strip()]
+    def skipped_counts(self) -> dict[str, int]:
+        """How many were skipped per kind of reason, most first."""
+        return dict(Counter(s.reason for s in self.skipped).most_common())
 
 
 def index_files(memory: Memory, paths: Iterable[str | Path]) -> IndexReport:
     """Index every text file under ``paths`` in one durable save: new and changed files get
     their passages (re)embedded, unchanged ones are skipped, files gone from an indexed
-    folder are dropped."""
+    folder (or no longer text) are dropped; what was not indexed is in the report."""
     started = time.perf_counter()
-    files, folders = _collect(paths)
-    indexed = memory.distinct("source", "sha256", namespace=FILES_NAMESPACE)
-    known_sources = {source for source, _ in indexed}
+    found = walk(paths)
+    embedder = memory.embedder
+    split = f"{SPLIT_VERSION}/{embedder.max_tokens or 'paragraphs'}"
+    indexed = memory.distinct("source", "sha256", "split", namespace=FILES_NAMESPACE)
+    known_sources = {source for source, _, _ in indexed}
+    skipped = [Skipped(path, "link not followed", why) for path, why in found.links]
+    skipped += [Skipped(path, "unreadable", why) for path, why in found.unreadable]
+    skipped += [Skipped(path, "not a text type", f"suffix {path.suffix or '(none)'}") for path in found.other_types]
     texts: list[str] = []
     ids: list[str] = []
     metadata: list[dict[str, Any]] = []
     changed: list[str] = []
+    present: set[str] = set()
     unchanged = 0
-    for path in files:
-        data = path.read_bytes()
+    for path in found.files:
+        source = str(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            skipped.append(Skipped(path, "unreadable", exc.strerror or str(exc)))
+            continue
+        content = sniff(data)
+        if isinstance(content, NotText):
+            skipped.append(Skipped(path, content.reason, content.detail))
+            continue
+        present.add(source)
         digest = hashlib.sha256(data).hexdigest()
-        source = str(path.resolve())
-        if (source, digest) in indexed:
+        if (source, digest, split) in indexed:
             unchanged += 1
             continue
         changed.append(source)
         mtime = path.stat().st_mtime
-        for paragraph, text in enumerate(split_passages(data.decode("utf-8", errors="replace"))):
-            texts.append(text)
-            ids.append(f"{source}#{paragraph}")
-            metadata.append({"source": source, "paragraph": paragraph, "mtime": mtime, "sha256": digest})
-    present = {str(p.resolve()) for p in files}
-    gone = [s for s in known_sources if s not in present and any(Path(s).is_relative_to(f) for f in folders)]
+        for number, passage in enumerate(split_passages(content.text, embedder.token_spans, embedder.max_tokens), 1):
+            texts.append(passage.text)
+            ids.append(f"{source}#{number}")
+            metadata.append(
+                {
+                    "source": source,
+                    "passage": number,
+                    "paragraph": passage.paragraph,
+                    "mtime": mtime,
+                    "sha256": digest,
+                    "split": split,
+                }
+            )
+    vanished = {s for s in known_sources - present if any(Path(s).is_relative_to(f) for f in found.folders)}
+    gone = vanished | (known_sources & {str(s.path) for s in skipped})
     removed = 0
     with memory.writing():
-        for source in [*changed, *gone]:
+        for source in [*changed, *sorted(gone)]:
             if source in known_sources:
                 removed += memory.delete(where={"source": source}, namespace=FILES_NAMESPACE)
         memory.add(texts, metadata=metadata, ids=ids, namespace=FILES_NAMESPACE)
-    return IndexReport(len(changed), unchanged, len(gone), len(texts), removed, time.perf_counter() - started)
-
-
-def _collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
-    files: list[Path] = []
-    folders: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            folders.append(path.resolve())
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise InvalidInputError(f"{path} is neither a file nor a folder")
-    return files, folders
+    return IndexReport(len(changed), unchanged, len(gone), len(texts), removed, time.perf_counter() - started, skipped)

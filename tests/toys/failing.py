@@ -18,6 +18,10 @@ NOT_USABLE = BackendSpec(
 )
 
 
+# a fix hint as real plugins give one: long, and with brackets that rich would read as markup
+HINT = "needs AVX-512, this CPU has none; for a portable backend: pip install 'ruvec[numba]' (or 'ruvec[all]')"
+
+
 def declare_broken():
     raise RuntimeError("the spec module itself is broken")
 
@@ -30,5 +34,5 @@ def ruvector_backend_info():
         priority=80,
         capabilities=["vector_ops"],
         usable=False,
-        reason="needs AVX-512, this CPU has none",
+        reason=HINT,
     )

@@ -47,6 +47,24 @@ def test_embeddings_contract(embedder: rv.Embedder) -> None:
         assert np.isfinite(embedder.embed(text)).all()
 
 
+def test_token_window(embedder: rv.Embedder) -> None:
+    """``max_tokens`` and ``token_spans`` tell the truth: a text cut after its
+    ``max_tokens``-th token embeds exactly as the whole text (the model reads no further),
+    and one token fewer changes the embedding (it does read that far)."""
+    assert embedder.max_tokens is not None, "a backend's embedder tells its window (protocols.TokenWindow)"
+    text = " ".join(minilm_reference()["texts"])
+    (spans,) = embedder.token_spans([text])
+    assert spans.dtype == np.int64 and spans.ndim == 2 and spans.shape[1] == 2
+    assert len(spans) > embedder.max_tokens >= 8, "the reference texts together exceed any window"
+    assert (spans[:, 0] < spans[:, 1]).all() and (spans[1:, 0] >= spans[:-1, 1]).all(), "ordered, not overlapping"
+    assert spans[-1, 1] <= len(text)
+    whole = embedder.embed(text)
+    assert np.allclose(embedder.embed(text[: spans[embedder.max_tokens - 1, 1]]), whole, atol=1e-5)
+    assert not np.allclose(embedder.embed(text[: spans[embedder.max_tokens - 2, 1]]), whole, atol=1e-5)
+    assert [len(s) for s in embedder.token_spans(["", "hello world"])][0] == 0
+    assert embedder.token_count("hello world") == len(embedder.token_spans(["hello world"])[0]) > 0
+
+
 def test_concurrent_embedding(embedder: rv.Embedder) -> None:
     texts = minilm_reference()["texts"][:10]
     expected = embedder.embed_batch(texts)

@@ -23,7 +23,7 @@ from .chunking import plan_runs
 from .fused_model import runnable_model
 from .modelfiles import ModelFiles
 from .modelfiles.sources import cache_dir
-from .session import padded_inputs, session, tokenizer
+from .session import marker_count, padded_inputs, session, span_tokenizer, tokenizer
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -51,6 +51,11 @@ class OnnxEmbedder:
                 f"model {files.name!r} wants inputs {sorted(unknown)}; a BERT-style encoder takes {_INPUTS}"
             )
         self._output = self._session.get_outputs()[0].name
+        self._spans = span_tokenizer(files)
+        #: the tokenizer truncates at ``max_length`` tokens, its markers included
+        self.max_tokens = config.max_length - marker_count(self._tokenizer)
+        if self.max_tokens < 1:
+            raise ModelError(f"max_length {config.max_length} leaves no room for text beside the model's markers")
         self.dimensions = int(self.embed_batch([""]).shape[1])
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
@@ -66,6 +71,10 @@ class OnnxEmbedder:
             out[chunk] = pooled
         assert out is not None
         return out
+
+    def token_spans(self, texts: list[str]) -> list[np.ndarray]:
+        encodings = self._spans.encode_batch(texts, add_special_tokens=False)
+        return [np.array(e.offsets, dtype=np.int64).reshape(-1, 2) for e in encodings]
 
     def close(self) -> None:
         self._session = None

@@ -49,6 +49,21 @@ def tokenizer(files: ModelFiles, max_length: int) -> Tokenizer:
     return made
 
 
+def span_tokenizer(files: ModelFiles) -> Tokenizer:
+    """The model's tokenizer with no length limit and no padding: it tells where every
+    token of a text is, for callers that cut long texts into windows."""
+    made = Tokenizer.from_str(files.tokenizer_json)
+    made.no_truncation()
+    made.no_padding()
+    return made
+
+
+def marker_count(made: Tokenizer) -> int:
+    """How many marker tokens ([CLS], [SEP], ...) the tokenizer adds to one text."""
+    processor = made.post_processor
+    return int(processor.num_special_tokens_to_add(False)) if processor is not None else 0
+
+
 def padded_inputs(ids: list[list[int]], width: int) -> dict[str, np.ndarray]:
     """``input_ids``, ``attention_mask`` and ``token_type_ids`` for token lists padded to
     ``width``."""
