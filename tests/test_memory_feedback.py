@@ -191,3 +191,15 @@ def test_the_cli_records_feedback_learns_and_lists_adapters(memory: rv.Memory) -
     assert json.loads(rolled.stdout)[0]["active"] is False
     both = ruvector("adapters", "--db", folder, "--rollback", "--deactivate")
     assert both.returncode == 1 and "at most one" in both.stderr
+
+
+def test_texts_with_lone_surrogates_are_refused_as_input_errors(memory: rv.Memory) -> None:
+    """Python strings may hold lone surrogates (os.fsdecode, JSON escapes); the tokenizer and
+    SQLite cannot take them, so they are an input error, not a TypeError from deep inside."""
+    with pytest.raises(rv.InvalidInputError, match=r"texts\[1\] is not valid Unicode.*nothing was stored"):
+        memory.add(["fine", "broken \ud800 text"])
+    with pytest.raises(rv.InvalidInputError, match="the query is not valid Unicode"):
+        memory.search("broken \udfff")
+    with pytest.raises(rv.InvalidInputError, match="not valid Unicode"):
+        memory.feedback("broken \ud800", "fact-0", 1.0)
+    assert memory.count() == len(FACTS) and rows(memory.folder, "feedback") == []

@@ -300,6 +300,7 @@ class Memory:
         value = reward_of(reward, success)
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("feedback needs the query's text")
+        _check_unicode(query, "the query", "; no feedback was recorded")
         checked = _check_ids([id], 1)[0]
         namespace = _check_namespace(namespace)
         return self._feedback.record(namespace, checked, query, self.embedder.embed(query), value)
@@ -371,6 +372,8 @@ class Memory:
         batch = [texts] if isinstance(texts, str) else list(texts)
         if not all(isinstance(t, str) for t in batch):
             raise InvalidInputError("texts must be strings")
+        for position, text in enumerate(batch):
+            _check_unicode(text, f"texts[{position}]", "; nothing was stored")
         namespace = _check_namespace(namespace)
         documents = _metadata_documents(metadata, len(batch))
         item_ids = _check_ids(ids, len(batch)) if ids is not None else [uuid.uuid4().hex for _ in batch]
@@ -435,6 +438,7 @@ class Memory:
         if isinstance(query, str):
             if not query.strip():
                 raise InvalidInputError("the query is empty")
+            _check_unicode(query, "the query")
             vector = self.embedder.embed(query) if mode != "keyword" else None
             return query, vector
         if mode != "vector":
@@ -523,6 +527,17 @@ def _item(row: Sequence[Any]) -> MemoryItem:
 def _hit(row: Sequence[Any], score: float) -> MemoryHit:
     _, item_id, namespace, text, metadata = row
     return MemoryHit(id=item_id, text=text, metadata=json.loads(metadata), namespace=namespace, score=score)
+
+
+def _check_unicode(text: str, what: str, consequence: str = "") -> None:
+    """A text SQLite and the tokenizer can take: no lone surrogates (which Python strings
+    may hold, e.g. from ``os.fsdecode`` or a JSON ``\\ud800`` escape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{what} is not valid Unicode ({exc.reason} at character {exc.start}){consequence}"
+        ) from None
 
 
 def _check_namespace(namespace: Any) -> str:
