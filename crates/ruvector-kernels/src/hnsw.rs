@@ -29,6 +29,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::collections::TryReserveError;
 use std::sync::Mutex;
 
 use crate::distance::{self, Kernels};
@@ -1018,16 +1019,20 @@ impl Hnsw {
     // -- construction from validated parts (used by the loader) ----------------------------
 
     /// Builds an index from parts the loader has fully validated.
-    pub(crate) fn from_parts(p: Params, parts: Parts<'_>) -> Hnsw {
+    /// Builds a graph from checked sections. Every allocation is fallible, so memory the
+    /// process cannot have is an error here, never an abort.
+    pub(crate) fn from_parts(p: Params, parts: Parts<'_>) -> Result<Hnsw, TryReserveError> {
         let mut h = Hnsw::new(p).expect("validated params");
         let n = parts.levels.len();
         let d = h.p.dimensions;
-        h.links0 = vec![0u32; n * h.links0_stride];
-        h.reserve_vectors(n);
+        h.links0 = filled(n * h.links0_stride, 0u32)?;
+        h.vectors.try_reserve_exact(n * h.vec_blocks)?;
+        advise_huge_pages(&h.vectors);
         h.vectors.resize(n * h.vec_blocks, Block::default());
-        h.levels = parts.levels.to_vec();
-        h.deleted = parts.flags.to_vec();
-        h.upper_off = Vec::with_capacity(n);
+        h.levels = copied(parts.levels)?;
+        h.deleted = copied(parts.flags)?;
+        h.upper_off = Vec::new();
+        h.upper_off.try_reserve_exact(n)?;
         let mut upper_words = 0usize;
         for &l in parts.levels {
             if l > 0 {
@@ -1037,7 +1042,7 @@ impl Hnsw {
                 h.upper_off.push(NONE);
             }
         }
-        h.upper = vec![0u32; upper_words];
+        h.upper = filled(upper_words, 0u32)?;
         for i in 0..n {
             let src = &parts.vectors[i * d * 4..(i + 1) * d * 4];
             for (x, b) in h.vector_mut(i as u32).iter_mut().zip(src.chunks_exact(4)) {
@@ -1057,14 +1062,16 @@ impl Hnsw {
                 h.set_links(i as u32, layer, &buf);
             }
         }
-        h.id_text = parts.id_text.to_vec();
-        h.id_off = (0..=n).map(|i| read_u32(parts.offsets, i)).collect();
+        h.id_text = copied(parts.id_text)?;
+        h.id_off = Vec::new();
+        h.id_off.try_reserve_exact(n + 1)?;
+        h.id_off.extend((0..=n).map(|i| read_u32(parts.offsets, i)));
         let mut table = 16usize;
         let live = parts.flags.iter().filter(|&&f| f == 0).count();
         while table < live * 2 + 2 {
             table *= 2;
         }
-        h.table = vec![NONE; table];
+        h.table = filled(table, NONE)?;
         h.live = 0;
         for i in 0..n {
             if parts.flags[i] == 0 {
@@ -1075,7 +1082,7 @@ impl Hnsw {
         h.n_deleted = n - h.live;
         h.entry = parts.entry;
         h.max_level = if n == 0 { -1 } else { parts.levels[parts.entry as usize] as i32 };
-        h
+        Ok(h)
     }
 
     /// Appends the format's sections after the header (vectors .. links) to `out`, and
@@ -1130,6 +1137,22 @@ fn read_u32(bytes: &[u8], i: usize) -> u32 {
 }
 
 /// Validated sections of an index file, borrowed from the input.
+/// `len` copies of `value`, or the error of an allocation that cannot be had.
+fn filled<T: Clone>(len: usize, value: T) -> Result<Vec<T>, TryReserveError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)?;
+    v.resize(len, value);
+    Ok(v)
+}
+
+/// A copy of `src`, or the error of an allocation that cannot be had.
+fn copied<T: Clone>(src: &[T]) -> Result<Vec<T>, TryReserveError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(src.len())?;
+    v.extend_from_slice(src);
+    Ok(v)
+}
+
 pub(crate) struct Parts<'a> {
     pub vectors: &'a [u8],
     pub levels: &'a [u8],
