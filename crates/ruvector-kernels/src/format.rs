@@ -219,11 +219,8 @@ fn check_vectors(vectors: &[u8], p: &Params) -> Result<(), FormatError> {
         let mut squares = 0f64;
         for b in row.chunks_exact(4) {
             let x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            // NaN fails the comparison too
-            if !(x.abs() <= MAX_COMPONENT) {
-                return err(format!(
-                    "index holds vector components that are not finite or beyond {MAX_COMPONENT:e}"
-                ));
+            if !x.is_finite() || x.abs() > MAX_COMPONENT {
+                return err(format!("index holds vector components that are not finite or beyond {MAX_COMPONENT:e}"));
             }
             squares += x as f64 * x as f64;
         }
@@ -437,6 +434,52 @@ mod tests {
         let mut c = decode(&blob).unwrap();
         c.insert_batch(&ids, &v, &Sequential).unwrap();
         assert_eq!(encode(&a), encode(&c));
+    }
+
+    #[test]
+    fn a_rolled_back_insert_leaves_the_index_as_it_was() {
+        let blob = sample(Metric::Cosine);
+        let mut h = decode(&blob).unwrap();
+        let v: Vec<f32> = (0..40 * 6).map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0).collect();
+        let mut ids: Vec<String> = (0..39).map(|i| format!("new-{i}")).collect();
+        ids.push("id-7-é".into()); // a replaced id: its old node is tombstoned, then restored
+        h.begin_atomic();
+        h.insert_batch(&ids, &v, &Sequential).unwrap();
+        assert_ne!(encode(&h), blob);
+        h.rollback();
+        assert_eq!(encode(&h), blob);
+        assert!(h.contains("id-7-é") && !h.contains("new-0") && h.len() == 119);
+        h.rollback(); // nothing pending: nothing changes
+        assert_eq!(encode(&h), blob);
+        // after a rollback the index inserts exactly as one that never saw the batch
+        let mut fresh = decode(&blob).unwrap();
+        h.insert_batch(&ids, &v, &Sequential).unwrap();
+        fresh.insert_batch(&ids, &v, &Sequential).unwrap();
+        assert_eq!(encode(&h), encode(&fresh));
+        // a committed insert stays
+        h.begin_atomic();
+        h.insert_batch(&["late"], &v[..6], &Sequential).unwrap();
+        h.commit();
+        h.rollback();
+        assert!(h.contains("late"));
+    }
+
+    #[test]
+    fn rejects_repeated_links_and_unbounded_rows() {
+        let blob = sample(Metric::Dot);
+        let links = u64_at(&blob, 64) as usize;
+        let links_at = blob.len() - 4 - 4 * links;
+        let n = u32_at(&blob, 28) as usize;
+        let levels_at = HEADER_BYTES + 4 * n * 6;
+        let lists = n + blob[levels_at..levels_at + n].iter().map(|&l| l as usize).sum::<usize>();
+        // the first list (node 0, layer 0) has at least two links: repeat its first one
+        assert!(u32_at(&blob, links_at - 4 * lists) >= 2);
+        let first = blob[links_at..links_at + 4].to_vec();
+        let why = |b: Vec<u8>| decode(&b).err().map(|e| e.0).unwrap_or_default();
+        assert!(why(patched(&blob, links_at + 4, &first)).contains("same link twice"));
+        assert!(why(patched(&blob, HEADER_BYTES, &3e38f32.to_le_bytes())).contains("beyond"));
+        let cosine = sample(Metric::Cosine);
+        assert!(why(patched(&cosine, HEADER_BYTES, &2.0f32.to_le_bytes())).contains("unit length"));
     }
 
     fn with_crc(mut body: Vec<u8>) -> Vec<u8> {

@@ -271,6 +271,24 @@ pub struct Hnsw {
     entry: u32,
     max_level: i32,
     pool: Mutex<Vec<Scratch>>,
+    /// While an atomic insert runs: how to undo it (see [`Hnsw::begin_atomic`]).
+    journal: Option<Box<Journal>>,
+}
+
+/// What an insert changed in the graph as it stood before: enough to put it back exactly.
+/// New nodes are appended, so their removal is a truncation; only the lists of older nodes
+/// and the tombstones of replaced ids are changed in place, and their old state is kept here.
+struct Journal {
+    nodes: usize,
+    upper_len: usize,
+    id_text_len: usize,
+    n_deleted: usize,
+    entry: u32,
+    max_level: i32,
+    /// Older nodes an insert tombstoned (their ids were replaced).
+    replaced: Vec<u32>,
+    /// (node, layer, list before the change), in the order of the changes.
+    lists: Vec<(u32, u8, Vec<u32>)>,
 }
 
 impl Hnsw {
@@ -295,6 +313,7 @@ impl Hnsw {
             entry: NONE,
             max_level: -1,
             pool: Mutex::new(Vec::new()),
+            journal: None,
         })
     }
 
@@ -367,6 +386,16 @@ impl Hnsw {
     }
 
     fn set_links(&mut self, node: u32, layer: usize, list: &[u32]) {
+        if self.journal.as_ref().map_or(false, |j| (node as usize) < j.nodes) {
+            let old = self.links(node, layer).to_vec();
+            if let Some(j) = self.journal.as_mut() {
+                j.lists.push((node, layer as u8, old));
+            }
+        }
+        self.write_links(node, layer, list);
+    }
+
+    fn write_links(&mut self, node: u32, layer: usize, list: &[u32]) {
         if layer == 0 {
             let base = node as usize * self.links0_stride;
             self.links0[base] = list.len() as u32;
@@ -830,6 +859,70 @@ impl Hnsw {
         Ok(())
     }
 
+    /// Starts recording how to undo the inserts that follow, until [`Hnsw::commit`]. For a
+    /// caller whose insert may be stopped part-way (the wasm module, interrupted at a
+    /// deadline): [`Hnsw::rollback`] then puts the graph back exactly as it was.
+    pub fn begin_atomic(&mut self) {
+        self.rollback();
+        self.journal = Some(Box::new(Journal {
+            nodes: self.node_count(),
+            upper_len: self.upper.len(),
+            id_text_len: self.id_text.len(),
+            n_deleted: self.n_deleted,
+            entry: self.entry,
+            max_level: self.max_level,
+            replaced: Vec::new(),
+            lists: Vec::new(),
+        }));
+    }
+
+    /// Keeps what was inserted since [`Hnsw::begin_atomic`].
+    pub fn commit(&mut self) {
+        self.journal = None;
+    }
+
+    /// Undoes every insert since [`Hnsw::begin_atomic`] (nothing if none is pending). The
+    /// journal is dropped only at the end and every step is idempotent, so a rollback that is
+    /// itself interrupted is completed by the next one.
+    pub fn rollback(&mut self) {
+        let (n, upper_len, id_text_len, entry, max_level, n_deleted, changes) = match self.journal.as_deref() {
+            Some(j) => (j.nodes, j.upper_len, j.id_text_len, j.entry, j.max_level, j.n_deleted, j.lists.len()),
+            None => return,
+        };
+        self.links0.truncate(n * self.links0_stride);
+        self.vectors.truncate(n * self.vec_blocks);
+        self.levels.truncate(n);
+        self.deleted.truncate(n);
+        self.upper_off.truncate(n);
+        self.upper.truncate(upper_len);
+        self.id_text.truncate(id_text_len);
+        self.id_off.truncate(n + 1);
+        for i in (0..changes).rev() {
+            let (node, layer, list) = match self.journal.as_deref() {
+                Some(j) => (j.lists[i].0, j.lists[i].1 as usize, j.lists[i].2.clone()),
+                None => return,
+            };
+            self.write_links(node, layer, &list);
+        }
+        let replaced = self.journal.as_deref().map(|j| j.replaced.clone()).unwrap_or_default();
+        for old in replaced {
+            self.deleted[old as usize] = 0;
+        }
+        self.entry = entry;
+        self.max_level = max_level;
+        self.n_deleted = n_deleted;
+        // the id table is rebuilt: it held the new ids, and the replaced ones had left it
+        self.table.iter_mut().for_each(|slot| *slot = NONE);
+        self.live = 0;
+        for node in 0..n as u32 {
+            if self.deleted[node as usize] == 0 {
+                self.table_insert(node);
+                self.live += 1;
+            }
+        }
+        self.journal = None;
+    }
+
     /// Room for `rows` more nodes: exact for one big batch, amortised for many small ones.
     fn reserve(&mut self, rows: usize, text: usize) {
         let n = self.node_count();
@@ -863,6 +956,9 @@ impl Hnsw {
             self.deleted[old as usize] = 1;
             self.live -= 1;
             self.n_deleted += 1;
+            if let Some(j) = self.journal.as_mut() {
+                j.replaced.push(old);
+            }
         }
         let level = draw_level(self.p.seed, node as u64, self.p.m);
         self.links0.resize(self.links0.len() + self.links0_stride, 0);
