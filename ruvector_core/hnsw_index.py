@@ -18,7 +18,15 @@ import numpy as np
 from .errors import InvalidInputError
 from .models import HnswConfig, IndexStats, SearchResult
 from .protocols import HnswGraph
-from .validation import as_storable_matrix, as_storable_vector, as_vector_unchecked, check_ef, check_id, check_ids, check_k
+from .validation import (
+    as_storable_matrix,
+    as_storable_vector,
+    as_vector_unchecked,
+    check_ef,
+    check_id,
+    check_ids,
+    check_k,
+)
 
 
 class SearchHits(Sequence[SearchResult]):
