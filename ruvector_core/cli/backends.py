@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..runtime import Runtime
@@ -32,8 +33,14 @@ def backends(
         table.add_column(column, overflow="fold")
     for info in infos:
         status = "[green]usable[/]" if info.usable else "[red]unusable[/]"
+        # names, versions and reasons come from plugins (a reason quotes an exception): data, not markup
         table.add_row(
-            info.name, info.version, str(info.priority), ", ".join(info.capabilities), status, info.reason or ""
+            escape(info.name),
+            escape(info.version),
+            str(info.priority),
+            escape(", ".join(info.capabilities)),
+            status,
+            escape(info.reason or ""),
         )
     console = Console()
     console.print(table)
@@ -41,5 +48,5 @@ def backends(
     served.add_column("capability")
     served.add_column("backend")
     for capability, name in serving.items():
-        served.add_row(capability, name or "[yellow]none installed[/]")
+        served.add_row(capability, escape(name) if name else "[yellow]none installed[/]")
     console.print(served)

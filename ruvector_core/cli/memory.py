@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import InvalidInputError
@@ -95,8 +96,10 @@ def query(
         return
     _print_hits(text, hits)
     Console().print(
-        f"{mode} search {seconds * 1e3:.1f} ms (embeddings: {served['embeddings']}, hnsw: {served['hnsw']}),"
-        f" {size} items"
+        escape(
+            f"{mode} search {seconds * 1e3:.1f} ms (embeddings: {served['embeddings']}, hnsw: {served['hnsw']}),"
+            f" {size} items"
+        )
     )
 
 
@@ -170,12 +173,13 @@ def _key_values(pairs: list[str]) -> dict[str, Any]:
 
 
 def _print_hits(text: str, hits: list[MemoryHit]) -> None:
-    table = Table(title=f"{text!r}", title_justify="left", show_lines=False)
+    # stored text and ids are data, never rich markup: a passage holding "[/bold]" is printed as is
+    table = Table(title=escape(f"{text!r}"), title_justify="left", show_lines=False)
     table.add_column("score", justify="right")
     table.add_column("item")
     table.add_column("text", overflow="fold")
     for hit in hits:
         source = hit.metadata.get("source")
         label = f"{Path(source).name} ¶{hit.metadata.get('paragraph', 0) + 1}" if isinstance(source, str) else hit.id
-        table.add_row(f"{hit.score:.3f}", f"{hit.namespace}/{label}", hit.text)
+        table.add_row(f"{hit.score:.3f}", escape(f"{hit.namespace}/{label}"), escape(hit.text))
     Console().print(table)
