@@ -37,10 +37,13 @@ def index(
     db: DbOption,
     model: ModelOption = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    follow_symlinks: Annotated[
+        bool, typer.Option("--follow-symlinks", help="also index links whose targets lie outside the folder")
+    ] = False,
 ) -> None:
     """Embed text files, one passage per paragraph, into the store at --db (namespace "files")."""
     with Memory.open(db, model=model, progress=progress) as memory:
-        report = index_files(memory, paths)
+        report = index_files(memory, paths, follow_symlinks=follow_symlinks)
         typer.echo(
             f"indexed {report.files_indexed} files ({report.passages_added} passages), "
             f"{report.files_unchanged} unchanged, {report.files_removed} removed, "
