@@ -36,15 +36,22 @@ def test_a_name_that_is_not_utf8_is_indexed_and_shown_escaped(tmp_path: Path) ->
 def test_folders_deeper_than_the_recursion_limit(tmp_path: Path) -> None:
     docs = deep = tmp_path / "docs"
     docs.mkdir()
-    for _ in range(1_200):  # one level at a time: Path.mkdir(parents=True) recurses too
-        deep = deep / "d"
-        deep.mkdir()
-    (deep / "bottom.txt").write_text("The deepest note of all.", "utf-8")
-    (docs / "top.txt").write_text("A note at the top.", "utf-8")
-    with Memory.open(tmp_path / "store", progress=False) as memory:
-        report = index_files(memory, [docs])
-        assert (report.files_indexed, report.passages_added) == (2, 2)
-        assert memory.search("the deepest note", k=1)[0].metadata["source"] == str(deep.resolve() / "bottom.txt")
+    chain = []
+    try:
+        for _ in range(1_200):  # one level at a time: Path.mkdir(parents=True) recurses too
+            deep = deep / "d"
+            deep.mkdir()
+            chain.append(deep)
+        (deep / "bottom.txt").write_text("The deepest note of all.", "utf-8")
+        (docs / "top.txt").write_text("A note at the top.", "utf-8")
+        with Memory.open(tmp_path / "store", progress=False) as memory:
+            report = index_files(memory, [docs])
+            assert (report.files_indexed, report.passages_added) == (2, 2)
+            assert memory.search("the deepest note", k=1)[0].metadata["source"] == str(deep.resolve() / "bottom.txt")
+    finally:  # bottom up: shutil.rmtree (and so pytest's clean-up of old runs) recurses
+        (deep / "bottom.txt").unlink(missing_ok=True)
+        for folder in reversed(chain):
+            folder.rmdir()
 
 
 def test_links_out_of_the_folder_are_skipped_unless_followed(tmp_path: Path) -> None:

@@ -134,6 +134,25 @@ def test_missing_file_on_server(server, tmp_path: Path) -> None:
         _embed(config)
 
 
+def test_a_tokenizer_that_is_not_utf8_is_a_model_error_naming_it(model_folder: Path, tmp_path: Path) -> None:
+    """Not "no backend can serve embeddings": the model's own error, naming the file."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.onnx").symlink_to(model_folder / "model.onnx")
+    (folder / "tokenizer.json").write_bytes(b'{"version": "1.0", "name": "caf\xe9"}')
+    with pytest.raises(rv.ModelError, match="tokenizer.json is not UTF-8 text"):
+        _embed(rv.EmbedderConfig(model=str(folder)))
+
+
+def test_a_url_ending_in_dot_dot_neither_touches_the_cache_nor_hides_the_error(server, tmp_path: Path) -> None:
+    url, _ = server
+    config = rv.EmbedderConfig(model=f"{url}/..", cache_dir=str(tmp_path), progress=False)
+    with pytest.raises(rv.ModelError) as raised:
+        _embed(config)
+    assert not isinstance(raised.value, rv.CapabilityUnavailableError)
+    assert (tmp_path / "models").is_dir() and list(tmp_path.glob("models/*/download")), "cached under a name of its own"
+
+
 def test_file_url(model_folder: Path, tmp_path: Path) -> None:
     config = rv.EmbedderConfig(model=(model_folder / "model.onnx").as_uri(), cache_dir=str(tmp_path), progress=False)
     assert _embed(config).dimensions == 384
