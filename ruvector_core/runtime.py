@@ -213,8 +213,8 @@ class Runtime:
                 return result, name
         detail = "; ".join(declined) if declined else "no installed backend offers it"
         if failed:  # a backend broke while serving: say so, not that none can serve
-            name, exc = failed[0]
-            raise BackendFailedError(f"backend {name} failed while serving {capability} ({detail})") from exc
+            culprit, cause = failed[0]
+            raise BackendFailedError(f"backend {culprit} failed while serving {capability} ({detail})") from cause
         raise CapabilityUnavailableError(f"no backend can serve {capability} ({detail})")
 
     def _first_usable(self, capability: Capability) -> str | None:
