@@ -110,6 +110,19 @@ def test_download_caches_and_verifies(server, tmp_path: Path) -> None:
     assert httpd.requests.count("/tokenizer.json") == 2
 
 
+def test_partial_files_of_killed_downloads_are_cleaned(server, tmp_path: Path) -> None:
+    url, _ = server
+    config = rv.EmbedderConfig(
+        model=f"{url}/model.onnx", sha256=DEFAULT.onnx_sha256, cache_dir=str(tmp_path), progress=False
+    )
+    _embed(config)
+    folder = next(tmp_path.glob("models/*/model.onnx")).parent
+    left = folder / "model.onnx.999999.part"  # what a download killed mid-way leaves behind
+    left.write_bytes(b"half a model")
+    _embed(config)  # served from the cache, and the leftover is gone
+    assert not left.exists() and (folder / "model.onnx").is_file()
+
+
 def test_download_with_wrong_sha256_leaves_nothing(server, tmp_path: Path) -> None:
     url, _ = server
     config = rv.EmbedderConfig(model=f"{url}/model.onnx", sha256="f" * 64, cache_dir=str(tmp_path), progress=False)
