@@ -415,7 +415,7 @@ def test_the_api_opens_a_store_read_only_on_request_and_refuses_writes(store: Pa
     storage = Storage.open(store, model=None, dimensions=None, runtime=rv.Runtime(), create=False, read_only=True)
     try:
         assert storage.read_only and len(storage.index) == len(TEXTS)
-        with pytest.raises(StoreReadOnlyError, match="read-only here"):
+        with pytest.raises(StoreReadOnlyError, match="was opened read-only"):
             with storage.writing():
                 pass
     finally:
