@@ -18,6 +18,7 @@ from . import learning as learning  # registers what ``rt.learning`` hands out
 from .embedder import Embedder
 from .errors import (
     BackendError,
+    BackendFailedError,
     BackendUnavailableError,
     CapabilityUnavailableError,
     ConflictingInstallError,
@@ -55,6 +56,7 @@ __all__ = [
     "BackendInfo",
     "BackendSpec",
     "BackendUnavailableError",
+    "BackendFailedError",
     "CapabilityUnavailableError",
     "ConflictingInstallError",
     "CorruptDataError",

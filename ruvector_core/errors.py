@@ -52,6 +52,12 @@ class CapabilityUnavailableError(BackendError, LookupError):
     """No usable backend offers a capability (or serves this particular request)."""
 
 
+class BackendFailedError(BackendError, RuntimeError):
+    """A backend raised an unexpected error while serving a request (a bug, a broken
+    install, an exhausted resource) and no other backend served it: not the same as no
+    backend offering the capability, so it is never reported as that."""
+
+
 class ModelError(RuvectorError):
     """Base class for problems getting an embedding model onto disk and running it."""
 

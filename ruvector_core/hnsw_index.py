@@ -18,7 +18,15 @@ import numpy as np
 from .errors import InvalidInputError
 from .models import HnswConfig, IndexStats, SearchResult
 from .protocols import HnswGraph
-from .validation import as_matrix, as_vector, as_vector_unchecked, check_ef, check_id, check_ids, check_k
+from .validation import (
+    as_storable_matrix,
+    as_storable_vector,
+    as_vector_unchecked,
+    check_ef,
+    check_id,
+    check_ids,
+    check_k,
+)
 
 
 class SearchHits(Sequence[SearchResult]):
@@ -119,13 +127,13 @@ class HnswIndex:
 
     def insert(self, id: str, vector: Any) -> None:
         """Add ``vector`` under ``id``; an existing ``id`` is replaced."""
-        vector = as_vector(vector, self.dimensions)
+        vector = as_storable_vector(vector, self.dimensions)
         id = check_id(id)
         self._writes += 1
         self._graph.insert_batch([id], vector[None, :])
 
     def insert_batch(self, ids: Sequence[str], vectors: Any) -> None:
-        matrix = as_matrix(vectors, self.dimensions)
+        matrix = as_storable_matrix(vectors, self.dimensions)
         checked = check_ids(ids, len(matrix))
         self._writes += 1
         self._graph.insert_batch(checked, matrix)
@@ -148,7 +156,8 @@ class HnswIndex:
         ``VectorOps.distance``: a scan of the query costs as much as 1 % of a native search,
         while a non-finite component makes every distance non-finite (backends propagate
         NaN; the conformance suite checks that they do), and a search changes nothing, so
-        raising afterwards is safe.
+        raising afterwards is safe. Stored vectors are bounded (``MAX_COMPONENT``), so only a
+        query beyond that bound can overflow a score; it is then refused the same way.
         """
         vector = as_vector_unchecked(query, self.dimensions, "query")
         k = check_k(k)
@@ -157,8 +166,8 @@ class HnswIndex:
         else:
             mask, allowed = self._mask(allow)
             pairs = self._graph.search(vector, k, self._ef(ef, k), mask) if allowed else []
-        if not pairs or not math.isfinite(pairs[0][1]):
-            as_vector(vector, what="query")  # raises unless only an overflow made it non-finite
+        if not pairs or not math.isfinite(sum(score for _, score in pairs)):
+            as_storable_vector(vector, what="query")  # raises: only an unbounded query overflows
         return SearchHits(pairs)
 
     def search_batch(
@@ -167,7 +176,7 @@ class HnswIndex:
         """(ids, scores), each of shape (len(queries), k): an object array of str and a
         float32 array; rows are padded with None and -inf only when fewer than k live
         (and allowed, with ``allow`` as in ``search``) vectors exist."""
-        matrix = as_matrix(queries, self.dimensions, "queries")
+        matrix = as_storable_matrix(queries, self.dimensions, "queries")
         k = check_k(k)
         if allow is None:
             return self._graph.search_batch(matrix, k, self._ef(ef, k))

@@ -9,19 +9,30 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pydantic
 
 from .errors import CorruptIndexError
-from .models import MAX_LEVEL, METRIC_CODES, METRICS_BY_CODE, HnswConfig
+from .models import MAX_COMPONENT, MAX_LEVEL, METRIC_CODES, METRICS_BY_CODE, HnswConfig
 
 MAGIC = b"RUVHNSW\0"
 VERSION = 1
 HEADER = struct.Struct("<8sHBBIIIIIIIIIQQQ")
 CHECKSUM_BYTES = 4
 NONE = 0xFFFFFFFF
+T = TypeVar("T")
+# What a load may commit to in memory (docs/format.md, check 4): the graph's fixed-capacity
+# layout may exceed the file by this factor plus this slack, and no more. An honest index
+# stays below ~115x (one dimension, m = 256, a link or two per node); a crafted one whose
+# nodes all sit on high layers with empty lists reaches ~257x.
+LOAD_EXPANSION = 128
+LOAD_SLACK_BYTES = 64 << 20
+# A stored cosine row has unit length within this (or is all zeros, as a zero vector is kept).
+UNIT_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,7 @@ def decode(data: bytes) -> GraphData:
     offsets = reader.array("<u4", n + 1)
     id_text = reader.raw(header.id_bytes)
     list_count = int(levels.sum(dtype=np.int64)) + n
+    check_load_size(header.config, n, list_count - n, len(data))
     reader.require(4 * list_count + 4 * header.link_count)
     list_sizes = reader.array("<u4", list_count)
     links = reader.array("<u4", header.link_count)
@@ -113,8 +125,7 @@ def decode(data: bytes) -> GraphData:
     entry_point = _check_levels(levels, header)
     ids = _check_ids(offsets, id_text, deleted)
     _check_links(levels, list_sizes, links, header.config)
-    if not np.isfinite(vectors).all():
-        raise CorruptIndexError("index holds non-finite vector components")
+    _check_vectors(vectors, header.config)
     return GraphData(
         config=header.config,
         vectors=vectors.astype(np.float32),
@@ -125,6 +136,44 @@ def decode(data: bytes) -> GraphData:
         links=links.astype(np.uint32),
         entry_point=entry_point,
     )
+
+
+def load_bytes(config: HnswConfig, node_count: int, upper_lists: int) -> int:
+    """The memory a load commits to: vectors plus every list at its full capacity."""
+    per_node = 4 * config.dimensions + 4 * (config.max_links_layer0 + 1)
+    return node_count * per_node + 4 * upper_lists * (config.m + 1)
+
+
+def check_load_size(config: HnswConfig, node_count: int, upper_lists: int, file_bytes: int) -> None:
+    """Refuse, before allocating, a file that would expand beyond what any honest index does."""
+    need = load_bytes(config, node_count, upper_lists)
+    if need > LOAD_SLACK_BYTES + LOAD_EXPANSION * file_bytes:
+        raise CorruptIndexError(
+            f"index of {file_bytes} bytes would take {need} bytes of memory to load,"
+            f" more than {LOAD_EXPANSION} times its size: crafted or corrupt"
+        )
+
+
+def _check_vectors(vectors: np.ndarray, config: HnswConfig) -> None:
+    with np.errstate(invalid="ignore"):
+        bounded = bool((np.abs(vectors) <= MAX_COMPONENT).all()) if vectors.size else True
+    if not bounded:
+        raise CorruptIndexError(f"index holds vector components that are not finite or beyond {MAX_COMPONENT:.3g}")
+    if config.metric != "cosine" or not vectors.size:
+        return
+    squares = np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64)
+    if not bool(((squares == 0.0) | (np.abs(squares - 1.0) <= UNIT_TOLERANCE)).all()):
+        raise CorruptIndexError("index holds a cosine row that is not of unit length")
+
+
+def load(data: bytes, build: Callable[[GraphData], T]) -> T:
+    """Decode ``data`` and ``build`` a backend's graph from it; memory the process cannot
+    have is a ``CorruptIndexError`` too, as in the compiled loaders, so no load escapes
+    with an untyped error."""
+    try:
+        return build(decode(data))
+    except MemoryError:
+        raise CorruptIndexError(f"index of {len(data)} bytes needs more memory to load than can be allocated") from None
 
 
 @dataclass(frozen=True)
@@ -284,3 +333,7 @@ def _check_links(levels: np.ndarray, sizes: np.ndarray, links: np.ndarray, confi
         raise CorruptIndexError("an index node links to itself")
     if np.any(levels[links] < source_layer):
         raise CorruptIndexError("an index link points to a node absent from that layer")
+    source_list = np.repeat(np.arange(sizes.size, dtype=np.int64), sizes.astype(np.int64))
+    order = np.lexsort((links, source_list))  # by list, then by link: a repeat becomes a neighbour
+    if np.any((np.diff(source_list[order]) == 0) & (np.diff(links[order].astype(np.int64)) == 0)):
+        raise CorruptIndexError("an index neighbour list holds the same link twice")

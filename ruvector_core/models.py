@@ -27,6 +27,10 @@ MAX_M = 256
 MAX_EF = 100_000
 SEED_LIMIT = 2**63  # seeds are below this: they fit a signed 64-bit integer
 MAX_LEVEL = 63  # the highest graph layer the index format stores
+# The largest magnitude a stored vector component may have: 2**54, so that with up to
+# 2**16 dimensions every squared norm and dot product stays below 2**124 and every squared
+# Euclidean distance below 2**126, far inside float32's 2**128.
+MAX_COMPONENT = float(2**54)
 #: a metric's code in the index format and across the native and wasm boundaries
 METRIC_CODES: dict[Metric, int] = {"cosine": 0, "euclidean": 1, "dot": 2}
 METRICS_BY_CODE: dict[int, Metric] = {code: metric for metric, code in METRIC_CODES.items()}

@@ -24,7 +24,7 @@ import pluggy
 
 from . import discovery, hookspecs, index_format
 from .embedder import Embedder
-from .errors import BackendUnavailableError, CapabilityUnavailableError, RuvectorError
+from .errors import BackendFailedError, BackendUnavailableError, CapabilityUnavailableError, RuvectorError
 from .hnsw_index import HnswIndex
 from .models import CAPABILITIES, BackendInfo, BackendSpec, Capability, EmbedderConfig, HnswConfig
 from .protocols import Embedder as EmbedderKernels
@@ -191,6 +191,7 @@ class Runtime:
     def _serve(self, capability: Capability, hook: str, protocol: type, **kwargs: Any) -> tuple[Any, str]:
         """The first ranked backend's answer that is not None and has ``protocol``'s methods."""
         declined: list[str] = []
+        failed: list[tuple[str, Exception]] = []
         for name in self.candidates(capability):
             record = self._probe(name)
             if not record.usable or record.spec is None:
@@ -206,6 +207,7 @@ class Runtime:
             except Exception as exc:  # isolate a failing backend, let the next one serve
                 log.warning("backend %s failed in %s: %s", name, hook, discovery.describe(exc))
                 declined.append(f"{name}: {discovery.describe(exc)}")
+                failed.append((name, exc))
                 continue
             result = answers[0] if answers else None
             if result is None:
@@ -218,6 +220,9 @@ class Runtime:
         detail = "; ".join(declined) if declined else "no installed backend offers it"
         if capability in self._pins:
             detail = f"pinned to {self._pins[capability]!r} by {self._pinned_by[capability]}: {detail}"
+        if failed:  # a backend broke while serving: say so, not that none can serve
+            culprit, cause = failed[0]
+            raise BackendFailedError(f"backend {culprit} failed while serving {capability} ({detail})") from cause
         raise CapabilityUnavailableError(f"no backend can serve {capability} ({detail})")
 
     def _first_usable(self, capability: Capability) -> str | None:

@@ -15,12 +15,27 @@ from typing import Any
 import numpy as np
 
 from .errors import DimensionMismatchError, InvalidInputError
-from .models import MAX_DIMENSIONS
+from .models import MAX_COMPONENT, MAX_DIMENSIONS
 
 
 def as_vector(value: Any, dimensions: int | None = None, what: str = "vector") -> np.ndarray:
     array = as_vector_unchecked(value, dimensions, what)
     _check_finite(array, what)
+    return array
+
+
+def as_storable_vector(value: Any, dimensions: int | None = None, what: str = "vector") -> np.ndarray:
+    """As ``as_vector``, and every component within ``MAX_COMPONENT``: what an index stores
+    (and a query it compares with) so that no norm, dot product or distance overflows."""
+    array = as_vector(value, dimensions, what)
+    _check_bounded(array, what)
+    return array
+
+
+def as_storable_matrix(value: Any, dimensions: int | None = None, what: str = "vectors") -> np.ndarray:
+    """As ``as_matrix``, with the bound of ``as_storable_vector``."""
+    array = as_matrix(value, dimensions, what)
+    _check_bounded(array, what)
     return array
 
 
@@ -105,6 +120,13 @@ def _check_width(width: int, dimensions: int | None, what: str) -> None:
 def _check_finite(array: np.ndarray, what: str) -> None:
     if not finite(array):
         raise InvalidInputError(f"{what} contains NaN or infinity (or values beyond float32 range)")
+
+
+def _check_bounded(array: np.ndarray, what: str) -> None:
+    if array.size and float(np.abs(array).max()) > MAX_COMPONENT:
+        raise InvalidInputError(
+            f"{what} has components beyond {MAX_COMPONENT:.3g}, where norms and dot products overflow float32"
+        )
 
 
 def finite(array: np.ndarray) -> bool:

@@ -20,8 +20,14 @@ EXPECTED_FAILURES = {
     # a tombstone that was never set is also missing from the saved file
     "broken_delete": {"delete", "delete_keeps_k_results", "round_trip_keeps_deletions_and_stays_writable"},
     # random bytes fail the header check in the core before any backend sees them, so
-    # only the crafted variants with valid headers and checksums reach the lenient loader
-    "broken_load": {"rejects_corrupt_bytes"},
+    # only the crafted variants with valid headers and checksums reach the lenient loader:
+    # those of the corrupt-bytes check and the crafted files of the hostile checks
+    "broken_load": {
+        "rejects_corrupt_bytes",
+        "refuses_a_file_that_expands_hugely",
+        "rejects_a_repeated_link",
+        "loader_bounds_vectors",
+    },
 }
 
 

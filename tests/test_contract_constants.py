@@ -13,9 +13,10 @@ from ruvector_core import index_format, models
 KERNELS = Path(__file__).resolve().parents[1] / "crates" / "ruvector-kernels" / "src"
 
 
-def rust_constants(source: str) -> dict[str, int | bytes]:
-    """``pub const NAME: TYPE = VALUE;`` items whose value is an integer, a shift or a byte string."""
-    found: dict[str, int | bytes] = {}
+def rust_constants(source: str) -> dict[str, int | float | bytes]:
+    """``pub const NAME: TYPE = VALUE;`` items whose value is an integer, a float, a shift or
+    a byte string."""
+    found: dict[str, int | float | bytes] = {}
     for name, value in re.findall(r"^pub const (\w+): [^=]+= ([^;]+);", source, flags=re.MULTILINE):
         value = value.strip()
         if byte_string := re.fullmatch(r'b"(.*)"', value):
@@ -24,6 +25,8 @@ def rust_constants(source: str) -> dict[str, int | bytes]:
             found[name] = int(shift.group(1)) << int(shift.group(2))
         elif re.fullmatch(r"[\d_]+", value):
             found[name] = int(value.replace("_", ""))
+        elif re.fullmatch(r"[\d_]+\.\d*|\d+(?:\.\d+)?e-?\d+", value):
+            found[name] = float(value.replace("_", ""))
     return found
 
 
@@ -51,6 +54,14 @@ def test_index_format_constants_agree() -> None:
     assert FORMAT["VERSION"] == index_format.VERSION
     assert FORMAT["HEADER_BYTES"] == index_format.HEADER.size
     assert FORMAT["CHECKSUM_BYTES"] == index_format.CHECKSUM_BYTES
+
+
+def test_loader_bounds_agree() -> None:
+    """What a load may allocate and which vectors it accepts: one rule in both loaders."""
+    assert FORMAT["LOAD_EXPANSION"] == index_format.LOAD_EXPANSION
+    assert FORMAT["LOAD_SLACK_BYTES"] == index_format.LOAD_SLACK_BYTES
+    assert FORMAT["UNIT_TOLERANCE"] == index_format.UNIT_TOLERANCE
+    assert FORMAT["MAX_COMPONENT"] == models.MAX_COMPONENT == 2.0**54
 
 
 def test_hnsw_config_enforces_the_shared_bounds() -> None:

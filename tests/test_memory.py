@@ -357,3 +357,15 @@ def test_cli_index_then_query(tmp_path: Path) -> None:
     assert answer.returncode == 0 and "notes.txt #1" in answer.stdout
     vector = json.loads(run_cli("embed", "hello").stdout)
     assert len(vector) == 384
+
+
+def test_cli_query_prints_markup_in_passages_as_text(tmp_path: Path) -> None:
+    """Stored text is data: rich markup in a passage, an id or the query is shown verbatim."""
+    db = str(tmp_path / "db")
+    text = "Use [/bold] to close a [red]tag[/red] in rich markup."
+    added = run_cli("add", text, "--db", db, "--id", "[/italic]")
+    assert added.returncode == 0, added.stderr
+    answer = run_cli("query", "close a [/b] tag", "--db", db, "-k", "1")
+    assert answer.returncode == 0, answer.stderr
+    assert "[/bold]" in answer.stdout and "[red]tag[/red]" in answer.stdout and "[/italic]" in answer.stdout
+    assert "[/b]" in answer.stdout

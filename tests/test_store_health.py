@@ -160,6 +160,27 @@ def test_a_corrupt_sqlite_file_is_reported_as_such_with_how_to_recover(store: Pa
     assert snapshot(store) == before
 
 
+@pytest.mark.parametrize(
+    ("harm", "message"),
+    [
+        ("UPDATE meta SET value = 'seven' WHERE key = 'generation'", "damaged generation ('seven'"),
+        ("UPDATE meta SET value = '{not json' WHERE key = 'hnsw'", "damaged index settings"),
+        ("DROP TABLE items", "lost its items table"),
+    ],
+)
+def test_damaged_metadata_and_lost_tables_are_reported_not_recreated(store: Path, harm: str, message: str) -> None:
+    db = sqlite3.connect(store / "store.sqlite3")
+    with db:
+        db.execute(harm)
+    db.close()
+    before = snapshot(store)
+    for args in (("query", "tea"), ("add", "more"), ("stats",)):
+        failed(ruvector(*args, "--db", str(store)), message, "backup")
+    assert snapshot(store) == before
+    with pytest.raises(StoreCorruptError, match="backup"):
+        Memory.open(store, progress=False, create=False)
+
+
 def test_a_read_only_store_answers_queries_and_refuses_writes(store: Path) -> None:
     before = snapshot(store)
     prefix = read_only(store)

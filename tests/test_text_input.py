@@ -219,12 +219,15 @@ def test_links_are_followed_once_and_loops_reported(tmp_path: Path) -> None:
     notes.mkdir()
     (shared / "deep" / "a.md").write_text("a", "utf-8")
     (notes / "b.txt").write_text("b", "utf-8")
-    (notes / "shared").symlink_to(shared, target_is_directory=True)  # outside: followed
+    (notes / "shared").symlink_to(shared, target_is_directory=True)  # outside: followed when asked
     (notes / "shared-again").symlink_to(shared, target_is_directory=True)  # walked already
     (shared / "deep" / "back").symlink_to(shared, target_is_directory=True)  # a loop inside the target
     (notes / "gone").symlink_to(tmp_path / "nowhere")
     (notes / "b-link.txt").symlink_to(notes / "b.txt")  # the same file twice: once
-    found = walk([notes])
+    inside = walk([notes])  # links out of the folder are reported, not followed
+    assert inside.files == [(notes / "b.txt").resolve()]
+    assert {path.name for path, why in inside.links if why.startswith("links out of")} == {"shared", "shared-again"}
+    found = walk([notes], follow_symlinks=True)
     assert found.files == [(notes / "b.txt").resolve(), (shared / "deep" / "a.md").resolve()]
     reasons = {path.name: why for path, why in found.links}
     assert reasons.keys() == {"back", "gone", "shared-again"}

@@ -44,7 +44,9 @@ def render(infos: list[BackendInfo], serving: dict[str, str | None], console: Co
         table.add_column(column, overflow="fold")
     for info in infos:
         status = "[green]usable[/]" if info.usable else "[red]unusable[/] (why: below)"
-        table.add_row(escape(info.name), escape(info.version), str(info.priority), ", ".join(info.capabilities), status)
+        table.add_row(
+            escape(info.name), escape(info.version), str(info.priority), escape(", ".join(info.capabilities)), status
+        )
     console.print(table)
     reasons = [info for info in infos if info.reason]
     if reasons:

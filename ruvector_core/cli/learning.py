@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import InvalidInputError
@@ -68,7 +69,7 @@ def adapters(
     if not versions:
         typer.echo(f"no adapters in {db}: record feedback, then run `ruvector learn`")
         return
-    table = Table(title=f"adapters in {db}")
+    table = Table(title=escape(f"adapters in {db}"))
     for column in ("version", "active", "trajectories", "held back", "recall@1 before → after", "note"):
         table.add_column(column)
     for info in versions:
@@ -79,7 +80,7 @@ def adapters(
             str(report.trajectories) if report else "",
             str(report.held_out) if report else "",
             _recall_change(report) if report else "",
-            report.reason.split(":")[0] if report else "",
+            escape(report.reason.split(":")[0]) if report else "",
         )
     Console().print(table)
 

@@ -42,6 +42,9 @@ def index(
     model: ModelOption = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every file skipped and why")] = False,
+    follow_symlinks: Annotated[
+        bool, typer.Option("--follow-symlinks", help="also index links whose targets lie outside the folder")
+    ] = False,
 ) -> None:
     """Embed the text files in PATHS into the store at --db (namespace "files").
 
@@ -49,7 +52,7 @@ def index(
     whole. Files that are not text (by their content) are skipped and counted."""
     check_paths(paths)  # before the store is opened: a wrong path leaves nothing behind
     with Memory.open(db, model=model, progress=progress) as memory:
-        report = index_files(memory, paths)
+        report = index_files(memory, paths, follow_symlinks=follow_symlinks)
         total = memory.count()
         served = f"embeddings: {memory.embedder.backend}, hnsw: {memory.index.backend}"
     typer.echo(

@@ -1,15 +1,18 @@
 """Text files to passages to memory items: what ``ruvector index`` does.
 
 Which files: ``walk`` (files named, and in folders those with a text suffix; symbolic
-links followed once, loops reported). Which of them are text: ``sniff`` decides by
-content, so binary files and undecodable text are skipped with the reason. Each text's
-passages (``passages``: paragraphs, long ones cut into windows the model reads whole)
-become items in the ``files`` namespace with id ``<path>#<passage>`` and metadata
-``source`` (the resolved path), ``passage`` (from 1, as in the id), ``paragraph`` (from 1),
-``mtime``, ``sha256`` (the file's digest, which tells an unchanged file on the next run)
-and ``split`` (how it was cut: a file cut another way, by an older version or for another
-window, is indexed again), so everything the memory offers (filters, keywords, hybrid)
-applies to indexed files.
+links followed once, loops reported, links out of the folder only when asked). Which of
+them are text: ``sniff`` decides by content, so binary files and undecodable text are
+skipped with the reason. Each text's passages (``passages``: paragraphs, long ones cut
+into windows the model reads whole) become items in the ``files`` namespace with id
+``<path>#<passage>`` and metadata ``source`` (the resolved path, bytes of a name that are
+not UTF-8 written as ``\\xNN``), ``root`` (the folder or file given that reached it: a file
+it no longer reaches, say through a removed link, is dropped on the next run of that
+folder), ``passage`` (from 1, as in the id), ``paragraph`` (from 1), ``mtime``, ``sha256``
+(the file's digest, which tells an unchanged file on the next run) and ``split`` (how it
+was cut: a file cut another way, by an older version or for another window, is indexed
+again), so everything the memory offers (filters, keywords, hybrid) applies to indexed
+files.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 from .memory import Memory
 from .passages import split_passages
 from .sniff import NotText, sniff
-from .walk import walk
+from .walk import shown, walk
 
 FILES_NAMESPACE = "files"
 #: names how files are cut into passages; part of an item's ``split`` metadata
@@ -57,16 +60,18 @@ class IndexReport:
         return dict(Counter(s.reason for s in self.skipped).most_common())
 
 
-def index_files(memory: Memory, paths: Iterable[str | Path]) -> IndexReport:
+def index_files(memory: Memory, paths: Iterable[str | Path], *, follow_symlinks: bool = False) -> IndexReport:
     """Index every text file under ``paths`` in one durable save: new and changed files get
     their passages (re)embedded, unchanged ones are skipped, files gone from an indexed
     folder (or no longer text) are dropped; what was not indexed is in the report."""
     started = time.perf_counter()
-    found = walk(paths)
+    found = walk(paths, follow_symlinks)
     embedder = memory.embedder
     split = f"{SPLIT_VERSION}/{embedder.max_tokens or 'paragraphs'}"
-    indexed = memory.distinct("source", "sha256", "split", namespace=FILES_NAMESPACE)
-    known_sources = {source for source, _, _ in indexed}
+    stored = memory.distinct("source", "sha256", "split", "root", namespace=FILES_NAMESPACE)
+    indexed = {(source, digest, how) for source, digest, how, _ in stored}
+    known_sources = {source for source, _, _, _ in stored}
+    walked_roots = {shown(root) for root in found.roots.values()} | {shown(folder) for folder in found.folders}
     skipped = [Skipped(path, "link not followed", why) for path, why in found.links]
     skipped += [Skipped(path, "unreadable", why) for path, why in found.unreadable]
     skipped += [Skipped(path, "not a text type", f"suffix {path.suffix or '(none)'}") for path in found.other_types]
@@ -77,7 +82,7 @@ def index_files(memory: Memory, paths: Iterable[str | Path]) -> IndexReport:
     present: set[str] = set()
     unchanged = 0
     for path in found.files:
-        source = str(path)
+        source = shown(path)
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -105,10 +110,16 @@ def index_files(memory: Memory, paths: Iterable[str | Path]) -> IndexReport:
                     "mtime": mtime,
                     "sha256": digest,
                     "split": split,
+                    "root": shown(found.roots[path]),
                 }
             )
-    vanished = {s for s in known_sources - present if any(Path(s).is_relative_to(f) for f in found.folders)}
-    gone = vanished | (known_sources & {str(s.path) for s in skipped})
+    vanished = {
+        source
+        for source, _, _, root in stored
+        if source not in present
+        and (root in walked_roots or any(Path(source).is_relative_to(f) for f in found.folders))
+    }
+    gone = vanished | (known_sources & {shown(s.path) for s in skipped})
     removed = 0
     with memory.writing():
         for source in [*changed, *sorted(gone)]:

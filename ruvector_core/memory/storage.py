@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pydantic
 from filelock import FileLock
 
 from ..atomic import write_atomically
@@ -182,7 +183,7 @@ class Storage:
         """Catch up with what other processes committed since this one last looked.
         ``suspect``: a generation whose file was already missing once in this read."""
         (stored,) = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        stored = int(stored)
+        stored = _generation(stored, self.folder)
         if stored == self.generation:
             return
         try:
@@ -428,6 +429,7 @@ def _read_meta(
             f"store {folder} was written by an earlier ruvector (passages, schema 1); "
             "index its files again into a new folder with `ruvector index PATH --db NEW`"
         )
+    _check_tables(db, folder)  # before the schema's CREATE ... IF NOT EXISTS could replace a lost table empty
     if not read_only:
         db.executescript(SCHEMA)
         if model is not None and dimensions is not None:
@@ -454,6 +456,16 @@ def _read_meta(
         )
     if meta["schema"] != SCHEMA_VERSION:
         raise StoreError(f"store {folder} has schema {meta['schema']}, this version reads {SCHEMA_VERSION}")
+    _generation(meta["generation"], folder)
+    try:
+        HnswConfig.model_validate_json(meta["hnsw"])
+        if int(meta["dimensions"]) <= 0:
+            raise ValueError("dimensions must be positive")
+    except (ValueError, pydantic.ValidationError):
+        raise StoreCorruptError(
+            f"store {folder}: {DB_NAME} holds damaged index settings (meta 'hnsw' or 'dimensions'); "
+            "restore the folder from a backup or index into a new one"
+        ) from None
     other_model = model is not None and meta["model"] != model
     if other_model or (dimensions is not None and int(meta["dimensions"]) != dimensions):
         raise StoreError(
@@ -461,6 +473,36 @@ def _read_meta(
             f"not {model!r}; use that model or another folder"
         )
     return meta
+
+
+#: The tables of a store that only a write fills: lost, they cannot be recreated empty
+#: without losing what the store held (the learning tables came later and may be absent).
+_CORE_TABLES = ("items", "items_fts")
+
+
+def _check_tables(db: sqlite3.Connection, folder: Path) -> None:
+    """Refuse a store whose meta says it exists but whose items table is gone."""
+    names = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" not in names:
+        return  # a new store (or not a store: the meta check says so)
+    if not db.execute("SELECT 1 FROM meta WHERE key = 'generation'").fetchone():
+        return  # still being created by another process: its meta rows come last
+    lost = [table for table in _CORE_TABLES if table not in names]
+    if lost:
+        raise StoreCorruptError(
+            f"store {folder}: {DB_NAME} has lost its {' and '.join(lost)} table(s), so its items are gone; "
+            "restore the folder from a backup or index into a new one"
+        )
+
+
+def _generation(value: str, folder: Path) -> int:
+    """The stored generation, a count that only a damaged meta table makes anything else."""
+    if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+        raise StoreCorruptError(
+            f"store {folder}: {DB_NAME} holds a damaged generation ({value!r}, not a count); "
+            "restore the folder from a backup or index into a new one"
+        )
+    return int(value)
 
 
 def _notice(message: str) -> None:

@@ -15,6 +15,14 @@ pub const MAGIC: &[u8; 8] = b"RUVHNSW\0";
 pub const VERSION: u16 = 1;
 pub const HEADER_BYTES: usize = 72;
 pub const CHECKSUM_BYTES: usize = 4;
+/// What a load may commit to in memory: the fixed-capacity graph may exceed the file by
+/// this factor plus [`LOAD_SLACK_BYTES`] (docs/format.md, check 4; as `index_format.py`).
+pub const LOAD_EXPANSION: u128 = 128;
+pub const LOAD_SLACK_BYTES: u128 = 64 << 20;
+/// The largest magnitude of a stored component, 2^54 (`ruvector_core.models.MAX_COMPONENT`).
+pub const MAX_COMPONENT: f32 = 18_014_398_509_481_984.0;
+/// A stored cosine row's squared length is within this of 1, or it is all zeros.
+pub const UNIT_TOLERANCE: f64 = 1e-3;
 
 /// Why bytes are not a loadable index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,6 +156,7 @@ pub fn decode(data: &[u8]) -> Result<Hnsw, FormatError> {
     let offsets = r.take(4 * (n + 1))?;
     let id_text = r.take(header.id_bytes as u128)?;
     let list_count: u128 = levels.iter().map(|&l| l as u128 + 1).sum();
+    check_load_size(&header.params, n, list_count - n, data.len())?;
     r.require(4 * list_count + 4 * header.link_count as u128)?;
     let sizes = r.take(4 * list_count)?;
     let links = r.take(4 * header.link_count as u128)?;
@@ -178,14 +187,48 @@ pub fn decode(data: &[u8]) -> Result<Hnsw, FormatError> {
     check_ids(offsets, id_text, flags)?;
     // link lists
     check_links(levels, sizes, links, header.params.m, header.link_count)?;
-    // vectors
-    for b in vectors.chunks_exact(4) {
-        if !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite() {
-            return err("index holds non-finite vector components");
+    check_vectors(vectors, &header.params)?;
+    let parts = Parts { vectors, levels, flags, offsets, id_text, sizes, links, entry: header.entry_point };
+    let need = load_bytes(&header.params, n as u128, list_count - n as u128);
+    Hnsw::from_parts(header.params, parts)
+        .map_err(|_| FormatError(format!("index needs {need} bytes of memory to load, which cannot be allocated")))
+}
+
+/// The memory a load commits to: vectors plus every list at its full capacity.
+fn load_bytes(p: &Params, nodes: u128, upper_lists: u128) -> u128 {
+    let per_node = 4 * p.dimensions as u128 + 4 * (2 * p.m as u128 + 1);
+    nodes * per_node + 4 * upper_lists * (p.m as u128 + 1)
+}
+
+/// Refuses, before allocating, a file that would expand beyond what any honest index does.
+fn check_load_size(p: &Params, nodes: u128, upper_lists: u128, file_bytes: usize) -> Result<(), FormatError> {
+    let need = load_bytes(p, nodes, upper_lists);
+    if need > LOAD_SLACK_BYTES + LOAD_EXPANSION * file_bytes as u128 || need > isize::MAX as u128 {
+        return err(format!(
+            "index of {file_bytes} bytes would take {need} bytes of memory to load, more than {LOAD_EXPANSION} \
+             times its size: crafted or corrupt"
+        ));
+    }
+    Ok(())
+}
+
+/// Components finite and within [`MAX_COMPONENT`]; cosine rows of unit length or zero.
+fn check_vectors(vectors: &[u8], p: &Params) -> Result<(), FormatError> {
+    let row_bytes = 4 * p.dimensions;
+    for row in vectors.chunks_exact(row_bytes) {
+        let mut squares = 0f64;
+        for b in row.chunks_exact(4) {
+            let x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            if !x.is_finite() || x.abs() > MAX_COMPONENT {
+                return err(format!("index holds vector components that are not finite or beyond {MAX_COMPONENT:e}"));
+            }
+            squares += x as f64 * x as f64;
+        }
+        if p.metric == Metric::Cosine && squares != 0.0 && (squares - 1.0).abs() > UNIT_TOLERANCE {
+            return err("index holds a cosine row that is not of unit length");
         }
     }
-    let parts = Parts { vectors, levels, flags, offsets, id_text, sizes, links, entry: header.entry_point };
-    Ok(Hnsw::from_parts(header.params, parts))
+    Ok(())
 }
 
 fn check_ids(offsets: &[u8], id_text: &[u8], flags: &[u8]) -> Result<(), FormatError> {
@@ -264,10 +307,17 @@ fn check_links(levels: &[u8], sizes: &[u8], links: &[u8], m: usize, link_count: 
     }
     let mut list = 0usize;
     let mut pos = 0usize;
+    let mut sorted: Vec<u32> = Vec::with_capacity(2 * m);
     for (node, &level) in levels.iter().enumerate() {
         for layer in 0..=level as usize {
             let size = u32_at(sizes, 4 * list) as usize;
             list += 1;
+            sorted.clear();
+            sorted.extend((0..size).map(|j| u32_at(links, 4 * (pos + j))));
+            sorted.sort_unstable();
+            if sorted.windows(2).any(|w| w[0] == w[1]) {
+                return err("an index neighbour list holds the same link twice");
+            }
             for _ in 0..size {
                 let x = u32_at(links, 4 * pos) as usize;
                 pos += 1;
@@ -384,6 +434,52 @@ mod tests {
         let mut c = decode(&blob).unwrap();
         c.insert_batch(&ids, &v, &Sequential).unwrap();
         assert_eq!(encode(&a), encode(&c));
+    }
+
+    #[test]
+    fn a_rolled_back_insert_leaves_the_index_as_it_was() {
+        let blob = sample(Metric::Cosine);
+        let mut h = decode(&blob).unwrap();
+        let v: Vec<f32> = (0..40 * 6).map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0).collect();
+        let mut ids: Vec<String> = (0..39).map(|i| format!("new-{i}")).collect();
+        ids.push("id-7-é".into()); // a replaced id: its old node is tombstoned, then restored
+        h.begin_atomic();
+        h.insert_batch(&ids, &v, &Sequential).unwrap();
+        assert_ne!(encode(&h), blob);
+        h.rollback();
+        assert_eq!(encode(&h), blob);
+        assert!(h.contains("id-7-é") && !h.contains("new-0") && h.len() == 119);
+        h.rollback(); // nothing pending: nothing changes
+        assert_eq!(encode(&h), blob);
+        // after a rollback the index inserts exactly as one that never saw the batch
+        let mut fresh = decode(&blob).unwrap();
+        h.insert_batch(&ids, &v, &Sequential).unwrap();
+        fresh.insert_batch(&ids, &v, &Sequential).unwrap();
+        assert_eq!(encode(&h), encode(&fresh));
+        // a committed insert stays
+        h.begin_atomic();
+        h.insert_batch(&["late"], &v[..6], &Sequential).unwrap();
+        h.commit();
+        h.rollback();
+        assert!(h.contains("late"));
+    }
+
+    #[test]
+    fn rejects_repeated_links_and_unbounded_rows() {
+        let blob = sample(Metric::Dot);
+        let links = u64_at(&blob, 64) as usize;
+        let links_at = blob.len() - 4 - 4 * links;
+        let n = u32_at(&blob, 28) as usize;
+        let levels_at = HEADER_BYTES + 4 * n * 6;
+        let lists = n + blob[levels_at..levels_at + n].iter().map(|&l| l as usize).sum::<usize>();
+        // the first list (node 0, layer 0) has at least two links: repeat its first one
+        assert!(u32_at(&blob, links_at - 4 * lists) >= 2);
+        let first = blob[links_at..links_at + 4].to_vec();
+        let why = |b: Vec<u8>| decode(&b).err().map(|e| e.0).unwrap_or_default();
+        assert!(why(patched(&blob, links_at + 4, &first)).contains("same link twice"));
+        assert!(why(patched(&blob, HEADER_BYTES, &3e38f32.to_le_bytes())).contains("beyond"));
+        let cosine = sample(Metric::Cosine);
+        assert!(why(patched(&cosine, HEADER_BYTES, &2.0f32.to_le_bytes())).contains("unit length"));
     }
 
     fn with_crc(mut body: Vec<u8>) -> Vec<u8> {

@@ -29,6 +29,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::collections::TryReserveError;
 use std::sync::Mutex;
 
 use crate::distance::{self, Kernels};
@@ -270,6 +271,24 @@ pub struct Hnsw {
     entry: u32,
     max_level: i32,
     pool: Mutex<Vec<Scratch>>,
+    /// While an atomic insert runs: how to undo it (see [`Hnsw::begin_atomic`]).
+    journal: Option<Box<Journal>>,
+}
+
+/// What an insert changed in the graph as it stood before: enough to put it back exactly.
+/// New nodes are appended, so their removal is a truncation; only the lists of older nodes
+/// and the tombstones of replaced ids are changed in place, and their old state is kept here.
+struct Journal {
+    nodes: usize,
+    upper_len: usize,
+    id_text_len: usize,
+    n_deleted: usize,
+    entry: u32,
+    max_level: i32,
+    /// Older nodes an insert tombstoned (their ids were replaced).
+    replaced: Vec<u32>,
+    /// (node, layer, list before the change), in the order of the changes.
+    lists: Vec<(u32, u8, Vec<u32>)>,
 }
 
 impl Hnsw {
@@ -294,6 +313,7 @@ impl Hnsw {
             entry: NONE,
             max_level: -1,
             pool: Mutex::new(Vec::new()),
+            journal: None,
         })
     }
 
@@ -366,6 +386,16 @@ impl Hnsw {
     }
 
     fn set_links(&mut self, node: u32, layer: usize, list: &[u32]) {
+        if self.journal.as_ref().map_or(false, |j| (node as usize) < j.nodes) {
+            let old = self.links(node, layer).to_vec();
+            if let Some(j) = self.journal.as_mut() {
+                j.lists.push((node, layer as u8, old));
+            }
+        }
+        self.write_links(node, layer, list);
+    }
+
+    fn write_links(&mut self, node: u32, layer: usize, list: &[u32]) {
         if layer == 0 {
             let base = node as usize * self.links0_stride;
             self.links0[base] = list.len() as u32;
@@ -829,6 +859,70 @@ impl Hnsw {
         Ok(())
     }
 
+    /// Starts recording how to undo the inserts that follow, until [`Hnsw::commit`]. For a
+    /// caller whose insert may be stopped part-way (the wasm module, interrupted at a
+    /// deadline): [`Hnsw::rollback`] then puts the graph back exactly as it was.
+    pub fn begin_atomic(&mut self) {
+        self.rollback();
+        self.journal = Some(Box::new(Journal {
+            nodes: self.node_count(),
+            upper_len: self.upper.len(),
+            id_text_len: self.id_text.len(),
+            n_deleted: self.n_deleted,
+            entry: self.entry,
+            max_level: self.max_level,
+            replaced: Vec::new(),
+            lists: Vec::new(),
+        }));
+    }
+
+    /// Keeps what was inserted since [`Hnsw::begin_atomic`].
+    pub fn commit(&mut self) {
+        self.journal = None;
+    }
+
+    /// Undoes every insert since [`Hnsw::begin_atomic`] (nothing if none is pending). The
+    /// journal is dropped only at the end and every step is idempotent, so a rollback that is
+    /// itself interrupted is completed by the next one.
+    pub fn rollback(&mut self) {
+        let (n, upper_len, id_text_len, entry, max_level, n_deleted, changes) = match self.journal.as_deref() {
+            Some(j) => (j.nodes, j.upper_len, j.id_text_len, j.entry, j.max_level, j.n_deleted, j.lists.len()),
+            None => return,
+        };
+        self.links0.truncate(n * self.links0_stride);
+        self.vectors.truncate(n * self.vec_blocks);
+        self.levels.truncate(n);
+        self.deleted.truncate(n);
+        self.upper_off.truncate(n);
+        self.upper.truncate(upper_len);
+        self.id_text.truncate(id_text_len);
+        self.id_off.truncate(n + 1);
+        for i in (0..changes).rev() {
+            let (node, layer, list) = match self.journal.as_deref() {
+                Some(j) => (j.lists[i].0, j.lists[i].1 as usize, j.lists[i].2.clone()),
+                None => return,
+            };
+            self.write_links(node, layer, &list);
+        }
+        let replaced = self.journal.as_deref().map(|j| j.replaced.clone()).unwrap_or_default();
+        for old in replaced {
+            self.deleted[old as usize] = 0;
+        }
+        self.entry = entry;
+        self.max_level = max_level;
+        self.n_deleted = n_deleted;
+        // the id table is rebuilt: it held the new ids, and the replaced ones had left it
+        self.table.iter_mut().for_each(|slot| *slot = NONE);
+        self.live = 0;
+        for node in 0..n as u32 {
+            if self.deleted[node as usize] == 0 {
+                self.table_insert(node);
+                self.live += 1;
+            }
+        }
+        self.journal = None;
+    }
+
     /// Room for `rows` more nodes: exact for one big batch, amortised for many small ones.
     fn reserve(&mut self, rows: usize, text: usize) {
         let n = self.node_count();
@@ -862,6 +956,9 @@ impl Hnsw {
             self.deleted[old as usize] = 1;
             self.live -= 1;
             self.n_deleted += 1;
+            if let Some(j) = self.journal.as_mut() {
+                j.replaced.push(old);
+            }
         }
         let level = draw_level(self.p.seed, node as u64, self.p.m);
         self.links0.resize(self.links0.len() + self.links0_stride, 0);
@@ -1018,16 +1115,20 @@ impl Hnsw {
     // -- construction from validated parts (used by the loader) ----------------------------
 
     /// Builds an index from parts the loader has fully validated.
-    pub(crate) fn from_parts(p: Params, parts: Parts<'_>) -> Hnsw {
+    /// Builds a graph from checked sections. Every allocation is fallible, so memory the
+    /// process cannot have is an error here, never an abort.
+    pub(crate) fn from_parts(p: Params, parts: Parts<'_>) -> Result<Hnsw, TryReserveError> {
         let mut h = Hnsw::new(p).expect("validated params");
         let n = parts.levels.len();
         let d = h.p.dimensions;
-        h.links0 = vec![0u32; n * h.links0_stride];
-        h.reserve_vectors(n);
+        h.links0 = filled(n * h.links0_stride, 0u32)?;
+        h.vectors.try_reserve_exact(n * h.vec_blocks)?;
+        advise_huge_pages(&h.vectors);
         h.vectors.resize(n * h.vec_blocks, Block::default());
-        h.levels = parts.levels.to_vec();
-        h.deleted = parts.flags.to_vec();
-        h.upper_off = Vec::with_capacity(n);
+        h.levels = copied(parts.levels)?;
+        h.deleted = copied(parts.flags)?;
+        h.upper_off = Vec::new();
+        h.upper_off.try_reserve_exact(n)?;
         let mut upper_words = 0usize;
         for &l in parts.levels {
             if l > 0 {
@@ -1037,7 +1138,7 @@ impl Hnsw {
                 h.upper_off.push(NONE);
             }
         }
-        h.upper = vec![0u32; upper_words];
+        h.upper = filled(upper_words, 0u32)?;
         for i in 0..n {
             let src = &parts.vectors[i * d * 4..(i + 1) * d * 4];
             for (x, b) in h.vector_mut(i as u32).iter_mut().zip(src.chunks_exact(4)) {
@@ -1057,14 +1158,16 @@ impl Hnsw {
                 h.set_links(i as u32, layer, &buf);
             }
         }
-        h.id_text = parts.id_text.to_vec();
-        h.id_off = (0..=n).map(|i| read_u32(parts.offsets, i)).collect();
+        h.id_text = copied(parts.id_text)?;
+        h.id_off = Vec::new();
+        h.id_off.try_reserve_exact(n + 1)?;
+        h.id_off.extend((0..=n).map(|i| read_u32(parts.offsets, i)));
         let mut table = 16usize;
         let live = parts.flags.iter().filter(|&&f| f == 0).count();
         while table < live * 2 + 2 {
             table *= 2;
         }
-        h.table = vec![NONE; table];
+        h.table = filled(table, NONE)?;
         h.live = 0;
         for i in 0..n {
             if parts.flags[i] == 0 {
@@ -1075,7 +1178,7 @@ impl Hnsw {
         h.n_deleted = n - h.live;
         h.entry = parts.entry;
         h.max_level = if n == 0 { -1 } else { parts.levels[parts.entry as usize] as i32 };
-        h
+        Ok(h)
     }
 
     /// Appends the format's sections after the header (vectors .. links) to `out`, and
@@ -1130,6 +1233,22 @@ fn read_u32(bytes: &[u8], i: usize) -> u32 {
 }
 
 /// Validated sections of an index file, borrowed from the input.
+/// `len` copies of `value`, or the error of an allocation that cannot be had.
+fn filled<T: Clone>(len: usize, value: T) -> Result<Vec<T>, TryReserveError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)?;
+    v.resize(len, value);
+    Ok(v)
+}
+
+/// A copy of `src`, or the error of an allocation that cannot be had.
+fn copied<T: Clone>(src: &[T]) -> Result<Vec<T>, TryReserveError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(src.len())?;
+    v.extend_from_slice(src);
+    Ok(v)
+}
+
 pub(crate) struct Parts<'a> {
     pub vectors: &'a [u8],
     pub levels: &'a [u8],

@@ -110,6 +110,19 @@ def test_download_caches_and_verifies(server, tmp_path: Path) -> None:
     assert httpd.requests.count("/tokenizer.json") == 2
 
 
+def test_partial_files_of_killed_downloads_are_cleaned(server, tmp_path: Path) -> None:
+    url, _ = server
+    config = rv.EmbedderConfig(
+        model=f"{url}/model.onnx", sha256=DEFAULT.onnx_sha256, cache_dir=str(tmp_path), progress=False
+    )
+    _embed(config)
+    folder = next(tmp_path.glob("models/*/model.onnx")).parent
+    left = folder / "model.onnx.999999.part"  # what a download killed mid-way leaves behind
+    left.write_bytes(b"half a model")
+    _embed(config)  # served from the cache, and the leftover is gone
+    assert not left.exists() and (folder / "model.onnx").is_file()
+
+
 def test_download_with_wrong_sha256_leaves_nothing(server, tmp_path: Path) -> None:
     url, _ = server
     config = rv.EmbedderConfig(model=f"{url}/model.onnx", sha256="f" * 64, cache_dir=str(tmp_path), progress=False)
@@ -132,6 +145,25 @@ def test_missing_file_on_server(server, tmp_path: Path) -> None:
     config = rv.EmbedderConfig(model=f"{url}/other.onnx", cache_dir=str(tmp_path), progress=False)
     with pytest.raises(rv.ModelDownloadError, match="404|Not Found"):
         _embed(config)
+
+
+def test_a_tokenizer_that_is_not_utf8_is_a_model_error_naming_it(model_folder: Path, tmp_path: Path) -> None:
+    """Not "no backend can serve embeddings": the model's own error, naming the file."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.onnx").symlink_to(model_folder / "model.onnx")
+    (folder / "tokenizer.json").write_bytes(b'{"version": "1.0", "name": "caf\xe9"}')
+    with pytest.raises(rv.ModelError, match="tokenizer.json is not UTF-8 text"):
+        _embed(rv.EmbedderConfig(model=str(folder)))
+
+
+def test_a_url_ending_in_dot_dot_neither_touches_the_cache_nor_hides_the_error(server, tmp_path: Path) -> None:
+    url, _ = server
+    config = rv.EmbedderConfig(model=f"{url}/..", cache_dir=str(tmp_path), progress=False)
+    with pytest.raises(rv.ModelError) as raised:
+        _embed(config)
+    assert not isinstance(raised.value, rv.CapabilityUnavailableError)
+    assert (tmp_path / "models").is_dir() and list(tmp_path.glob("models/*/download")), "cached under a name of its own"
 
 
 def test_file_url(model_folder: Path, tmp_path: Path) -> None:

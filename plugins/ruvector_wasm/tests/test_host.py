@@ -8,13 +8,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from importlib.metadata import version
 
 import numpy as np
 import pytest
 
 import ruvector_core as rv
-from ruvector_wasm import _calls, _host, _kernels
+from ruvector_wasm import _calls, _hnsw, _host, _kernels
 from ruvector_wasm.errors import WasmMemoryError, WasmTimeoutError, WasmTrapError
 
 PATHS = ["unchecked", "public"]
@@ -138,6 +140,78 @@ def test_runaway_call_is_interrupted(index: rv.HnswIndex, embeddings: np.ndarray
     _host.shared().timeout = 60.0
     assert index.serialize() == before
     assert len(index.search(embeddings[650], k=10)) == 10
+
+
+def test_a_timed_out_insert_inserts_nothing(index: rv.HnswIndex, embeddings: np.ndarray, short_deadline: None) -> None:
+    """Interrupted part-way, an insert (new ids and replaced ones) is undone entirely: the
+    index holds, answers and saves exactly what it did before."""
+    before, ids, want = index.serialize(), index.ids(), index.search(embeddings[700], k=10)
+    many = np.tile(embeddings[:3000], (2, 1))  # far beyond 100 ms of inserts
+    names = [f"new-{i}" for i in range(len(many) - 50)] + [f"doc-{i}" for i in range(50)]
+    with pytest.raises(WasmTimeoutError):
+        index.insert_batch(names, many)
+    _host.shared().timeout = 60.0
+    assert index.ids() == ids and len(index) == 600 and "new-0" not in index
+    assert index.search(embeddings[700], k=10) == want
+    assert index.serialize() == before
+    index.insert_batch(["after", "doc-1"], embeddings[[900, 901]])
+    assert index.search(embeddings[900], k=1)[0].id == "after" and len(index) == 601
+
+
+def test_recovery_does_not_run_under_the_deadline_that_expired(
+    index: rv.HnswIndex, embeddings: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A serialize cut short by a short deadline leaves the index usable: the recovery that
+    follows gets a deadline of its own, not the one that just ran out."""
+    before = index.serialize()
+    sh = _host.shared()
+    ticks = sh.ticks
+    monkeypatch.setattr(sh, "timeout", 1.0)
+    # any call with no more than the (short) timeout is interrupted at once
+    monkeypatch.setattr(sh, "ticks", lambda seconds: 0 if seconds < _hnsw.RECOVERY_SECONDS else ticks(seconds))
+    with pytest.raises(WasmTimeoutError):
+        index.serialize()
+    monkeypatch.undo()
+    assert index.serialize() == before
+    assert len(index.search(embeddings[650], k=10)) == 10
+
+
+class _SlowItems(dict):  # type: ignore[type-arg]
+    """The id mirror, its (real) iteration slowed so that other threads run in the middle
+    of it, as they do, rarely, when a garbage collection during the iteration lets them in."""
+
+    def items(self):  # type: ignore[no-untyped-def]
+        for pair in super().items():
+            time.sleep(0.0002)
+            yield pair
+
+
+def test_ids_is_safe_while_other_threads_insert_and_delete(runtime: rv.Runtime, embeddings: np.ndarray) -> None:
+    index = runtime.hnsw(rv.HnswConfig(dimensions=384, m=8, ef_construction=16, seed=3))
+    index.insert_batch([f"base-{i}" for i in range(200)], embeddings[:200])
+    graph = index._graph
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(10):
+                with graph._lock:  # what ids() reads; inserts and deletes change it in place
+                    graph._live = _SlowItems(graph._live)
+                ids = index.ids()
+                assert len(ids) == len(set(ids))
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    i = 0
+    while reader.is_alive():
+        index.insert(f"w-{i}", embeddings[200 + i % 1000])
+        index.delete(f"base-{i % 200}")
+        i += 1
+    reader.join()
+    assert not errors, errors
+    assert i > 0
 
 
 def test_interrupted_load_is_corrupt_index_error(index: rv.HnswIndex, runtime: rv.Runtime, monkeypatch) -> None:

@@ -27,7 +27,7 @@ def ruvector_hnsw_index(config: HnswConfig) -> NumpyHnsw:
 
 @hookimpl
 def ruvector_hnsw_load(data: bytes, config: HnswConfig) -> NumpyHnsw:
-    return NumpyHnsw.from_graph(index_format.decode(data), SPEC.name)
+    return index_format.load(data, lambda graph: NumpyHnsw.from_graph(graph, SPEC.name))
 
 
 @hookimpl

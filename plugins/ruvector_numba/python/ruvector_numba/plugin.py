@@ -48,4 +48,4 @@ def ruvector_hnsw_index(config: HnswConfig) -> NumbaHnsw | None:
 def ruvector_hnsw_load(data: bytes, config: HnswConfig) -> NumbaHnsw | None:
     if _UNUSABLE:
         return None
-    return NumbaHnsw.from_graph(index_format.decode(data), SPEC.name)
+    return index_format.load(data, lambda graph: NumbaHnsw.from_graph(graph, SPEC.name))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
+from ruvector_core.errors import ModelError, RuvectorError
 from ruvector_core.hookspecs import hookimpl
 from ruvector_core.models import BackendInfo, EmbedderConfig
 
@@ -26,4 +27,10 @@ def ruvector_backend_info() -> BackendInfo:
 def ruvector_embedder(config: EmbedderConfig) -> OnnxEmbedder:
     from .embedder import OnnxEmbedder  # imports onnxruntime: only when asked for
 
-    return OnnxEmbedder(resolve(config), config)
+    try:
+        files = resolve(config)
+    except RuvectorError:
+        raise
+    except (OSError, ValueError) as exc:  # a file system or a name that defeats the cache: still the model's
+        raise ModelError(f"model {config.model!r}: its files could not be got ready ({exc})") from exc
+    return OnnxEmbedder(files, config)

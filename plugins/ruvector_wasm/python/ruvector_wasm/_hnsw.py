@@ -16,6 +16,9 @@ from .errors import WasmTrapError
 
 #: Rows per call of a batch search (bounds the buffers a call needs in linear memory).
 SEARCH_ROWS = 4096
+#: The least deadline of the calls that move an index into a fresh instance after a trap: a
+#: call that ran past a short deadline must not make its own recovery run past it too.
+RECOVERY_SECONDS = 60.0
 
 
 class WasmHnsw:
@@ -224,8 +227,10 @@ class WasmHnsw:
         return len(self._live)
 
     def ids(self) -> list[str]:
-        """Live ids in node order."""
-        return [id_ for id_, _ in sorted(self._live.items(), key=lambda item: item[1])]
+        """Live ids in node order; under the lock, as inserts and deletes change the mirror."""
+        with self._lock:
+            items = list(self._live.items())
+        return [id_ for id_, _ in sorted(items, key=lambda item: item[1])]
 
     def stats(self) -> IndexStats:
         with self._lock:
@@ -326,14 +331,18 @@ class WasmHnsw:
         return self._id_array
 
     def _recover(self) -> None:
-        """After a trap: move the index into a fresh instance through its own bytes."""
+        """After a trap: move the index into a fresh instance through its own bytes. The
+        module first undoes an insert the trap cut short (inserts are all or nothing), so the
+        index is exactly as before the call that trapped."""
         old = self._inst
         try:
             with old.lock:
+                old.floor = RECOVERY_SECONDS  # abandoned afterwards: no need to lower it again
                 blob = _serialize(old, self._h, self._misc_ptr)
-            inst = Instance()
+            inst = Instance(floor=RECOVERY_SECONDS)
             handle = _load_into(inst, blob)
             node_ids, live = _read_node_ids(inst, handle)
+            inst.floor, inst.rearm_at = 0.0, 0.0  # later calls get the configured deadline again
         except Exception as exc:  # the state the trap left behind cannot be saved
             self._broken = f"the wasm module trapped and the index could not be recovered ({exc})"
             return

@@ -144,9 +144,11 @@ class Instance:
     Every method that touches the store must be called with ``lock`` held.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, floor: float = 0.0) -> None:
         sh = shared()
         self.shared = sh
+        #: the least deadline any call gets (seconds): raised while an index is recovered
+        self.floor = floor
         self.lock = threading.RLock()
         self.store = wasmtime.Store(sh.engine)
         self.store.set_limits(memory_size=sh.max_memory)
@@ -200,7 +202,7 @@ class Instance:
 
     def arm(self, seconds: float | None = None) -> None:
         """Give the next calls ``seconds`` (default: the timeout) before they are interrupted."""
-        seconds = seconds or self.shared.timeout
+        seconds = max(seconds or self.shared.timeout, self.floor)
         self.calls.set_deadline(self.shared.ticks(seconds))
         self.rearm_at = time.monotonic() + seconds / 2 if seconds >= self.shared.timeout else 0.0
 

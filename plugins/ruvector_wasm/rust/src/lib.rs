@@ -89,7 +89,12 @@ fn indexes() -> &'static mut Vec<Option<Box<Hnsw>>> {
 fn with_index<T>(h: i32, default: T, f: impl FnOnce(&mut Hnsw) -> T) -> T {
     let found = usize::try_from(h).ok().and_then(|i| i.checked_sub(1)).and_then(|i| indexes().get_mut(i));
     match found {
-        Some(Some(ix)) => f(ix),
+        Some(Some(ix)) => {
+            // an insert the host interrupted (a deadline, a trap) is undone before anything
+            // else sees the index: inserts are all or nothing
+            ix.rollback();
+            f(ix)
+        }
         _ => fail(ERR_INVALID_INPUT, format!("no index with handle {h}"), default),
     }
 }
@@ -318,7 +323,10 @@ pub unsafe extern "C" fn rv_insert(
         let d = ix.params().dimensions;
         // SAFETY: as above.
         let rows = unsafe { slice(vectors, n * d) };
-        match ix.insert_batch(&ids, rows, &Sequential) {
+        ix.begin_atomic();
+        let done = ix.insert_batch(&ids, rows, &Sequential);
+        ix.commit();
+        match done {
             Ok(()) => OK,
             Err(e) => fail(ERR_INVALID_INPUT, e, FAILED),
         }

@@ -3,11 +3,13 @@
 Two processes asking for the same file serialise on a file lock; the file is streamed to a
 temporary name in the same folder, fsynced, checked and renamed into place, so a reader
 sees either no file or a complete one. The digest of every cached file is kept beside it,
-so a file damaged later is noticed and fetched again.
+so a file damaged later is noticed and fetched again. A partial file that a killed download
+left is removed by the next fetch of that file.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
 import os
@@ -34,6 +36,10 @@ def fetch(url: str, dest: Path, expected_sha256: str | None, model: str, progres
     """``dest`` holding the verified content of ``url``, downloading it only if needed."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{dest}.lock", timeout=_LOCK_TIMEOUT_S):
+        # every fetch of this file holds the lock, so a partial file seen here was left by a
+        # download that was killed: nothing will ever finish or remove it but this
+        for stale in dest.parent.glob(f"{glob.escape(dest.name)}.*.part"):
+            stale.unlink(missing_ok=True)
         if _cached_copy_is_good(dest, expected_sha256, model):
             return dest
         partial = dest.with_name(f"{dest.name}.{os.getpid()}.part")

