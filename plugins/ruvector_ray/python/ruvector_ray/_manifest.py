@@ -90,6 +90,19 @@ def read_shard_file(folder: Path, entry: ShardFile) -> bytes:
     return data
 
 
+def check_sizes(folder: Path, manifest: Manifest) -> None:
+    """Refuse, before any actor starts, a save whose files are missing or of the wrong size
+    (a stat each; the shards check every byte against its sha256 when they read them)."""
+    for entry in manifest.shards:
+        path = folder / entry.file
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise CorruptIndexError(f"{path} named by the manifest is missing") from None
+        if size != entry.bytes:
+            raise CorruptIndexError(f"{path} is {size} bytes, the manifest says {entry.bytes}: truncated or replaced")
+
+
 def remove_other_generations(folder: Path, keep: Manifest) -> None:
     """Delete shard files of earlier (or abandoned) saves once ``keep`` is the manifest."""
     kept = {s.file for s in keep.shards}

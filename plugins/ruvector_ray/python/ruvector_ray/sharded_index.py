@@ -30,7 +30,7 @@ from ruvector_core.errors import CorruptIndexError, InvalidInputError, RuvectorE
 from ruvector_core.models import HnswConfig, IndexStats
 from ruvector_core.validation import as_matrix, as_vector, check_ef, check_id, check_ids, check_k
 
-from ._manifest import Manifest, read_manifest, remove_other_generations, write_manifest
+from ._manifest import Manifest, check_sizes, read_manifest, remove_other_generations, write_manifest
 from ._merge import merge_batches, merge_hits
 from ._routing import partition, shard_of
 from ._shard import ShardStatus, remote_shard
@@ -129,6 +129,7 @@ class ShardedIndex:
         manifest = read_manifest(folder)
         if manifest is None:
             raise CorruptIndexError(f"{folder} holds no sharded index (no manifest.json)")
+        check_sizes(folder, manifest)
         return cls._start(manifest.config, len(manifest.shards), folder, manifest.generation, actor_options)
 
     @classmethod
