@@ -289,6 +289,13 @@ class ShardedIndex:
 
     # -- the plumbing ------------------------------------------------------------------
 
+    def datasink(self, id_column: str = "id", embedding_column: str = "embedding") -> Any:
+        """A sink for ``Dataset.write_datasink`` that upserts each row (``id_column``,
+        ``embedding_column``) into this index; see ``ruvector_ray.datasink``."""
+        from .datasink import ShardedIndexDatasink  # the sink module imports this one
+
+        return ShardedIndexDatasink(self, id_column, embedding_column)
+
     def shard_actors(self) -> list[Any]:
         """The actor handles, in shard order (for a datasink's write tasks, or to inspect one)."""
         return list(self._actors)
