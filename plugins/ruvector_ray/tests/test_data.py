@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import ray
 
@@ -43,7 +44,15 @@ def test_the_datasink_fills_a_sharded_index() -> None:
         assert len(index) == rows and sorted(index.ids()) == sorted(data.ids[:rows])
         top = index.search(data.base[7], 1)[0]
         assert top.id == data.ids[7] and top.score == pytest.approx(1.0, abs=1e-5)
-        with pytest.raises(rv.InvalidInputError, match="no column 'vector'"):
-            ray.data.from_items(items[:5]).write_datasink(index.datasink(embedding_column="vector"))
+        block = pa.table({"id": ["listed"], "embedding": [data.base[0].tolist()]})  # a list column, as from JSON
+        index.datasink().write([block], None)
+        assert "listed" in index
+        with pytest.raises(rv.InvalidInputError, match="no column 'vector'"):  # what a write task raises
+            index.datasink(embedding_column="vector").write([block], None)
+        with pytest.raises(rv.DimensionMismatchError):
+            index.datasink().write([pa.table({"id": ["a"], "embedding": [[1.0, 2.0]]})], None)
+        with pytest.raises(rv.InvalidInputError, match="different lengths"):
+            index.datasink().write([pa.table({"id": ["a", "b"], "embedding": [[1.0, 2.0], [1.0]]})], None)
+        assert len(index) == rows + 1
     finally:
         index.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import ray
 from ray.data import Datasink
 from ray.data.block import BlockAccessor
@@ -47,7 +48,7 @@ class ShardedIndexDatasink(Datasink[WriteReport]):
             for column in (self.id_column, self.embedding_column):
                 if column not in batch:
                     raise InvalidInputError(f"the dataset has no column {column!r} (columns: {sorted(batch)})")
-            vectors = as_matrix(batch[self.embedding_column], self.dimensions, "embeddings")
+            vectors = as_matrix(_rows(batch[self.embedding_column]), self.dimensions, "embeddings")
             ids = check_ids([str(i) for i in batch[self.id_column]], len(vectors))
             parts = [(s, rows) for s, rows in enumerate(partition(ids, len(self.actors))) if len(rows)]
             refs = [self.actors[s].insert_batch.remote([ids[r] for r in rows], vectors[rows]) for s, rows in parts]
@@ -58,3 +59,14 @@ class ShardedIndexDatasink(Datasink[WriteReport]):
     def on_write_complete(self, write_result: WriteResult[WriteReport]) -> None:
         if self._index is not None:
             self._index._absorb(entry for report in write_result.write_returns for entry in report)
+
+
+def _rows(column: np.ndarray) -> np.ndarray:
+    """A column as a matrix: Arrow list columns (from JSON, Parquet, Python lists) come out
+    of a numpy batch as an object array of row arrays, tensor columns as a matrix already."""
+    if column.dtype != object:
+        return column
+    widths = {np.shape(row) for row in column}
+    if len(widths) > 1:
+        raise InvalidInputError(f"embeddings have different lengths: {sorted(w[0] if w else 0 for w in widths)}")
+    return np.stack([np.asarray(row) for row in column]) if len(column) else column
