@@ -54,6 +54,7 @@ def search(shards: int, queries: int) -> None:
         index = ShardedIndex.create(config, shards, path=folder)
         index.insert_batch(data.ids, data.base)
         manifest = index.save()
+        stats = index.stats()
         local = [rv.Runtime.initialize().hnsw_load((Path(folder) / s.file).read_bytes()) for s in manifest.shards]
         rng = np.random.default_rng(0)
         picks = data.queries[rng.integers(0, len(data.queries), size=queries)]
@@ -73,6 +74,8 @@ def search(shards: int, queries: int) -> None:
         index.close()
     s, o = np.array(sharded) * 1e3, np.array(slowest) * 1e3
     print(f"{shards} shards over {len(data.ids)} vectors, {queries} queries, k=10, backend {local[0].backend}")
+    per_vector = stats.memory_bytes / stats.count
+    print(f"memory_bytes {stats.memory_bytes} for {stats.count} vectors: {per_vector:.0f} per vector")
     print(f"sharded search      p50 {np.median(s):.3f} ms  p99 {np.percentile(s, 99):.3f} ms")
     print(f"slowest shard alone p50 {np.median(o):.3f} ms  p99 {np.percentile(o, 99):.3f} ms")
     print(f"added by the fan-out p50 {np.median(s - o):.3f} ms  p99 {np.percentile(s - o, 99):.3f} ms")

@@ -39,6 +39,7 @@ class ShardStatus:
 
     shard: int
     incarnation: str
+    node_id: str  # the Ray node the actor runs on
     reconstructed: bool  # True when Ray restarted this actor after it died
     restored_generation: int | None  # the save it was restored from; None: started empty
     count: int
@@ -81,6 +82,7 @@ class Shard:
         return ShardStatus(
             shard=self.shard,
             incarnation=self.incarnation,
+            node_id=ray.get_runtime_context().get_node_id(),
             reconstructed=self.reconstructed,
             restored_generation=self.restored_generation,
             count=len(self.index),
