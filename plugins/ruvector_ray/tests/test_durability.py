@@ -44,12 +44,16 @@ def test_save_and_load_round_trip(saved: tuple[Path, tuple[np.ndarray, np.ndarra
     before = saved[1]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["generation"] == 1 and sum(s["count"] for s in manifest["shards"]) == ROWS - 1
-    loaded = ShardedIndex.load(tmp_path)
+    # each actor's runtime picks its backend: here the numpy reference, whatever saved the files
+    numpy_nodes = {"runtime_env": {"env_vars": {"RUVECTOR_BACKEND": "numpy"}}}
+    loaded = ShardedIndex.load(tmp_path, actor_options=numpy_nodes)
     try:
         assert len(loaded) == ROWS - 1 and data.ids[0] not in loaded
+        assert loaded.stats().backend == "numpy"
         after = loaded.search_batch(data.queries[:20], 10)
-        np.testing.assert_array_equal(after[0], before[0])
-        np.testing.assert_array_equal(after[1], before[1])
+        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(after[0], before[0], strict=True)])
+        assert overlap >= 0.99  # the same graph, searched by another backend's arithmetic
+        np.testing.assert_allclose(after[1], before[1], atol=1e-5)
         loaded.insert("extra", data.queries[0])  # a second save replaces the first's files
         assert loaded.save().generation == 2
         assert sorted(p.name for p in tmp_path.glob("*.hnsw")) == ["shard-0000.g2.hnsw", "shard-0001.g2.hnsw"]
