@@ -173,3 +173,12 @@ def test_bad_input_is_refused_and_changes_nothing(small: ShardedIndex) -> None:
         ShardedIndex.create(CONFIG, 0)
     with pytest.raises(rv.InvalidInputError):
         small.save()  # no path
+
+
+def test_a_closed_index_says_so() -> None:
+    index = ShardedIndex.create(CONFIG.model_copy(update={"dimensions": 4}), 1)
+    index.close()
+    with pytest.raises(rv.RuvectorError, match="closed"):
+        index.search(np.ones(4), 1)
+    with pytest.raises(rv.RuvectorError, match="closed"):
+        index.insert("a", np.ones(4))

@@ -165,14 +165,14 @@ class ShardedIndex:
         matrix = as_matrix(vectors, self.dimensions)
         checked = check_ids(ids, len(matrix))
         parts = [(shard, rows) for shard, rows in enumerate(partition(checked, self.num_shards)) if len(rows)]
-        refs = [self._actors[s].insert_batch.remote([checked[r] for r in rows], matrix[rows]) for s, rows in parts]
+        refs = [self._live()[s].insert_batch.remote([checked[r] for r in rows], matrix[rows]) for s, rows in parts]
         for (shard, _), (incarnation, written) in zip(parts, self._get(refs), strict=True):
             self._track(shard, incarnation, written)
 
     def delete(self, id: str) -> bool:
         """Remove ``id`` from its shard; False if it was not there."""
         shard = shard_of(check_id(id), self.num_shards)
-        incarnation, removed = self._get([self._actors[shard].delete.remote(id)])[0]
+        incarnation, removed = self._get([self._live()[shard].delete.remote(id)])[0]
         self._track(shard, incarnation, int(removed))
         return bool(removed)
 
@@ -185,7 +185,7 @@ class ShardedIndex:
         k = check_k(k)
         ef = None if ef is None else check_ef(ef)
         targets = self._targets(allow)
-        refs = [self._actors[s].search.remote(vector, k, ef, part) for s, part in targets]
+        refs = [self._live()[s].search.remote(vector, k, ef, part) for s, part in targets]
         answers = self._replies([s for s, _ in targets], refs)
         return SearchHits(merge_hits(answers, k))
 
@@ -199,7 +199,7 @@ class ShardedIndex:
         ef = None if ef is None else check_ef(ef)
         targets = self._targets(allow)
         matrix_ref = ray.put(matrix)  # one copy in the object store, read by every shard
-        refs = [self._actors[s].search_batch.remote(matrix_ref, k, ef, part) for s, part in targets]
+        refs = [self._live()[s].search_batch.remote(matrix_ref, k, ef, part) for s, part in targets]
         return merge_batches(self._replies([s for s, _ in targets], refs), len(matrix), k)
 
     def allowlist(self, ids: Iterable[str]) -> ShardedAllowList:
@@ -213,7 +213,7 @@ class ShardedIndex:
         if not isinstance(id, str):
             return False
         shard = shard_of(id, self.num_shards)
-        return bool(self._replies([shard], [self._actors[shard].contains.remote(id)])[0])
+        return bool(self._replies([shard], [self._live()[shard].contains.remote(id)])[0])
 
     def __len__(self) -> int:
         return sum(s.count for s in self.shard_stats())
@@ -221,12 +221,12 @@ class ShardedIndex:
     def ids(self) -> list[str]:
         """Every live id, shard by shard."""
         shards = list(range(self.num_shards))
-        return [i for part in self._replies(shards, [a.ids.remote() for a in self._actors]) for i in part]
+        return [i for part in self._replies(shards, [a.ids.remote() for a in self._live()]) for i in part]
 
     def shard_stats(self) -> list[IndexStats]:
         """Each shard's own statistics, in shard order (its ``backend`` is its node's)."""
         shards = list(range(self.num_shards))
-        stats: list[IndexStats] = self._replies(shards, [a.stats.remote() for a in self._actors])
+        stats: list[IndexStats] = self._replies(shards, [a.stats.remote() for a in self._live()])
         return stats
 
     def stats(self) -> IndexStats:
@@ -251,7 +251,7 @@ class ShardedIndex:
 
     def statuses(self) -> list[ShardStatus]:
         """How each shard actor started (restored from which save) and what it holds now."""
-        statuses: list[ShardStatus] = ray.get([a.status.remote() for a in self._actors])
+        statuses: list[ShardStatus] = ray.get([a.status.remote() for a in self._live()])
         for status in statuses:
             self._track(status.shard, status.incarnation, 0)
         return statuses
@@ -266,7 +266,7 @@ class ShardedIndex:
         previous = read_manifest(self.path)
         generation = max(self.generation, previous.generation if previous else 0) + 1
         shards = list(range(self.num_shards))
-        entries = self._replies(shards, [a.save.remote(str(self.path), generation) for a in self._actors])
+        entries = self._replies(shards, [a.save.remote(str(self.path), generation) for a in self._live()])
         manifest = Manifest(generation=generation, config=self.config, shards=entries)
         write_manifest(self.path, manifest)
         remove_other_generations(self.path, manifest)
@@ -275,10 +275,15 @@ class ShardedIndex:
         return manifest
 
     def close(self) -> None:
-        """Stop the shard actors (what was not saved is gone)."""
+        """Stop the shard actors (what was not saved is gone); the index is then unusable."""
         for actor in self._actors:
             ray.kill(actor, no_restart=True)
         self._actors = []
+
+    def _live(self) -> list[Any]:
+        if not self._actors:
+            raise RuvectorError("this sharded index is closed: its shard actors are stopped")
+        return self._actors
 
     def __repr__(self) -> str:
         c = self.config
@@ -298,7 +303,7 @@ class ShardedIndex:
 
     def shard_actors(self) -> list[Any]:
         """The actor handles, in shard order (for a datasink's write tasks, or to inspect one)."""
-        return list(self._actors)
+        return list(self._live())
 
     def _targets(self, allow: Allow | None) -> list[tuple[int, Any]]:
         """(shard, its part of the filter) for every shard a search must ask."""
@@ -329,7 +334,7 @@ class ShardedIndex:
     def _track(self, shard: int, incarnation: str, writes: int) -> None:
         """Count ``writes`` as unsaved on ``shard``, after noting a restart if its incarnation changed."""
         if incarnation != self._incarnations[shard]:
-            status: ShardStatus = ray.get(self._actors[shard].status.remote())
+            status: ShardStatus = ray.get(self._live()[shard].status.remote())
             restart = ShardRestart(
                 shard=shard,
                 restored_generation=status.restored_generation,
