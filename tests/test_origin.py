@@ -77,7 +77,13 @@ def test_a_plugin_finding_only_their_package_says_so(tmp_path: Path) -> None:
     (tmp_path / "ruvector_core").mkdir()
     (tmp_path / "ruvector_core" / "__init__.py").write_text(THEIR_INIT)
     their_distribution(tmp_path)
-    for plugin, extra in (("ruvector_onnx", "embeddings"), ("ruvector_numba", "numba"), ("ruvector_wasm", "wasm")):
+    plugins = (
+        ("ruvector_onnx", "embeddings"),
+        ("ruvector_numba", "numba"),
+        ("ruvector_wasm", "wasm"),
+        ("ruvector_ray", "ray"),
+    )
+    for plugin, extra in plugins:
         line = last_line(run(tmp_path, f"import {plugin}"))
         assert line.startswith(f"ImportError: ruvec-{plugin.split('_')[1]} cannot use the installed ruvector_core")
         assert "No module named 'ruvector_core.origin'" in line

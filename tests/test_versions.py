@@ -21,6 +21,7 @@ PACKAGES = {
     "ruvec-numba": "ruvector_numba",
     "ruvec-native": "ruvector_native",
     "ruvec-wasm": "ruvector_wasm",
+    "ruvec-ray": "ruvector_ray",
     "langchain-ruvector": "langchain_ruvector",
     "llama-index-vector-stores-ruvector": "llama_index.vector_stores.ruvector",
     "llama-index-embeddings-ruvector": "llama_index.embeddings.ruvector",
