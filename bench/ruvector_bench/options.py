@@ -22,6 +22,7 @@ SECTIONS = (
     "pattern",
     "memory",
     "startup",
+    "scale-out",
 )  # in the order a run measures them
 
 

@@ -44,6 +44,8 @@ CASE_ORDER = (
     "learning_general",
     "learning_search",
     "learning_scale",
+    "ray_embed",
+    "ray_search",
     "distance",
     "distance_kernels",
     "batch_distance",

@@ -29,6 +29,7 @@ from . import (
     learning,
     memory,
     pattern,
+    scaleout,
     startup,
     threadlimits,
     vectorops,
@@ -51,6 +52,7 @@ SECTIONS: dict[str, Callable[[Context], None]] = {
     "pattern": pattern.section,
     "memory": memory.section,
     "startup": startup.section,
+    "scale-out": scaleout.section,
 }
 
 
