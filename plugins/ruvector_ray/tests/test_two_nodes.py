@@ -59,6 +59,7 @@ def test_a_sharded_index_spans_two_nodes_and_survives_losing_one() -> None:
     head, worker = report["head_node"], report["worker_node"]
     assert sorted(report["shard_nodes_before"]) == sorted([head, worker])  # one shard per node
     assert report["recall_before"] >= 0.95
+    assert report["compiled_before"] and report["first_hits_equal_batch"]  # a compiled graph spans the nodes
     # the worker node is gone: its shard came back on the head, from the last save
     assert report["shard_nodes_after"] == [head, head]
     lost = report["lost_shard"]
@@ -69,3 +70,4 @@ def test_a_sharded_index_spans_two_nodes_and_survives_losing_one() -> None:
     assert restart["lost_writes"] == report["lost_late_rows"] > 0
     assert report["count_after"] == 1_000 + 40 - report["lost_late_rows"]
     assert report["recall_after"] >= 0.95
+    assert report["compiled_after"]  # the graph broke with the node and was compiled again

@@ -50,6 +50,8 @@ def main(folder: Path) -> dict[str, Any]:
         index.insert_batch(data.ids[:ROWS], data.base[:ROWS])
         index.save()
         found, _ = index.search_batch(queries, 10)
+        first = index.search(queries[0], 10)  # through the compiled graph, over both nodes
+        compiled_before = index.compiled_search
         truth = data.exact_top_k(10, base=data.base[:ROWS])[:50]
         before = index.statuses()
         saved_ids = [sorted(ids) for _, ids in ray.get([a.ids.remote() for a in index.shard_actors()])]
@@ -63,6 +65,8 @@ def main(folder: Path) -> dict[str, Any]:
         after = index.statuses()
         _, restored_ids = ray.get(index.shard_actors()[lost_shard].ids.remote())
         found_after, _ = index.search_batch(queries, 10)
+        index.search(queries[0], 10)  # the graph compiled again, over the two shards now on the head
+        compiled_after = index.compiled_search
         kept = list(range(ROWS)) + [ROWS + n for n, i in enumerate(late) if shard_of(i, 2) != lost_shard]
         truth_after = data.exact_top_k(10, base=data.base[kept])[:50]
         report = {
@@ -74,6 +78,9 @@ def main(folder: Path) -> dict[str, Any]:
             "recall_before": recall(found, truth, data.ids),
             "recall_after": recall(found_after, truth_after, [data.ids[r] for r in kept]),
             "hits_after_loss": len(hits),
+            "first_hits_equal_batch": first.ids == list(found[0]),
+            "compiled_before": compiled_before,
+            "compiled_after": compiled_after,
             "lost_shard": lost_shard,
             "lost_late_rows": sum(shard_of(i, 2) == lost_shard for i in late),
             "restarts": [vars(r) for r in index.restarts],
