@@ -111,10 +111,13 @@ def test_a_killed_shard_restarts_from_the_last_save_and_says_what_was_lost(
         late = data.ids[ROWS : ROWS + 50]  # written after the save: lost on the shard that dies
         index.insert_batch(late, data.base[ROWS : ROWS + 50])
         lost_on_0 = sum(shard_of(i, 2) == 0 for i in late)
+        index.search(data.queries[1], 10)
+        assert index.compiled_search  # the shards serve a compiled graph when one dies
         ray.kill(index.shard_actors()[0], no_restart=False)
         time.sleep(0.5)
         hits = index.search(data.queries[0], 10)  # keeps answering, once Ray has restarted the actor
         assert len(hits) == 10
+        assert index.search(data.queries[0], 10) == hits and index.compiled_search  # the graph is rebuilt
         assert index.restarts and index.restarts[0].shard == 0
         restart = index.restarts[0]
         assert restart.restored_generation == 1 and restart.lost_writes == lost_on_0

@@ -13,6 +13,7 @@ import ray
 import ruvector_core as rv
 from ruvector_conformance.data import corpus, recall
 from ruvector_ray import ShardedIndex
+from ruvector_ray._merge import merge_hits
 from ruvector_ray._routing import shard_of
 
 CONFIG = rv.HnswConfig(dimensions=384, seed=3)
@@ -69,6 +70,29 @@ def test_merged_top_k_is_the_exact_top_k_of_the_shards_candidates(sharded: Shard
         np.testing.assert_array_equal(merged_scores[row], candidate_scores[row][best])
     for row, query in enumerate(queries):  # search answers as search_batch does
         assert sharded.search(query, 10).ids == list(merged_ids[row])
+
+
+def test_a_search_goes_through_a_compiled_graph_and_answers_as_plain_calls(sharded: ShardedIndex) -> None:
+    queries = corpus().queries[:30]
+    for query in queries:
+        hits = sharded.search(query, 10)
+        plain = ray.get([a.search.remote(query, 10, None, None) for a in sharded.shard_actors()])
+        assert sharded.compiled_search
+        assert [(h.id, h.score) for h in hits] == merge_hits([answer for _, answer in plain], 10)
+
+
+def test_with_compiled_graphs_off_a_search_makes_plain_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUVECTOR_RAY_COMPILED_GRAPH", "0")
+    data = corpus()
+    index = ShardedIndex.create(CONFIG, 2)
+    try:
+        index.insert_batch(data.ids[:300], data.base[:300])
+        ids, _ = index.search_batch(data.queries[:10], 10)
+        for row, query in enumerate(data.queries[:10]):
+            assert index.search(query, 10).ids == list(ids[row])
+        assert not index.compiled_search
+    finally:
+        index.close()
 
 
 def test_results_have_the_types_of_hnsw_index(sharded: ShardedIndex, small: ShardedIndex) -> None:

@@ -13,6 +13,7 @@ since that save is gone.
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -49,10 +50,15 @@ class ShardStatus:
 
 class Shard:
     """The actor's class (``ray.remote(Shard)``); its methods validate nothing twice: the
-    driver checked every argument before fanning out."""
+    driver checked every argument before fanning out.
+
+    Ray runs an actor's calls one at a time, except a compiled graph's (``_fanout``), which
+    run on a thread of their own: every use of the index holds ``_lock``, so a search from
+    the graph never meets a write from a datasink's task half done."""
 
     def __init__(self, config: HnswConfig, shard: int, num_shards: int, folder: str | None) -> None:
         self.shard = shard
+        self._lock = threading.Lock()
         self.incarnation = uuid.uuid4().hex
         with warnings.catch_warnings():  # the property reads Ray's own deprecated actor_id
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -79,63 +85,73 @@ class Shard:
         return index
 
     def status(self) -> ShardStatus:
+        with self._lock:
+            count, backend = len(self.index), self.index.backend
         return ShardStatus(
             shard=self.shard,
             incarnation=self.incarnation,
             node_id=ray.get_runtime_context().get_node_id(),
             reconstructed=self.reconstructed,
             restored_generation=self.restored_generation,
-            count=len(self.index),
-            backend=self.index.backend,
+            count=count,
+            backend=backend,
             error=self.error,
         )
 
     def insert_batch(self, ids: list[str], vectors: np.ndarray) -> Reply[int]:
         self._ready()
-        self.index.insert_batch(ids, vectors)
+        with self._lock:
+            self.index.insert_batch(ids, vectors)
         return self.incarnation, len(ids)
 
     def delete(self, id: str) -> Reply[bool]:
         self._ready()
-        return self.incarnation, self.index.delete(id)
+        with self._lock:
+            return self.incarnation, self.index.delete(id)
 
     def contains(self, id: str) -> Reply[bool]:
         self._ready()
-        return self.incarnation, id in self.index
+        with self._lock:
+            return self.incarnation, id in self.index
 
     def search(
         self, query: np.ndarray, k: int, ef: int | None, allow: list[str] | None
     ) -> Reply[list[tuple[str, float]]]:
         self._ready()
-        hits = self.index.search(query, k, ef, allow=allow)
+        with self._lock:
+            hits = self.index.search(query, k, ef, allow=allow)
         return self.incarnation, list(zip(hits.ids, hits.scores, strict=True))
 
     def search_batch(
         self, queries: np.ndarray, k: int, ef: int | None, allow: list[str] | None
     ) -> Reply[tuple[np.ndarray, np.ndarray]]:
         self._ready()
-        return self.incarnation, self.index.search_batch(queries, k, ef, allow=allow)
+        with self._lock:
+            return self.incarnation, self.index.search_batch(queries, k, ef, allow=allow)
 
     def ids(self) -> Reply[list[str]]:
         self._ready()
-        return self.incarnation, self.index.ids()
+        with self._lock:
+            return self.incarnation, self.index.ids()
 
     def stats(self) -> Reply[IndexStats]:
         self._ready()
-        return self.incarnation, self.index.stats()
+        with self._lock:
+            return self.incarnation, self.index.stats()
 
     def save(self, folder: str, generation: int) -> Reply[ShardFile]:
         """Write this shard's file for save ``generation`` atomically; the manifest comes after."""
         self._ready()
-        data = self.index.serialize()
+        with self._lock:
+            data, count, backend = self.index.serialize(), len(self.index), self.index.backend
         name = shard_file_name(self.shard, generation)
         write_atomically(Path(folder) / name, data)
         entry = ShardFile(
             file=name,
             bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
-            count=len(self.index),
-            backend=self.index.backend,
+            count=count,
+            backend=backend,
         )
         return self.incarnation, entry
 

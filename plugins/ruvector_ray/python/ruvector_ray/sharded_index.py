@@ -30,6 +30,7 @@ from ruvector_core.errors import CorruptIndexError, InvalidInputError, RuvectorE
 from ruvector_core.models import HnswConfig, IndexStats
 from ruvector_core.validation import as_matrix, as_vector, check_ef, check_id, check_ids, check_k
 
+from ._fanout import CompiledSearch
 from ._manifest import Manifest, check_sizes, read_manifest, remove_other_generations, write_manifest
 from ._merge import merge_batches, merge_hits
 from ._routing import partition, shard_of
@@ -90,6 +91,7 @@ class ShardedIndex:
         self._actors = actors
         self._incarnations = [s.incarnation for s in statuses]
         self._unsaved = [0] * len(actors)  # writes per shard since the last save
+        self._compiled = CompiledSearch(actors)  # the unfiltered single-query fan-out
 
     # -- making one ------------------------------------------------------------------
 
@@ -184,6 +186,10 @@ class ShardedIndex:
         vector = as_vector(query, self.dimensions, "query")
         k = check_k(k)
         ef = None if ef is None else check_ef(ef)
+        if allow is None:
+            replies = self._compiled.run(vector, k, ef) if self._actors else None
+            if replies is not None:
+                return SearchHits(merge_hits(self._noted(list(range(self.num_shards)), replies), k))
         targets = self._targets(allow)
         refs = [self._live()[s].search.remote(vector, k, ef, part) for s, part in targets]
         answers = self._replies([s for s, _ in targets], refs)
@@ -274,8 +280,15 @@ class ShardedIndex:
         self._unsaved = [0] * self.num_shards
         return manifest
 
+    @property
+    def compiled_search(self) -> bool:
+        """True while unfiltered single-query searches go through a Ray compiled graph
+        (``_fanout``); False before the first search and where they go by plain calls."""
+        return self._compiled.active
+
     def close(self) -> None:
         """Stop the shard actors (what was not saved is gone); the index is then unusable."""
+        self._compiled.close()
         for actor in self._actors:
             ray.kill(actor, no_restart=True)
         self._actors = []
@@ -316,8 +329,12 @@ class ShardedIndex:
 
     def _replies(self, shards: list[int], refs: list[Any]) -> list[Any]:
         """The answers of ``refs`` (one per shard in ``shards``), restarts noted."""
+        return self._noted(shards, self._get(refs))
+
+    def _noted(self, shards: list[int], replies: list[Any]) -> list[Any]:
+        """The answers of the shards' ``(incarnation, answer)`` replies, restarts noted."""
         answers = []
-        for shard, (incarnation, answer) in zip(shards, self._get(refs), strict=True):
+        for shard, (incarnation, answer) in zip(shards, replies, strict=True):
             self._track(shard, incarnation, 0)
             answers.append(answer)
         return answers
