@@ -58,9 +58,7 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def writer(store: Path) -> Iterator[subprocess.Popen[str]]:
-    running = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(store), *TOPICS], stdout=subprocess.PIPE, text=True
-    )
+    running = subprocess.Popen([sys.executable, "-c", WRITER, str(store), *TOPICS], stdout=subprocess.PIPE, text=True)
     assert running.stdout is not None and running.stdout.readline().strip() == "ready"
     yield running
     running.kill()
@@ -86,9 +84,7 @@ def test_opening_during_a_writers_saves_never_reports_damage(store: Path, writer
     assert _generation(store) > first + 50, "the opens raced many saves"
 
 
-def test_a_long_lived_readers_scores_belong_to_the_texts_it_returns(
-    store: Path, writer: subprocess.Popen[str]
-) -> None:
+def test_a_long_lived_readers_scores_belong_to_the_texts_it_returns(store: Path, writer: subprocess.Popen[str]) -> None:
     first = _generation(store)
     with Memory.open(store, progress=False) as reader:
         queries = {topic: reader.embedder.embed(topic) for topic in TOPICS}

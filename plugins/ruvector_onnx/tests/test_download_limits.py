@@ -97,7 +97,9 @@ def test_a_body_matching_its_content_length_is_cached(server, cache: Path) -> No
 def test_a_body_that_does_not_match_its_content_length_is_refused(server, cache: Path, announced: int) -> None:
     port, httpd = server
     httpd.routes["/model.onnx"] = _send(BODY, announced)
-    with pytest.raises(rv.ModelDownloadError, match=f"sent {len(BODY)} bytes where its Content-Length said {announced}"):
+    with pytest.raises(
+        rv.ModelDownloadError, match=f"sent {len(BODY)} bytes where its Content-Length said {announced}"
+    ):
         _fetch(port, cache)
     assert _cached(cache) == []
     httpd.routes["/model.onnx"] = _send(BODY, len(BODY))  # the next run fetches it again, whole
@@ -154,7 +156,9 @@ def test_a_redirect_to_another_host_is_refused_unless_allowed(
 
     httpd.routes["/model.onnx"] = moved
     httpd.routes["/real.onnx"] = _send(BODY, len(BODY))
-    with pytest.raises(rv.ModelDownloadError, match="redirects to another host.*RUVECTOR_DOWNLOAD_ALLOW_HOSTS=localhost"):
+    with pytest.raises(
+        rv.ModelDownloadError, match="redirects to another host.*RUVECTOR_DOWNLOAD_ALLOW_HOSTS=localhost"
+    ):
         _fetch(port, cache)
     assert _cached(cache) == []
     monkeypatch.setenv("RUVECTOR_DOWNLOAD_ALLOW_HOSTS", "localhost")
@@ -177,7 +181,9 @@ def test_a_redirect_on_the_same_host_is_followed(server, cache: Path) -> None:
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "soon", "nan"])
-def test_a_bad_limit_is_a_model_error_naming_it(server, cache: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_a_bad_limit_is_a_model_error_naming_it(
+    server, cache: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
     port, httpd = server
     httpd.routes["/model.onnx"] = _send(BODY, len(BODY))
     monkeypatch.setenv("RUVECTOR_DOWNLOAD_TIMEOUT", value)

@@ -21,7 +21,6 @@ import os
 import time
 import urllib.error
 import urllib.request
-from email.message import Message
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
@@ -143,7 +142,7 @@ class _RedirectGuard(urllib.request.HTTPRedirectHandler):
         fp: IO[bytes],
         code: int,
         msg: str,
-        headers: Message,
+        headers: http.client.HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
         source, target = urlsplit(req.full_url).hostname, urlsplit(newurl).hostname
