@@ -147,6 +147,7 @@ class _RedirectGuard(urllib.request.HTTPRedirectHandler):
     ) -> urllib.request.Request | None:
         source, target = urlsplit(req.full_url).hostname, urlsplit(newurl).hostname
         if not self._limits.allows_redirect(source, target):
+            fp.close()
             raise ModelDownloadError(
                 f"model {self._model!r}: {req.full_url} redirects to another host ({newurl}); refused. "
                 f"Allow it with {ENV_ALLOW_HOSTS}={target}, or use the final URL"
