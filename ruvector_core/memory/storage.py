@@ -18,6 +18,7 @@ this process cannot write is rebuilt in memory only, for as long as it stays ope
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import warnings
 from collections.abc import Iterator
@@ -56,6 +57,8 @@ READ_ATTEMPTS = 8
 #: vectors read from SQLite at a time when the index is rebuilt
 REBUILD_CHUNK = 8192
 _META_KEYS = ("schema", "model", "dimensions", "generation", "hnsw")
+#: the tables, indexes and triggers the schema creates when absent
+_SCHEMA_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", SCHEMA))
 
 
 class _Replaced(Exception):
@@ -430,7 +433,10 @@ def _read_meta(
             "index its files again into a new folder with `ruvector index PATH --db NEW`"
         )
     _check_tables(db, folder)  # before the schema's CREATE ... IF NOT EXISTS could replace a lost table empty
-    if not read_only:
+    if not read_only and _is_complete(db):
+        # nothing to create: no write, so opening never waits on (or is refused by) a writer
+        db.execute("PRAGMA synchronous = FULL")  # per connection, as the schema sets it
+    elif not read_only:
         db.executescript(SCHEMA)
         if model is not None and dimensions is not None:
             initial = hnsw or HnswConfig(dimensions=dimensions)
@@ -478,6 +484,15 @@ def _read_meta(
 #: The tables of a store that only a write fills: lost, they cannot be recreated empty
 #: without losing what the store held (the learning tables came later and may be absent).
 _CORE_TABLES = ("items", "items_fts")
+
+
+def _is_complete(db: sqlite3.Connection) -> bool:
+    """Whether the store already holds everything the schema creates and every meta row."""
+    present = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    if not _SCHEMA_OBJECTS <= present:
+        return False
+    keys = {key for (key,) in db.execute("SELECT key FROM meta")}
+    return set(_META_KEYS) <= keys
 
 
 def _check_tables(db: sqlite3.Connection, folder: Path) -> None:

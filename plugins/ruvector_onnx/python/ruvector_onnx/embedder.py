@@ -43,7 +43,7 @@ class OnnxEmbedder:
         try:
             self._tokenizer, self._session = load(files, config)
         except Exception as exc:  # onnxruntime and tokenizers raise their own untyped errors
-            raise ModelError(f"model {files.name!r} could not be loaded: {exc}") from exc
+            raise ModelError(f"model {files.name!r} could not be loaded from {files.onnx}: {exc}") from exc
         self._inputs = [i.name for i in self._session.get_inputs()]
         unknown = set(self._inputs) - set(_INPUTS)
         if unknown:
