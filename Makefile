@@ -11,6 +11,9 @@ export UV_PYTHON_DOWNLOADS := never
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 # the test suite rebuilds the shipped ruvector.wasm and fails if it differs from the source
 export RUVECTOR_WASM_REBUILD := 1
+# Ray started under `uv run` would rebuild the project in a fresh environment for each worker
+# (only the core, no extras, so no ray); the workspace's .venv already has everything
+export RAY_ENABLE_UV_RUN_RUNTIME_ENV := 0
 WASM_TOOLCHAIN := rustc libstd-rust-dev-wasm32 lld
 
 .PHONY: demo test lint install uv wasm-toolchain

@@ -39,6 +39,8 @@ LABELS = {
 
 
 def section(context: Context) -> None:
+    # under `uv run`, Ray would rebuild the workspace's core (without ray) for each worker
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     try:
         import ray
 
