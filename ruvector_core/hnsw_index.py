@@ -168,6 +168,10 @@ class HnswIndex:
             pairs = self._graph.search(vector, k, self._ef(ef, k), mask) if allowed else []
         if not pairs or not math.isfinite(sum(score for _, score in pairs)):
             as_storable_vector(vector, what="query")  # raises: only an unbounded query overflows
+        if any(later[1] > earlier[1] for earlier, later in zip(pairs, pairs[1:], strict=False)):
+            # a backend ranks by its float32 distances and may report scores computed more
+            # exactly; near ties of huge vectors can then disagree in the last digits
+            pairs = sorted(pairs, key=lambda pair: -pair[1])
         return SearchHits(pairs)
 
     def search_batch(
