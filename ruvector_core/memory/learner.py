@@ -126,8 +126,11 @@ def learn(
         base.update(fields)
         return LearnReport.model_validate({**base, "seconds": time.perf_counter() - started})
 
-    pattern_count = _refresh_patterns(runtime, patterns, [t for _, t in history], config)
     latest = adapters.latest_through()
+    if history and latest is not None and history[-1][0].seq <= latest:
+        pattern_count = len(patterns.load())  # the learn that trained that adapter clustered all of it
+    else:
+        pattern_count = _refresh_patterns(runtime, patterns, [t for _, t in history], config)
     if not train or (latest is not None and max(e.seq for e, _ in fresh) <= latest):
         reason = "nothing learned: no successful feedback recorded since the last adapter was trained"
         return report(reason=reason, patterns=pattern_count)
