@@ -16,9 +16,15 @@ pub struct Kernels {
     pub l2sq: fn(&[f32], &[f32]) -> f32,
     /// `(a . b, |b|^2)` in one pass.
     pub dot_sq: fn(&[f32], &[f32]) -> (f32, f32),
+    /// `batch_distance` over whole blocks of rows, where a set has a kernel that reads
+    /// several rows at once; the others go one row at a time through the kernels above.
+    pub rows: Option<BatchKernel>,
     /// Name of the instruction set in use, for diagnostics.
     pub isa: &'static str,
 }
+
+/// Distances from a query to every row of a matrix, written into `out` (one per row).
+pub type BatchKernel = fn(&[f32], &[f32], Kind, &mut [f32]);
 
 /// The best kernels this CPU supports.
 pub fn kernels() -> Kernels {
@@ -33,17 +39,23 @@ pub fn supported_kernels() -> Vec<Kernels> {
     #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     {
         if std::is_x86_feature_detected!("avx512f") {
-            all.push(Kernels { dot: x86_512::dot, l2sq: x86_512::l2sq, dot_sq: x86_512::dot_sq, isa: "avx512f" });
+            all.push(Kernels {
+                dot: x86_512::dot,
+                l2sq: x86_512::l2sq,
+                dot_sq: x86_512::dot_sq,
+                rows: Some(x86_512::rows),
+                isa: "avx512f",
+            });
         }
     }
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            all.push(Kernels { dot: x86::dot, l2sq: x86::l2sq, dot_sq: x86::dot_sq, isa: "avx2+fma" });
+            all.push(Kernels { dot: x86::dot, l2sq: x86::l2sq, dot_sq: x86::dot_sq, rows: None, isa: "avx2+fma" });
         }
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    all.push(Kernels { dot: wasm::dot, l2sq: wasm::l2sq, dot_sq: wasm::dot_sq, isa: "simd128" });
+    all.push(Kernels { dot: wasm::dot, l2sq: wasm::l2sq, dot_sq: wasm::dot_sq, rows: None, isa: "simd128" });
     all.push(portable_kernels());
     all
 }
@@ -51,7 +63,7 @@ pub fn supported_kernels() -> Vec<Kernels> {
 /// The portable kernels (the fallback on x86_64 without AVX2/FMA and on targets without a
 /// SIMD module; also the reference the SIMD kernels are tested against).
 pub fn portable_kernels() -> Kernels {
-    Kernels { dot: portable::dot, l2sq: portable::l2sq, dot_sq: portable::dot_sq, isa: "portable" }
+    Kernels { dot: portable::dot, l2sq: portable::l2sq, dot_sq: portable::dot_sq, rows: None, isa: "portable" }
 }
 
 /// Which metric a distance is for; distances are lower-is-closer.
@@ -106,6 +118,15 @@ pub fn batch_distance(k: &Kernels, query: &[f32], matrix: &[f32], kind: Kind, ou
     if d == 0 {
         return;
     }
+    if let Some(rows) = k.rows {
+        return rows(query, matrix, kind, out);
+    }
+    one_row_at_a_time(k, query, matrix, kind, out)
+}
+
+/// `batch_distance` through the one-pair kernels.
+fn one_row_at_a_time(k: &Kernels, query: &[f32], matrix: &[f32], kind: Kind, out: &mut [f32]) {
+    let d = query.len();
     let rows = matrix.chunks_exact(d);
     match kind {
         Kind::Dot => {
@@ -321,6 +342,7 @@ mod wasm {
 #[clippy::msrv = "1.89"] // only built with the `avx512` feature, whose intrinsics need 1.89
 #[allow(unused_unsafe)]
 mod x86_512 {
+    use super::{cosine_from, one_row_at_a_time, sqrt_non_negative, Kernels, Kind};
     use std::arch::x86_64::*;
 
     // Safe entry points: they are only ever put into a `Kernels` after
@@ -376,6 +398,88 @@ mod x86_512 {
             s1 = step(s1, x, y);
         }
         add(add(s0, s1), add(s2, s3))
+    }
+
+    /// `batch_distance` four rows at a time: each 16-float block of the query is loaded once
+    /// and meets the same block of four rows, so four rows' loads and accumulator chains are
+    /// in flight together. One row at a time, each row's reduction waited on its loads and a
+    /// 100,000 x 384 batch took 2.4x as long as numpy's `M @ q`. Rows left over after the last
+    /// block of four go through the one-pair kernels, whose sums are accumulated alike
+    /// (sixteen lanes, reduced at the end), so results agree with `distance` to rounding.
+    pub fn rows(query: &[f32], matrix: &[f32], kind: Kind, out: &mut [f32]) {
+        // SAFETY: only put into a `Kernels` after AVX-512F was detected.
+        unsafe { rows_512(query, matrix, kind, out) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn rows_512(query: &[f32], matrix: &[f32], kind: Kind, out: &mut [f32]) {
+        let d = query.len();
+        let n = out.len().min(matrix.len() / d);
+        let whole = n - n % 4;
+        let zero = _mm512_setzero_ps();
+        let blocks = matrix[..whole * d].chunks_exact(4 * d).zip(out[..whole].chunks_exact_mut(4));
+        match kind {
+            Kind::Dot => {
+                for (rows, o) in blocks {
+                    let sums = fold4(query, rows, zero, |s, x, y| _mm512_fmadd_ps(x, y, s));
+                    for (o, s) in o.iter_mut().zip(sums) {
+                        *o = -_mm512_reduce_add_ps(s);
+                    }
+                }
+            }
+            Kind::Euclidean => {
+                let step = |s, x, y| {
+                    let t = _mm512_sub_ps(x, y);
+                    _mm512_fmadd_ps(t, t, s)
+                };
+                for (rows, o) in blocks {
+                    for (o, s) in o.iter_mut().zip(fold4(query, rows, zero, step)) {
+                        *o = sqrt_non_negative(_mm512_reduce_add_ps(s));
+                    }
+                }
+            }
+            Kind::Cosine => {
+                // SAFETY: this function runs only where AVX-512F is present.
+                let qq = unsafe { dot_512(query, query) };
+                let step = |(d, q), x, y| (_mm512_fmadd_ps(x, y, d), _mm512_fmadd_ps(y, y, q));
+                for (rows, o) in blocks {
+                    for (o, (dd, rr)) in o.iter_mut().zip(fold4(query, rows, (zero, zero), step)) {
+                        *o = cosine_from(_mm512_reduce_add_ps(dd), qq, _mm512_reduce_add_ps(rr));
+                    }
+                }
+            }
+        }
+        let one_pair = Kernels { dot, l2sq, dot_sq, rows: None, isa: "avx512f" };
+        one_row_at_a_time(&one_pair, query, &matrix[whole * d..n * d], kind, &mut out[whole..n]);
+    }
+
+    /// `step(acc[r], query[i..i + 16], row_r[i..i + 16])` over the four rows of `rows`
+    /// (`4 * query.len()` floats), the last 1-15 floats through masked loads.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn fold4<S: Copy>(query: &[f32], rows: &[f32], zero: S, step: impl Fn(S, __m512, __m512) -> S) -> [S; 4] {
+        let d = query.len();
+        assert!(rows.len() >= 4 * d, "fold4 takes four rows");
+        let (pq, pr) = (query.as_ptr(), rows.as_ptr());
+        let mut acc = [zero; 4];
+        let mut i = 0;
+        while i + 16 <= d {
+            // SAFETY: i + 16 <= d, and row r is rows[r * d..(r + 1) * d].
+            let x = unsafe { _mm512_loadu_ps(pq.add(i)) };
+            for (r, a) in acc.iter_mut().enumerate() {
+                *a = step(*a, x, unsafe { _mm512_loadu_ps(pr.add(r * d + i)) });
+            }
+            i += 16;
+        }
+        if i < d {
+            let mask = ((1u32 << (d - i)) - 1) as __mmask16;
+            // SAFETY: only the d - i lanes inside the query and each row are read.
+            let x = unsafe { _mm512_maskz_loadu_ps(mask, pq.add(i)) };
+            for (r, a) in acc.iter_mut().enumerate() {
+                *a = step(*a, x, unsafe { _mm512_maskz_loadu_ps(mask, pr.add(r * d + i)) });
+            }
+        }
+        acc
     }
 
     #[target_feature(enable = "avx512f")]
@@ -578,6 +682,30 @@ mod tests {
                         assert!(!(kk.l2sq)(&a, &b).is_finite(), "l2sq {what}");
                         assert!(!(kk.dot_sq)(&a, &b).0.is_finite(), "dot_sq {what}");
                         assert!(!(kk.dot_sq)(&b, &a).1.is_finite(), "dot_sq norm {what}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batch_kernels_match_one_pair_distances() {
+        for kk in &supported_kernels() {
+            for d in [1usize, 7, 16, 17, 33, 384] {
+                for n in 0..10 {
+                    let (query, mut matrix) = (vecs(d, 5), vecs(n * d, 6));
+                    if n > 5 {
+                        matrix[5 * d + d / 2] = f32::NAN; // reaches its row's distance only
+                    }
+                    for kind in [Kind::Cosine, Kind::Euclidean, Kind::Dot] {
+                        let mut out = vec![0f32; n];
+                        batch_distance(kk, &query, &matrix, kind, &mut out);
+                        for (r, got) in out.iter().enumerate() {
+                            let want = distance(kk, &query, &matrix[r * d..(r + 1) * d], kind);
+                            let what = format!("{} d={d} n={n} row={r} {kind:?}", kk.isa);
+                            assert_eq!(got.is_nan(), want.is_nan(), "{what}");
+                            assert!(got.is_nan() || (got - want).abs() < 1e-5, "{what}: {got} vs {want}");
+                        }
                     }
                 }
             }
