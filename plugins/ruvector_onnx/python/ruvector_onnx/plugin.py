@@ -10,7 +10,7 @@ from ruvector_core.hookspecs import hookimpl
 from ruvector_core.models import BackendInfo, EmbedderConfig
 
 from . import SPEC
-from .modelfiles import resolve
+from ruvector_textmodel.modelfiles import resolve
 
 if TYPE_CHECKING:
     from .embedder import OnnxEmbedder
