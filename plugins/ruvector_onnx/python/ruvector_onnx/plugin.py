@@ -5,12 +5,11 @@ from __future__ import annotations
 from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
-from ruvector_core.errors import ModelError, RuvectorError
 from ruvector_core.hookspecs import hookimpl
 from ruvector_core.models import BackendInfo, EmbedderConfig
+from ruvector_textmodel.modelfiles import model_files
 
 from . import SPEC
-from ruvector_textmodel.modelfiles import resolve
 
 if TYPE_CHECKING:
     from .embedder import OnnxEmbedder
@@ -24,13 +23,9 @@ def ruvector_backend_info() -> BackendInfo:
 
 
 @hookimpl
-def ruvector_embedder(config: EmbedderConfig) -> OnnxEmbedder:
+def ruvector_embedder(config: EmbedderConfig) -> OnnxEmbedder | None:
     from .embedder import OnnxEmbedder  # imports onnxruntime: only when asked for
 
-    try:
-        files = resolve(config)
-    except RuvectorError:
-        raise
-    except (OSError, ValueError) as exc:  # a file system or a name that defeats the cache: still the model's
-        raise ModelError(f"model {config.model!r}: its files could not be got ready ({exc})") from exc
-    return OnnxEmbedder(files, config)
+    if config.precision != "int8":  # the pinned ONNX file holds int8 weights; the native and wasm backends run fp32
+        return None
+    return OnnxEmbedder(model_files(config), config)

