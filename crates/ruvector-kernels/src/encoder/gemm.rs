@@ -106,21 +106,32 @@ impl Linear {
         let mut y = vec![0f32; rows * cols];
         match (&self.weights, quant) {
             (Weights::Int8 { codes, scales }, Some(q)) => {
-                for o in start..end {
-                    let w = &codes[o * inp..(o + 1) * inp];
-                    let (ws, b) = (scales[o], self.bias[o]);
+                let mut put = |r: usize, o: usize, d: i32| {
+                    y[r * cols + o - start] = d as f32 * (q.scales[r] * scales[o]) + self.bias[o];
+                };
+                let mut o = start;
+                while o + 4 <= end {
+                    let w = &codes[o * inp..(o + 4) * inp];
                     let mut r = 0;
                     while r + 4 <= rows {
-                        let d = (k.dot_i16_x4)(w, &q.codes[r * inp..(r + 4) * inp]);
+                        let d = (k.dot_i16_4x4)(w, &q.codes[r * inp..(r + 4) * inp], inp);
                         for i in 0..4 {
-                            y[(r + i) * cols + o - start] = d[i] as f32 * (q.scales[r + i] * ws) + b;
+                            for j in 0..4 {
+                                put(r + i, o + j, d[i * 4 + j]);
+                            }
                         }
                         r += 4;
                     }
-                    while r < rows {
-                        let d = (k.dot_i16)(w, &q.codes[r * inp..(r + 1) * inp]);
-                        y[r * cols + o - start] = d as f32 * (q.scales[r] * ws) + b;
-                        r += 1;
+                    for r in r..rows {
+                        for j in 0..4 {
+                            put(r, o + j, (k.dot_i16)(&w[j * inp..(j + 1) * inp], &q.codes[r * inp..(r + 1) * inp]));
+                        }
+                    }
+                    o += 4;
+                }
+                for o in o..end {
+                    for r in 0..rows {
+                        put(r, o, (k.dot_i16)(&codes[o * inp..(o + 1) * inp], &q.codes[r * inp..(r + 1) * inp]));
                     }
                 }
             }

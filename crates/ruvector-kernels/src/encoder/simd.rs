@@ -8,8 +8,9 @@ use crate::distance;
 pub struct DotKernels {
     /// `sum(w[i] * x[i])`
     pub dot_i16: fn(&[i16], &[i16]) -> i32,
-    /// The same for four consecutive rows of `x` (each `w.len()` long) at once.
-    pub dot_i16_x4: fn(&[i16], &[i16]) -> [i32; 4],
+    /// The 4 x 4 dot products of four consecutive weight rows `w` (outputs) and four
+    /// consecutive activation rows `x`, each `n` long: `out[r * 4 + o] = x_r . w_o`.
+    pub dot_i16_4x4: fn(&[i16], &[i16], usize) -> [i32; 16],
     /// Float dot product (the float32 weights' path).
     pub dot_f32: fn(&[f32], &[f32]) -> f32,
     /// Name of the instruction set in use.
@@ -25,15 +26,31 @@ pub fn kernels() -> DotKernels {
 pub fn supported_kernels() -> Vec<DotKernels> {
     let dot_f32 = distance::kernels().dot;
     let mut all = Vec::new();
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vnni") {
+            all.push(DotKernels {
+                dot_i16: x86::dot_i16,
+                dot_i16_4x4: x86_vnni::dot_i16_4x4,
+                dot_f32,
+                isa: "avx512-vnni",
+            });
+        }
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
-            all.push(DotKernels { dot_i16: x86::dot_i16, dot_i16_x4: x86::dot_i16_x4, dot_f32, isa: "avx2" });
+            all.push(DotKernels { dot_i16: x86::dot_i16, dot_i16_4x4: x86::dot_i16_4x4, dot_f32, isa: "avx2" });
         }
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    all.push(DotKernels { dot_i16: wasm::dot_i16, dot_i16_x4: wasm::dot_i16_x4, dot_f32, isa: "simd128" });
-    all.push(DotKernels { dot_i16: portable::dot_i16, dot_i16_x4: portable::dot_i16_x4, dot_f32, isa: "portable" });
+    all.push(DotKernels { dot_i16: wasm::dot_i16, dot_i16_4x4: wasm::dot_i16_4x4, dot_f32, isa: "simd128" });
+    all.push(DotKernels {
+        dot_i16: portable::dot_i16,
+        dot_i16_4x4: portable::dot_i16_4x4,
+        dot_f32,
+        isa: "portable",
+    });
     all
 }
 
@@ -54,11 +71,12 @@ pub mod portable {
         sum
     }
 
-    pub fn dot_i16_x4(w: &[i16], x: &[i16]) -> [i32; 4] {
-        let n = w.len();
-        let mut out = [0i32; 4];
-        for (r, o) in out.iter_mut().enumerate() {
-            *o = dot_i16(w, &x[r * n..(r + 1) * n]);
+    pub fn dot_i16_4x4(w: &[i16], x: &[i16], n: usize) -> [i32; 16] {
+        let mut out = [0i32; 16];
+        for r in 0..4 {
+            for o in 0..4 {
+                out[r * 4 + o] = dot_i16(&w[o * n..(o + 1) * n], &x[r * n..(r + 1) * n]);
+            }
         }
         out
     }
@@ -73,10 +91,15 @@ mod x86 {
         unsafe { dot_i16_avx2(w, x) }
     }
 
-    pub fn dot_i16_x4(w: &[i16], x: &[i16]) -> [i32; 4] {
-        assert!(x.len() >= 4 * w.len());
-        // SAFETY: as above; `x` holds four rows of `w.len()`.
-        unsafe { dot_i16_x4_avx2(w, x) }
+    pub fn dot_i16_4x4(w: &[i16], x: &[i16], n: usize) -> [i32; 16] {
+        assert!(w.len() >= 4 * n && x.len() >= 4 * n);
+        let mut out = [0i32; 16];
+        // SAFETY: as above; `w` and `x` hold four rows of `n` each.
+        unsafe {
+            tile_4x2_avx2(w, x, n, 0, &mut out);
+            tile_4x2_avx2(w, x, n, 2, &mut out);
+        }
+        out
     }
 
     #[target_feature(enable = "avx2")]
@@ -111,31 +134,83 @@ mod x86 {
         sum
     }
 
+    /// Rows 0..4 of `x` against weight rows `first` and `first + 1`: eight accumulators,
+    /// two weight loads and four activation loads per 16 products each.
     #[target_feature(enable = "avx2")]
-    unsafe fn dot_i16_x4_avx2(w: &[i16], x: &[i16]) -> [i32; 4] {
-        let n = w.len();
+    unsafe fn tile_4x2_avx2(w: &[i16], x: &[i16], n: usize, first: usize, out: &mut [i32; 16]) {
         let full = n - n % 16;
-        let mut acc = [_mm256_setzero_si256(); 4];
+        let mut acc = [_mm256_setzero_si256(); 8];
+        let (w0, w1) = (w.as_ptr().wrapping_add(first * n), w.as_ptr().wrapping_add((first + 1) * n));
         let mut i = 0;
         while i < full {
-            // SAFETY: i + 16 <= n and x holds 4 rows of n.
+            // SAFETY: i + 16 <= n, and the caller checked w and x hold four rows of n.
             unsafe {
-                let a = _mm256_loadu_si256(w.as_ptr().add(i) as *const __m256i);
-                for (r, slot) in acc.iter_mut().enumerate() {
+                let a0 = _mm256_loadu_si256(w0.add(i) as *const __m256i);
+                let a1 = _mm256_loadu_si256(w1.add(i) as *const __m256i);
+                for r in 0..4 {
                     let b = _mm256_loadu_si256(x.as_ptr().add(r * n + i) as *const __m256i);
-                    *slot = _mm256_add_epi32(*slot, _mm256_madd_epi16(a, b));
+                    acc[2 * r] = _mm256_add_epi32(acc[2 * r], _mm256_madd_epi16(a0, b));
+                    acc[2 * r + 1] = _mm256_add_epi32(acc[2 * r + 1], _mm256_madd_epi16(a1, b));
                 }
             }
             i += 16;
         }
-        let mut out = [0i32; 4];
         for r in 0..4 {
-            // SAFETY: AVX2 is enabled in this function.
-            let mut sum = unsafe { hsum(acc[r]) };
-            for j in i..n {
-                sum = sum.wrapping_add(w[j] as i32 * x[r * n + j] as i32);
+            for o in 0..2 {
+                // SAFETY: AVX2 is enabled in this function.
+                let mut sum = unsafe { hsum(acc[2 * r + o]) };
+                for j in i..n {
+                    sum = sum.wrapping_add(w[(first + o) * n + j] as i32 * x[r * n + j] as i32);
+                }
+                out[r * 4 + first + o] = sum;
             }
-            out[r] = sum;
+        }
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+mod x86_vnni {
+    use std::arch::x86_64::*;
+
+    pub fn dot_i16_4x4(w: &[i16], x: &[i16], n: usize) -> [i32; 16] {
+        assert!(w.len() >= 4 * n && x.len() >= 4 * n);
+        // SAFETY: chosen only when the CPU has AVX-512F and AVX-512 VNNI (`supported_kernels`).
+        unsafe { tile_4x4(w, x, n) }
+    }
+
+    /// Sixteen accumulators of 32 products each; `vpdpwssd` multiplies and adds in one step.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn tile_4x4(w: &[i16], x: &[i16], n: usize) -> [i32; 16] {
+        let full = n - n % 32;
+        let mut acc = [_mm512_setzero_si512(); 16];
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 32 <= n, and w and x hold four rows of n.
+            unsafe {
+                let a = [
+                    _mm512_loadu_si512(w.as_ptr().add(i) as *const _),
+                    _mm512_loadu_si512(w.as_ptr().add(n + i) as *const _),
+                    _mm512_loadu_si512(w.as_ptr().add(2 * n + i) as *const _),
+                    _mm512_loadu_si512(w.as_ptr().add(3 * n + i) as *const _),
+                ];
+                for r in 0..4 {
+                    let b = _mm512_loadu_si512(x.as_ptr().add(r * n + i) as *const _);
+                    for o in 0..4 {
+                        acc[r * 4 + o] = _mm512_dpwssd_epi32(acc[r * 4 + o], a[o], b);
+                    }
+                }
+            }
+            i += 32;
+        }
+        let mut out = [0i32; 16];
+        for r in 0..4 {
+            for o in 0..4 {
+                let mut sum = _mm512_reduce_add_epi32(acc[r * 4 + o]);
+                for j in i..n {
+                    sum = sum.wrapping_add(w[o * n + j] as i32 * x[r * n + j] as i32);
+                }
+                out[r * 4 + o] = sum;
+            }
         }
         out
     }
@@ -174,30 +249,37 @@ mod wasm {
         sum
     }
 
-    pub fn dot_i16_x4(w: &[i16], x: &[i16]) -> [i32; 4] {
-        let n = w.len();
-        assert!(x.len() >= 4 * n);
+    /// Rows 0..4 of `x` against four weight rows, in two passes of 4 x 2 (eight
+    /// accumulators: wasm engines map v128 onto sixteen xmm registers).
+    pub fn dot_i16_4x4(w: &[i16], x: &[i16], n: usize) -> [i32; 16] {
+        assert!(w.len() >= 4 * n && x.len() >= 4 * n);
         let full = n - n % 8;
-        let mut acc = [i32x4_splat(0); 4];
-        let mut i = 0;
-        while i < full {
-            // SAFETY: i + 8 <= n and x holds 4 rows of n.
-            unsafe {
-                let a = v128_load(w.as_ptr().add(i) as *const v128);
-                for (r, slot) in acc.iter_mut().enumerate() {
-                    let b = v128_load(x.as_ptr().add(r * n + i) as *const v128);
-                    *slot = i32x4_add(*slot, i32x4_dot_i16x8(a, b));
+        let mut out = [0i32; 16];
+        for first in [0usize, 2] {
+            let mut acc = [i32x4_splat(0); 8];
+            let mut i = 0;
+            while i < full {
+                // SAFETY: i + 8 <= n, and w and x hold four rows of n.
+                unsafe {
+                    let a0 = v128_load(w.as_ptr().add(first * n + i) as *const v128);
+                    let a1 = v128_load(w.as_ptr().add((first + 1) * n + i) as *const v128);
+                    for r in 0..4 {
+                        let b = v128_load(x.as_ptr().add(r * n + i) as *const v128);
+                        acc[2 * r] = i32x4_add(acc[2 * r], i32x4_dot_i16x8(a0, b));
+                        acc[2 * r + 1] = i32x4_add(acc[2 * r + 1], i32x4_dot_i16x8(a1, b));
+                    }
+                }
+                i += 8;
+            }
+            for r in 0..4 {
+                for o in 0..2 {
+                    let mut sum = hsum(acc[2 * r + o]);
+                    for j in i..n {
+                        sum = sum.wrapping_add(w[(first + o) * n + j] as i32 * x[r * n + j] as i32);
+                    }
+                    out[r * 4 + first + o] = sum;
                 }
             }
-            i += 8;
-        }
-        let mut out = [0i32; 4];
-        for r in 0..4 {
-            let mut sum = hsum(acc[r]);
-            for j in i..n {
-                sum = sum.wrapping_add(w[j] as i32 * x[r * n + j] as i32);
-            }
-            out[r] = sum;
         }
         out
     }
