@@ -24,9 +24,19 @@ class PackedEmbedder:
     """``protocols.Embedder`` and ``protocols.TokenWindow`` over a ``PackedRun``; safe to call
     from several threads when ``run`` is (tokenizers are)."""
 
-    def __init__(self, files: ModelFiles, config: EmbedderConfig, run: PackedRun, positions: int) -> None:
+    def __init__(
+        self,
+        files: ModelFiles,
+        config: EmbedderConfig,
+        run: PackedRun,
+        positions: int,
+        release: Callable[[], None] | None = None,
+    ) -> None:
+        """``positions``: the most tokens the kernel takes per text; ``release``: what
+        ``close`` calls to free the kernel's resources (threads, instances)."""
         self.name = files.name
         self._run = run
+        self._release = release
         self._batch_size = config.batch_size
         # the encoder has ``positions`` position embeddings: no text may be longer
         self._tokenizer = tokenizer(files, min(config.max_length, positions))
@@ -51,4 +61,6 @@ class PackedEmbedder:
         return text_spans(self._spans, texts)
 
     def close(self) -> None:
-        """Nothing to release: the kernel's memory goes with the embedder."""
+        if self._release is not None:
+            self._release()
+            self._release = None

@@ -24,9 +24,9 @@ SPEC = BackendSpec(
     name="wasm",
     version=__version__,
     priority=30,
-    capabilities=frozenset({"vector_ops", "hnsw"}),
+    capabilities=frozenset({"vector_ops", "hnsw", "embeddings"}),
     plugin="ruvector_wasm.plugin",
-    description="Rust kernels compiled to wasm32 (simd128), run in a sandbox by wasmtime",
+    description="Rust kernels (a MiniLM encoder too) compiled to wasm32 (simd128), run in a sandbox by wasmtime",
 )
 
 __all__ = ["SPEC", "__version__"]
