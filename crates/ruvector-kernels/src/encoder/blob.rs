@@ -94,7 +94,9 @@ impl fmt::Display for EncoderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EncoderError::NotABlob => write!(f, "not an encoder weight blob (no RVENCODE header)"),
-            EncoderError::Version(v) => write!(f, "encoder blob version {} is not supported (this build reads {})", v, VERSION),
+            EncoderError::Version(v) => {
+                write!(f, "encoder blob version {} is not supported (this build reads {})", v, VERSION)
+            }
             EncoderError::Header(what) => write!(f, "encoder blob header: {}", what),
             EncoderError::Length { expected, actual } => {
                 write!(f, "encoder blob is {} bytes, its header implies {}", actual, expected)
@@ -103,7 +105,9 @@ impl fmt::Display for EncoderError {
                 write!(f, "encoder blob weights are damaged: CRC-32 {:08x}, header says {:08x}", actual, expected)
             }
             EncoderError::NotFinite(what) => write!(f, "encoder blob: {} holds NaN or infinite values", what),
-            EncoderError::Token { id, vocab } => write!(f, "token id {} is not below the vocabulary size {}", id, vocab),
+            EncoderError::Token { id, vocab } => {
+                write!(f, "token id {} is not below the vocabulary size {}", id, vocab)
+            }
             EncoderError::TextLength { tokens, positions } => {
                 write!(f, "a text has {} tokens; the model takes 1 to {}", tokens, positions)
             }
@@ -186,7 +190,8 @@ impl Dims {
     pub fn payload_bytes(&self) -> u64 {
         let h = self.hidden;
         let ln = 8 * h as u64;
-        let layer = 4 * self.linear_bytes(h, h) + self.linear_bytes(h, self.ff) + self.linear_bytes(self.ff, h) + 2 * ln;
+        let layer =
+            4 * self.linear_bytes(h, h) + self.linear_bytes(h, self.ff) + self.linear_bytes(self.ff, h) + 2 * ln;
         self.table_bytes(self.vocab) + self.table_bytes(self.positions) + 4 * h as u64 + ln + self.layers as u64 * layer
     }
 }
@@ -194,9 +199,7 @@ impl Dims {
 /// Checks the whole blob (header, length, CRC) and returns its dimensions and payload.
 pub fn validate(data: &[u8]) -> Result<(Dims, &[u8]), EncoderError> {
     let dims = read_dims(data)?;
-    let declared = u64::from_le_bytes([
-        data[48], data[49], data[50], data[51], data[52], data[53], data[54], data[55],
-    ]);
+    let declared = u64::from_le_bytes([data[48], data[49], data[50], data[51], data[52], data[53], data[54], data[55]]);
     let expected = dims.payload_bytes();
     if declared != expected {
         return Err(EncoderError::Header("payload length disagrees with the dimensions"));
@@ -243,8 +246,7 @@ impl<'a> Reader<'a> {
 
     pub fn f32s(&mut self, n: usize, what: &'static str) -> Result<Vec<f32>, EncoderError> {
         let bytes = self.take(4 * n)?;
-        let values: Vec<f32> =
-            bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let values: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         if values.iter().any(|v| !v.is_finite()) {
             return Err(EncoderError::NotFinite(what));
         }

@@ -17,7 +17,10 @@ use super::simd::{self, DotKernels};
 /// A linear layer's weights, stored output-major (`out` rows of `inp`).
 pub enum Weights {
     /// int8 codes widened to i16, and one scale per output.
-    Int8 { codes: Vec<i16>, scales: Vec<f32> },
+    Int8 {
+        codes: Vec<i16>,
+        scales: Vec<f32>,
+    },
     F32(Vec<f32>),
 }
 

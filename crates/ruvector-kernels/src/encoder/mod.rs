@@ -14,8 +14,8 @@ pub mod simd;
 
 use crate::exec::{Executor, Sequential};
 
-pub use blob::{Dims, EncoderError, Precision};
 use blob::Reader;
+pub use blob::{Dims, EncoderError, Precision};
 use gemm::{Linear, Weights};
 use simd::DotKernels;
 

@@ -45,12 +45,7 @@ pub fn supported_kernels() -> Vec<DotKernels> {
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     all.push(DotKernels { dot_i16: wasm::dot_i16, dot_i16_4x4: wasm::dot_i16_4x4, dot_f32, isa: "simd128" });
-    all.push(DotKernels {
-        dot_i16: portable::dot_i16,
-        dot_i16_4x4: portable::dot_i16_4x4,
-        dot_f32,
-        isa: "portable",
-    });
+    all.push(DotKernels { dot_i16: portable::dot_i16, dot_i16_4x4: portable::dot_i16_4x4, dot_f32, isa: "portable" });
     all
 }
 
@@ -168,7 +163,9 @@ mod x86 {
     }
 }
 
+/// AVX-512 VNNI tiles (the `avx512` feature; `_mm512_*` intrinsics are stable since Rust 1.89).
 #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+#[clippy::msrv = "1.89"] // only built with the `avx512` feature, whose intrinsics need 1.89
 mod x86_vnni {
     use std::arch::x86_64::*;
 
