@@ -210,6 +210,15 @@ class BackendSpec(_Frozen):
     capabilities: frozenset[Capability]
     plugin: str = Field(description="dotted path of the module with the hook implementations")
     description: str = ""
+    capability_priority: dict[Capability, int] = Field(
+        default_factory=dict,
+        description="the backend's rank for a capability where it differs from ``priority`` (a backend "
+        "that is the fastest index need not be the default embedder)",
+    )
+
+    def priority_for(self, capability: Capability | None) -> int:
+        """The backend's rank for ``capability`` (``priority`` unless declared otherwise)."""
+        return self.capability_priority.get(capability, self.priority) if capability else self.priority
 
 
 class BackendInfo(_Frozen):

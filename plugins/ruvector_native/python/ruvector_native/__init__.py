@@ -26,6 +26,9 @@ SPEC = BackendSpec(
     priority=100,
     capabilities=frozenset({"vector_ops", "hnsw", "embeddings"}),
     plugin="ruvector_native.plugin",
+    # embeddings: after onnx (priority 0), which stays the default embedder; this backend
+    # serves what onnx declines (precision="fp32") or when asked for by name
+    capability_priority={"embeddings": -10},
     description="Rust kernels (AVX-512F or AVX2/FMA SIMD, multithreaded HNSW, a MiniLM encoder) through PyO3",
 )
 

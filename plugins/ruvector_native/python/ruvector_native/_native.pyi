@@ -11,7 +11,17 @@ import numpy as np
 from numpy.typing import NDArray
 from typing_extensions import disjoint_base
 
-__all__ = ["InvalidInput", "CorruptIndex", "BadModel", "Hnsw", "Kernels", "Encoder", "set_threads", "get_threads", "isa"]
+__all__ = [
+    "InvalidInput",
+    "CorruptIndex",
+    "BadModel",
+    "Hnsw",
+    "Kernels",
+    "Encoder",
+    "set_threads",
+    "get_threads",
+    "isa",
+]
 
 class InvalidInput(ValueError):
     """An argument the extension cannot use: a shape, length, metric or parameter out of range."""

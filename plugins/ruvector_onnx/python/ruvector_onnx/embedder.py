@@ -18,13 +18,12 @@ from tokenizers import Tokenizer
 
 from ruvector_core.errors import ModelError
 from ruvector_core.models import EmbedderConfig
-
 from ruvector_textmodel.chunking import plan_runs
-from .fused_model import runnable_model
 from ruvector_textmodel.modelfiles import ModelFiles
 from ruvector_textmodel.modelfiles.sources import cache_dir
 from ruvector_textmodel.tokens import marker_count, padded_inputs, span_tokenizer, text_spans, tokenizer
 
+from .fused_model import runnable_model
 from .session import session
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")

@@ -16,6 +16,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -126,49 +127,31 @@ def to_blob(weights: EncoderWeights) -> bytes:
 
 def from_int8_onnx(path: Path) -> EncoderWeights:
     """The int8 weights of a BERT ONNX file whose matrices are ``Cast(codes) * scale``
-    (per output column; per row for the embedding tables), as the default model's is."""
+    (per output column; per row for the embedding tables), as the default model's is.
+
+    Each matrix is named by the bias added right after its MatMul
+    (``<prefix>encoder.layer.0.attention.self.query.bias``); the head count comes from the
+    Reshape that splits the query into heads, the epsilon from the first LayerNorm."""
     import onnx
-    from onnx import numpy_helper
 
-    graph = onnx.load(str(path)).graph
-    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    producer = {out: node for node in graph.node for out in node.output}
-    readers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
-
-    def dequantized(name: str) -> tuple[np.ndarray, np.ndarray] | None:
-        mul = producer.get(name)
-        if mul is None or mul.op_type != "Mul":
-            return None
-        cast = producer.get(mul.input[0])
-        if cast is None or cast.op_type != "Cast" or mul.input[1] not in constants:
-            return None
-        codes = constants.get(cast.input[0])
-        if codes is None or codes.dtype != np.int8:
-            return None
-        return codes, constants[mul.input[1]].astype(np.float32)
-
-    prefix = _name_prefix(constants, "embeddings.word_embeddings.weight_q")
+    graph = _Graph(onnx.load(str(path)).graph)
+    prefix = graph.prefix("embeddings.word_embeddings.weight_q")
     weights = EncoderWeights(precision=INT8, heads=0, eps=0.0)
     for table in ("word_embeddings", "position_embeddings"):
-        codes = constants[f"{prefix}embeddings.{table}.weight_q"]
-        scales = constants[f"{prefix}embeddings.{table}.weight_scale"].reshape(-1)
+        codes = graph.constants[f"{prefix}embeddings.{table}.weight_q"]
+        scales = graph.constants[f"{prefix}embeddings.{table}.weight_scale"].reshape(-1)
         weights.tensors[f"embeddings.{table}"] = (codes, scales)
-    for name, value in constants.items():
+    for name, value in graph.constants.items():
         if name.startswith(prefix) and value.dtype == np.float32 and not name.endswith("_scale"):
-            weights.tensors[name[len(prefix) :].removesuffix(".weight") if "token_type" in name else name[len(prefix) :]] = value
-    for node in graph.node:
-        if node.op_type == "MatMul" and (pair := dequantized(node.input[1])) is not None:
-            adds = [r for r in readers.get(node.output[0], []) if r.op_type == "Add"]
-            bias = next((i for a in adds for i in a.input if i in constants and i.endswith(".bias")), None)
-            if bias is None or not bias.startswith(prefix):
-                raise ModelError(f"{path}: a weight matrix has no named bias after it; not a BERT export ruvector reads")
+            short = name[len(prefix) :]
+            weights.tensors[short.removesuffix(".weight") if "token_type" in short else short] = value
+    for node in graph.nodes:
+        if node.op_type == "MatMul" and (pair := graph.dequantized(node.input[1])) is not None:
+            add, bias = graph.bias_after(node.output[0], prefix, path)
             codes, scales = pair
             weights.tensors[bias[len(prefix) :].removesuffix(".bias")] = (codes.T.copy(), scales.reshape(-1))
             if bias.endswith("attention.self.query.bias") and weights.heads == 0:
-                weights.heads = weights.shape("embeddings.word_embeddings")[1] // _head_size(adds[0], readers, constants, producer)
+                weights.heads = codes.shape[0] // graph.head_size(add)
         elif node.op_type == "LayerNormalization" and weights.eps == 0.0:
             weights.eps = next(a.f for a in node.attribute if a.name == "epsilon")
     if weights.heads <= 0 or weights.eps <= 0.0:
@@ -176,24 +159,59 @@ def from_int8_onnx(path: Path) -> EncoderWeights:
     return weights
 
 
-def _head_size(add: object, readers: dict[str, list], constants: dict[str, np.ndarray], producer: dict) -> int:
-    """The last dimension of the Reshape that splits the query into heads."""
-    reshape = next((r for r in readers.get(add.output[0], []) if r.op_type == "Reshape"), None)  # type: ignore[attr-defined]
-    if reshape is not None:
-        shape = reshape.input[1]
-        if shape in constants:
-            return int(constants[shape].reshape(-1)[-1])
-        concat = producer.get(shape)
-        if concat is not None and concat.op_type == "Concat" and concat.input[-1] in constants:
-            return int(constants[concat.input[-1]].reshape(-1)[-1])
-    raise ModelError("the query's split into attention heads is not in a form ruvector reads")
+class _Graph:
+    """An ONNX graph's constants and who makes and reads each tensor."""
 
+    def __init__(self, graph: Any) -> None:
+        from onnx import numpy_helper
 
-def _name_prefix(constants: dict[str, np.ndarray], suffix: str) -> str:
-    for name in constants:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    raise ModelError(f"the model has no {suffix!r}: not a BERT encoder ruvector's kernels run")
+        self.nodes = list(graph.node)
+        self.constants: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        self.producer = {out: node for node in self.nodes for out in node.output}
+        self.readers: dict[str, list[Any]] = {}
+        for node in self.nodes:
+            for name in node.input:
+                self.readers.setdefault(name, []).append(node)
+
+    def prefix(self, suffix: str) -> str:
+        """What the exporter put before the model's own weight names (``inner.``)."""
+        for name in self.constants:
+            if name.endswith(suffix):
+                return name[: -len(suffix)]
+        raise ModelError(f"the model has no {suffix!r}: not a BERT encoder ruvector's kernels run")
+
+    def dequantized(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(int8 codes, float scales) when ``name`` is computed as ``Cast(codes) * scales``."""
+        mul = self.producer.get(name)
+        if mul is None or mul.op_type != "Mul" or mul.input[1] not in self.constants:
+            return None
+        cast = self.producer.get(mul.input[0])
+        codes = self.constants.get(cast.input[0]) if cast is not None and cast.op_type == "Cast" else None
+        if codes is None or codes.dtype != np.int8:
+            return None
+        return codes, self.constants[mul.input[1]].astype(np.float32)
+
+    def bias_after(self, product: str, prefix: str, path: Path) -> tuple[Any, str]:
+        """The Add that puts a named bias on ``product``, and the bias's name."""
+        for add in self.readers.get(product, []):
+            if add.op_type == "Add":
+                for name in add.input:
+                    if name in self.constants and name.startswith(prefix) and name.endswith(".bias"):
+                        return add, str(name)
+        raise ModelError(f"{path}: a weight matrix has no named bias after it; not a BERT export ruvector reads")
+
+    def head_size(self, query: Any) -> int:
+        """The last dimension of the Reshape that splits the query into heads."""
+        for reshape in self.readers.get(query.output[0], []):
+            if reshape.op_type != "Reshape":
+                continue
+            shape = reshape.input[1]
+            if shape in self.constants:
+                return int(self.constants[shape].reshape(-1)[-1])
+            concat = self.producer.get(shape)
+            if concat is not None and concat.op_type == "Concat" and concat.input[-1] in self.constants:
+                return int(self.constants[concat.input[-1]].reshape(-1)[-1])
+        raise ModelError("the query's split into attention heads is not in a form ruvector reads")
 
 
 def from_safetensors(
