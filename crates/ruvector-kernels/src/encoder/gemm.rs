@@ -8,19 +8,32 @@
 //! across machines and engines; the only rounding is the activation's quantization
 //! (relative step about 1e-4 of the row's largest value).
 //!
-//! float32 weights use the float dot kernels of [`crate::distance`].
+//! Layout: weights are packed in *panels* of [`PANEL`] outputs, and within a panel by pairs
+//! of inputs, output by output: `panel[j][o][0..2] = (W[o][2j], W[o][2j + 1])`. A pair of
+//! one row's activations, broadcast to every lane, times one load of the panel gives all
+//! sixteen outputs' partial sums in their own lanes (`vpdpwssd`, `vpmaddwd`,
+//! `i32x4.dot_i16x8_s` all multiply i16 pairs and add them), so no horizontal sums are
+//! needed. Rows go four at a time (the batch is padded with zero rows), outputs a panel at
+//! a time (the last panel padded with zero weights).
+//!
+//! float32 weights use the same panels with one input per step.
 
 use crate::exec::Executor;
 
 use super::simd::{self, DotKernels};
 
-/// A linear layer's weights, stored output-major (`out` rows of `inp`).
+/// Outputs per panel.
+pub const PANEL: usize = 16;
+/// Rows per kernel call.
+pub const ROWS: usize = 4;
+/// Panels one work item of a parallel product takes, at least.
+const MIN_PANELS: usize = 4;
+
+/// A linear layer's weights, packed in panels.
 pub enum Weights {
-    /// int8 codes widened to i16, and one scale per output.
-    Int8 {
-        codes: Vec<i16>,
-        scales: Vec<f32>,
-    },
+    /// i16 pairs (`pairs` per output, the input padded to even) and one scale per output.
+    Int8 { packed: Vec<i16>, pairs: usize, scales: Vec<f32> },
+    /// float32 values, `inp` per output.
     F32(Vec<f32>),
 }
 
@@ -31,8 +44,34 @@ pub struct Linear {
     pub bias: Vec<f32>,
 }
 
-/// How many output columns one work item of a parallel product takes, at least.
-const MIN_COLUMNS: usize = 64;
+fn panels(out: usize) -> usize {
+    (out + PANEL - 1) / PANEL
+}
+
+/// Packs output-major int8 codes (`out` rows of `inp`) into panels of i16 pairs.
+pub fn pack_int8(codes: &[i8], inp: usize, out: usize) -> (Vec<i16>, usize) {
+    let pairs = (inp + 1) / 2;
+    let mut packed = vec![0i16; panels(out) * pairs * PANEL * 2];
+    for o in 0..out {
+        let (p, lane) = (o / PANEL, o % PANEL);
+        for (i, &c) in codes[o * inp..(o + 1) * inp].iter().enumerate() {
+            packed[((p * pairs + i / 2) * PANEL + lane) * 2 + i % 2] = c as i16;
+        }
+    }
+    (packed, pairs)
+}
+
+/// Packs output-major float weights into panels of one input per step.
+pub fn pack_f32(w: &[f32], inp: usize, out: usize) -> Vec<f32> {
+    let mut packed = vec![0f32; panels(out) * inp * PANEL];
+    for o in 0..out {
+        let (p, lane) = (o / PANEL, o % PANEL);
+        for (i, &v) in w[o * inp..(o + 1) * inp].iter().enumerate() {
+            packed[(p * inp + i) * PANEL + lane] = v;
+        }
+    }
+    packed
+}
 
 /// The largest activation code for `inp` inputs: `inp * 128 * q` stays within i32.
 pub fn activation_levels(inp: usize) -> i32 {
@@ -40,53 +79,65 @@ pub fn activation_levels(inp: usize) -> i32 {
     bound.min(32767) as i32
 }
 
-/// Activation rows quantized to i16, with the scale of each row.
+/// Activation rows quantized to i16, each row `2 * pairs` long (zero padded), as i32
+/// pairs; rows padded to a multiple of [`ROWS`] with zeros; the scale of each row.
 pub struct QuantRows {
-    pub codes: Vec<i16>,
+    pub pairs: Vec<i32>,
     pub scales: Vec<f32>,
 }
 
-pub fn quantize_rows(x: &[f32], rows: usize, inp: usize) -> QuantRows {
+/// Rounds half away from zero with no libm call (the same bits on every target).
+#[inline(always)]
+fn round_code(v: f32) -> i32 {
+    (v + 0.5f32.copysign(v)) as i32
+}
+
+pub fn quantize_rows(x: &[f32], rows: usize, inp: usize, pairs: usize) -> QuantRows {
     let levels = activation_levels(inp) as f32;
-    let mut codes = vec![0i16; rows * inp];
-    let mut scales = vec![0f32; rows];
+    let padded = (rows + ROWS - 1) / ROWS * ROWS;
+    let mut codes = vec![0i32; padded * pairs];
+    let mut scales = vec![0f32; padded];
     for r in 0..rows {
         let row = &x[r * inp..(r + 1) * inp];
         let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-        if amax == 0.0 {
+        if !(amax > 0.0 && amax.is_finite()) {
             continue;
         }
         let inv = levels / amax;
-        for (c, v) in codes[r * inp..(r + 1) * inp].iter_mut().zip(row) {
-            *c = (v * inv).round() as i16;
+        let out = &mut codes[r * pairs..(r + 1) * pairs];
+        for (j, pair) in row.chunks(2).enumerate() {
+            let lo = round_code(pair[0] * inv) as i16 as u16 as u32;
+            let hi = pair.get(1).map_or(0, |v| round_code(v * inv)) as i16 as u16 as u32;
+            out[j] = (lo | (hi << 16)) as i32;
         }
         scales[r] = amax / levels;
     }
-    QuantRows { codes, scales }
+    QuantRows { pairs: codes, scales }
 }
 
 impl Linear {
-    /// `x` (rows x inp) times the weights plus the bias: rows x out, the output columns
+    /// `x` (rows x inp) times the weights plus the bias: rows x out, the output panels
     /// spread over `exec`'s workers.
     pub fn apply<E: Executor>(&self, k: &DotKernels, exec: &E, parts: usize, x: &[f32], rows: usize) -> Vec<f32> {
-        let quant = match self.weights {
-            Weights::Int8 { .. } => Some(quantize_rows(x, rows, self.inp)),
+        let quant = match &self.weights {
+            Weights::Int8 { pairs, .. } => Some(quantize_rows(x, rows, self.inp, *pairs)),
             Weights::F32(_) => None,
         };
-        let parts = parts.max(1).min((self.out / MIN_COLUMNS).max(1));
-        let width = (self.out + parts - 1) / parts;
+        let total = panels(self.out);
+        let parts = parts.max(1).min((total / MIN_PANELS).max(1));
+        let per_part = (total + parts - 1) / parts;
         let pieces = exec.map(parts, |p| {
-            let start = p * width;
-            let end = (start + width).min(self.out);
-            self.columns(k, quant.as_ref(), x, rows, start, end)
+            let first = p * per_part;
+            let last = (first + per_part).min(total);
+            self.panels(k, quant.as_ref(), x, rows, first, last)
         });
         if pieces.len() == 1 {
             return pieces.into_iter().next().unwrap_or_default();
         }
         let mut y = vec![0f32; rows * self.out];
         for (p, piece) in pieces.iter().enumerate() {
-            let start = p * width;
-            let cols = (start + width).min(self.out) - start;
+            let start = (p * per_part * PANEL).min(self.out);
+            let cols = ((p + 1) * per_part * PANEL).min(self.out) - start;
             for r in 0..rows {
                 y[r * self.out + start..r * self.out + start + cols].copy_from_slice(&piece[r * cols..(r + 1) * cols]);
             }
@@ -94,56 +145,70 @@ impl Linear {
         y
     }
 
-    /// Output columns `start..end` for every row, row-major (rows x (end - start)).
-    fn columns(
+    /// Output panels `first..last` for every row, row-major (rows x their columns).
+    fn panels(
         &self,
         k: &DotKernels,
         quant: Option<&QuantRows>,
         x: &[f32],
         rows: usize,
-        start: usize,
-        end: usize,
+        first: usize,
+        last: usize,
     ) -> Vec<f32> {
-        let cols = end - start;
-        let inp = self.inp;
+        let start = first * PANEL;
+        let cols = (last * PANEL).min(self.out) - start;
         let mut y = vec![0f32; rows * cols];
-        match (&self.weights, quant) {
-            (Weights::Int8 { codes, scales }, Some(q)) => {
-                let mut put = |r: usize, o: usize, d: i32| {
-                    y[r * cols + o - start] = d as f32 * (q.scales[r] * scales[o]) + self.bias[o];
-                };
-                let mut o = start;
-                while o + 4 <= end {
-                    let w = &codes[o * inp..(o + 4) * inp];
-                    let mut r = 0;
-                    while r + 4 <= rows {
-                        let d = (k.dot_i16_4x4)(w, &q.codes[r * inp..(r + 4) * inp], inp);
-                        for i in 0..4 {
-                            for j in 0..4 {
-                                put(r + i, o + j, d[i * 4 + j]);
-                            }
-                        }
-                        r += 4;
+        // one tile's sums into y: times the row's and the output's scales (int8), plus the bias
+        let out = self.out;
+        let mut store = |r0: usize, p: usize, tile: &[f32; ROWS * PANEL], rows_scale: &[f32], out_scale: &[f32]| {
+            let lanes = PANEL.min(out - p * PANEL);
+            let o0 = p * PANEL;
+            for i in 0..ROWS.min(rows - r0) {
+                let rs = rows_scale.get(r0 + i).copied().unwrap_or(1.0);
+                let dst = &mut y[(r0 + i) * cols + o0 - start..(r0 + i) * cols + o0 - start + lanes];
+                let sums = &tile[i * PANEL..i * PANEL + lanes];
+                let bias = &self.bias[o0..o0 + lanes];
+                if out_scale.is_empty() {
+                    for ((d, s), b) in dst.iter_mut().zip(sums).zip(bias) {
+                        *d = s + b;
                     }
-                    for r in r..rows {
-                        for j in 0..4 {
-                            put(r, o + j, (k.dot_i16)(&w[j * inp..(j + 1) * inp], &q.codes[r * inp..(r + 1) * inp]));
-                        }
+                } else {
+                    for (((d, s), b), c) in dst.iter_mut().zip(sums).zip(bias).zip(&out_scale[o0..o0 + lanes]) {
+                        *d = s * (rs * c) + b;
                     }
-                    o += 4;
                 }
-                for o in o..end {
-                    for r in 0..rows {
-                        put(r, o, (k.dot_i16)(&codes[o * inp..(o + 1) * inp], &q.codes[r * inp..(r + 1) * inp]));
+            }
+        };
+        match (&self.weights, quant) {
+            (Weights::Int8 { packed, pairs, scales }, Some(q)) => {
+                let pairs = *pairs;
+                for p in first..last {
+                    let w = &packed[p * pairs * PANEL * 2..(p + 1) * pairs * PANEL * 2];
+                    for r0 in (0..rows).step_by(ROWS) {
+                        let sums = (k.panel_i16)(w, &q.pairs[r0 * pairs..(r0 + ROWS) * pairs], pairs);
+                        let mut tile = [0f32; ROWS * PANEL];
+                        for (t, s) in tile.iter_mut().zip(sums.iter()) {
+                            *t = *s as f32;
+                        }
+                        store(r0, p, &tile, &q.scales, scales);
                     }
                 }
             }
             (Weights::F32(w), _) => {
-                for o in start..end {
-                    let wo = &w[o * inp..(o + 1) * inp];
-                    let b = self.bias[o];
-                    for r in 0..rows {
-                        y[r * cols + o - start] = (k.dot_f32)(wo, &x[r * inp..(r + 1) * inp]) + b;
+                let inp = self.inp;
+                let mut padded = vec![0f32; ROWS * inp];
+                for p in first..last {
+                    let wp = &w[p * inp * PANEL..(p + 1) * inp * PANEL];
+                    for r0 in (0..rows).step_by(ROWS) {
+                        let n = ROWS.min(rows - r0);
+                        let xs = if n == ROWS {
+                            &x[r0 * inp..(r0 + ROWS) * inp]
+                        } else {
+                            padded[..n * inp].copy_from_slice(&x[r0 * inp..(r0 + n) * inp]);
+                            &padded[..]
+                        };
+                        let tile = (k.panel_f32)(wp, xs, inp);
+                        store(r0, p, &tile, &[], &[]);
                     }
                 }
             }

@@ -77,10 +77,10 @@ fn read_linear(r: &mut Reader<'_>, dims: &Dims, inp: usize, out: usize) -> Resul
     let n = inp * out;
     let weights = match dims.precision {
         Precision::Int8 => {
-            let codes = r.i8s(n)?.into_iter().map(|c| c as i16).collect();
-            Weights::Int8 { codes, scales: r.f32s(out, "a weight scale")? }
+            let (packed, pairs) = gemm::pack_int8(&r.i8s(n)?, inp, out);
+            Weights::Int8 { packed, pairs, scales: r.f32s(out, "a weight scale")? }
         }
-        Precision::F32 => Weights::F32(r.f32s(n, "a weight matrix")?),
+        Precision::F32 => Weights::F32(gemm::pack_f32(&r.f32s(n, "a weight matrix")?, inp, out)),
     };
     Ok(Linear { inp, out, weights, bias: r.f32s(out, "a bias")? })
 }
