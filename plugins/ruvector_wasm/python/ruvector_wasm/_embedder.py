@@ -68,7 +68,12 @@ class WasmEncoder:
     """``PackedRun`` over the module's encoder in up to two instances."""
 
     def __init__(self, blob: bytes, workers: int) -> None:
-        self._slots = [_Slot(blob) for _ in range(max(1, min(workers, MAX_INSTANCES)))]
+        count = max(1, min(workers, MAX_INSTANCES))
+        if count == 1:
+            self._slots = [_Slot(blob)]
+        else:  # the instances load at once, on threads of their own (wasmtime releases the GIL)
+            with ThreadPoolExecutor(count, thread_name_prefix="ruvector-wasm-load") as loaders:
+                self._slots = list(loaders.map(lambda _: _Slot(blob), range(count)))
         first = self._slots[0]
         with first.inst.scratch() as (inst, buffer):
             out = buffer(8)
