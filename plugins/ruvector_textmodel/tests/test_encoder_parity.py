@@ -130,3 +130,15 @@ def test_damaged_blob_is_a_model_error(backend: str) -> None:
 
         with pytest.raises(rv.ModelError, match="CRC-32"):
             WasmEncoder(bytes(blob), 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_file_the_encoder_cannot_read_is_a_model_error(backend: str, tmp_path: Path) -> None:
+    files = model_files(rv.EmbedderConfig(progress=False))
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"not a protobuf at all" * 10)
+    (folder / "tokenizer.json").write_text(files.tokenizer_json, encoding="utf-8")
+    config = rv.EmbedderConfig(model=str(folder), cache_dir=str(tmp_path), progress=False)
+    with pytest.raises(rv.ModelError, match="not a readable ONNX file"):
+        rv.Runtime(backend=backend).embedder(config)

@@ -134,7 +134,11 @@ def from_int8_onnx(path: Path) -> EncoderWeights:
     Reshape that splits the query into heads, the epsilon from the first LayerNorm."""
     import onnx
 
-    graph = _Graph(onnx.load(str(path)).graph)
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf and onnx raise their own untyped errors for a damaged file
+        raise ModelError(f"{path} is not a readable ONNX file ({type(exc).__name__}: {exc})") from exc
+    graph = _Graph(model.graph)
     prefix = graph.prefix("embeddings.word_embeddings.weight_q")
     weights = EncoderWeights(precision=INT8, heads=0, eps=0.0)
     for table in ("word_embeddings", "position_embeddings"):
