@@ -79,23 +79,25 @@ pub fn activation_levels(inp: usize) -> i32 {
     bound.min(32767) as i32
 }
 
-/// Activation rows quantized to i16, each row `2 * pairs` long (zero padded), as i32
-/// pairs; rows padded to a multiple of [`ROWS`] with zeros; the scale of each row.
+/// Activation rows quantized to i16, each row `2 * pairs` long (zero padded); rows padded
+/// to a multiple of [`ROWS`] with zeros; the scale of each row.
 pub struct QuantRows {
-    pub pairs: Vec<i32>,
+    pub codes: Vec<i16>,
     pub scales: Vec<f32>,
 }
 
 /// Rounds half away from zero with no libm call (the same bits on every target).
 #[inline(always)]
-fn round_code(v: f32) -> i32 {
-    (v + 0.5f32.copysign(v)) as i32
+fn round_code(v: f32) -> i16 {
+    (v + 0.5f32.copysign(v)) as i32 as i16
 }
 
+/// Written as plain loops over whole rows, so compilers vectorise them (wasm included).
 pub fn quantize_rows(x: &[f32], rows: usize, inp: usize, pairs: usize) -> QuantRows {
     let levels = activation_levels(inp) as f32;
     let padded = (rows + ROWS - 1) / ROWS * ROWS;
-    let mut codes = vec![0i32; padded * pairs];
+    let width = 2 * pairs;
+    let mut codes = vec![0i16; padded * width];
     let mut scales = vec![0f32; padded];
     for r in 0..rows {
         let row = &x[r * inp..(r + 1) * inp];
@@ -104,32 +106,74 @@ pub fn quantize_rows(x: &[f32], rows: usize, inp: usize, pairs: usize) -> QuantR
             continue;
         }
         let inv = levels / amax;
-        let out = &mut codes[r * pairs..(r + 1) * pairs];
-        for (j, pair) in row.chunks(2).enumerate() {
-            let lo = round_code(pair[0] * inv) as i16 as u16 as u32;
-            let hi = pair.get(1).map_or(0, |v| round_code(v * inv)) as i16 as u16 as u32;
-            out[j] = (lo | (hi << 16)) as i32;
+        let out = &mut codes[r * width..r * width + inp];
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        let (out, row) = wasm_quantize(out, row, inv);
+        for (c, v) in out.iter_mut().zip(row) {
+            *c = round_code(v * inv);
         }
         scales[r] = amax / levels;
     }
-    QuantRows { pairs: codes, scales }
+    QuantRows { codes, scales }
+}
+
+/// [`round_code`] of the leading multiple of eight values in simd128 (LLVM does not vectorise
+/// the scalar loop for wasm), the same operations so the same codes; returns the rest.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn wasm_quantize<'a, 'b>(out: &'a mut [i16], row: &'b [f32], inv: f32) -> (&'a mut [i16], &'b [f32]) {
+    use core::arch::wasm32::*;
+    let full = row.len() - row.len() % 8;
+    let (head, tail) = out.split_at_mut(full);
+    let scale = f32x4_splat(inv);
+    let (half, sign) = (f32x4_splat(0.5), f32x4_splat(-0.0));
+    let code = |v: v128| {
+        let m = f32x4_mul(v, scale);
+        i32x4_trunc_sat_f32x4(f32x4_add(m, v128_or(half, v128_and(v, sign))))
+    };
+    for (c, v) in head.chunks_exact_mut(8).zip(row.chunks_exact(8)) {
+        // SAFETY: eight floats in, eight i16 out; v128_load/store take unaligned pointers.
+        unsafe {
+            let lo = code(v128_load(v.as_ptr() as *const v128));
+            let hi = code(v128_load(v.as_ptr().add(4) as *const v128));
+            v128_store(c.as_mut_ptr() as *mut v128, i16x8_narrow_i32x4(lo, hi));
+        }
+    }
+    (tail, &row[full..])
 }
 
 impl Linear {
     /// `x` (rows x inp) times the weights plus the bias: rows x out, the output panels
     /// spread over `exec`'s workers.
     pub fn apply<E: Executor>(&self, k: &DotKernels, exec: &E, parts: usize, x: &[f32], rows: usize) -> Vec<f32> {
-        let quant = match &self.weights {
+        self.apply_quantized(k, exec, parts, x, rows, self.quantize(x, rows).as_ref())
+    }
+
+    /// `x`'s rows as this layer's int8 kernels read them (None for float weights): layers
+    /// with the same input (query, key, value) share them.
+    pub fn quantize(&self, x: &[f32], rows: usize) -> Option<QuantRows> {
+        match &self.weights {
             Weights::Int8 { pairs, .. } => Some(quantize_rows(x, rows, self.inp, *pairs)),
             Weights::F32(_) => None,
-        };
+        }
+    }
+
+    /// As [`Linear::apply`], with `x` already quantized by a layer of the same input size.
+    pub fn apply_quantized<E: Executor>(
+        &self,
+        k: &DotKernels,
+        exec: &E,
+        parts: usize,
+        x: &[f32],
+        rows: usize,
+        quant: Option<&QuantRows>,
+    ) -> Vec<f32> {
         let total = panels(self.out);
         let parts = parts.max(1).min((total / MIN_PANELS).max(1));
         let per_part = (total + parts - 1) / parts;
         let pieces = exec.map(parts, |p| {
             let first = p * per_part;
             let last = (first + per_part).min(total);
-            self.panels(k, quant.as_ref(), x, rows, first, last)
+            self.panels(k, quant, x, rows, first, last)
         });
         if pieces.len() == 1 {
             return pieces.into_iter().next().unwrap_or_default();
@@ -185,7 +229,7 @@ impl Linear {
                 for p in first..last {
                     let w = &packed[p * pairs * PANEL * 2..(p + 1) * pairs * PANEL * 2];
                     for r0 in (0..rows).step_by(ROWS) {
-                        let sums = (k.panel_i16)(w, &q.pairs[r0 * pairs..(r0 + ROWS) * pairs], pairs);
+                        let sums = (k.panel_i16)(w, &q.codes[r0 * 2 * pairs..(r0 + ROWS) * 2 * pairs], pairs);
                         let mut tile = [0f32; ROWS * PANEL];
                         for (t, s) in tile.iter_mut().zip(sums.iter()) {
                             *t = *s as f32;

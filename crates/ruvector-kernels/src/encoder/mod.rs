@@ -191,9 +191,10 @@ impl Encoder {
         ops::layer_norm(&mut x, h, &self.embedding_norm.gain, &self.embedding_norm.bias, eps);
         let k = &self.kernels;
         for layer in &self.layers {
-            let q = layer.query.apply(k, exec, parts, &x, rows);
-            let kk = layer.key.apply(k, exec, parts, &x, rows);
-            let v = layer.value.apply(k, exec, parts, &x, rows);
+            let shared = layer.query.quantize(&x, rows);
+            let q = layer.query.apply_quantized(k, exec, parts, &x, rows, shared.as_ref());
+            let kk = layer.key.apply_quantized(k, exec, parts, &x, rows, shared.as_ref());
+            let v = layer.value.apply_quantized(k, exec, parts, &x, rows, shared.as_ref());
             let mut context = vec![0f32; rows * h];
             let mut at = 0;
             for &len in lengths {

@@ -12,8 +12,8 @@ pub type Tile<T> = [T; ROWS * PANEL];
 #[derive(Clone, Copy)]
 pub struct DotKernels {
     /// One int8 panel (`pairs` steps of `PANEL` i16 pairs) against `ROWS` activation rows of
-    /// `pairs` i16 pairs each (packed in i32): exact sums.
-    pub panel_i16: fn(&[i16], &[i32], usize) -> Tile<i32>,
+    /// `pairs` i16 pairs each: exact sums.
+    pub panel_i16: fn(&[i16], &[i16], usize) -> Tile<i32>,
     /// One float panel (`inp` steps of `PANEL` weights) against `ROWS` rows of `inp` floats.
     pub panel_f32: fn(&[f32], &[f32], usize) -> Tile<f32>,
     /// Name of the instruction set in use.
@@ -47,20 +47,27 @@ pub fn supported_kernels() -> Vec<DotKernels> {
 }
 
 fn check(w: usize, x: usize, steps: usize, per_step: usize) {
-    assert!(w >= steps * PANEL * per_step && x >= ROWS * steps, "panel or rows too short");
+    assert!(w >= steps * PANEL * per_step && x >= ROWS * steps * per_step, "panel or rows too short");
+}
+
+/// Row `r`'s activation pair `j` as one i32 (the two i16 side by side, little endian), which
+/// the kernels broadcast to every lane.
+#[inline(always)]
+fn pair(x: &[i16], pairs: usize, r: usize, j: usize) -> i32 {
+    let at = 2 * (r * pairs + j);
+    (x[at] as u16 as u32 | (x[at + 1] as u16 as u32) << 16) as i32
 }
 
 pub mod portable {
     use super::{check, Tile, PANEL, ROWS};
 
-    pub fn panel_i16(w: &[i16], x: &[i32], pairs: usize) -> Tile<i32> {
+    pub fn panel_i16(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
         check(w.len(), x.len(), pairs, 2);
         let mut acc = [0i32; ROWS * PANEL];
         for j in 0..pairs {
             let wj = &w[j * PANEL * 2..(j + 1) * PANEL * 2];
             for r in 0..ROWS {
-                let xp = x[r * pairs + j];
-                let (lo, hi) = (xp as i16 as i32, (xp >> 16) as i16 as i32);
+                let (lo, hi) = (x[2 * (r * pairs + j)] as i32, x[2 * (r * pairs + j) + 1] as i32);
                 for o in 0..PANEL {
                     let term = wj[2 * o] as i32 * lo + wj[2 * o + 1] as i32 * hi;
                     acc[r * PANEL + o] = acc[r * PANEL + o].wrapping_add(term);
@@ -88,10 +95,10 @@ pub mod portable {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{check, Tile, PANEL, ROWS};
+    use super::{check, pair, Tile, PANEL, ROWS};
     use std::arch::x86_64::*;
 
-    pub fn panel_i16(w: &[i16], x: &[i32], pairs: usize) -> Tile<i32> {
+    pub fn panel_i16(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
         check(w.len(), x.len(), pairs, 2);
         // SAFETY: chosen only when the CPU has AVX2 (`supported_kernels`); lengths checked.
         unsafe { panel_i16_avx2(w, x, pairs) }
@@ -106,7 +113,7 @@ mod x86 {
     /// Eight accumulators (four rows x two halves of the panel); `vpmaddwd` multiplies
     /// the broadcast activation pair by each output's weight pair and adds the two.
     #[target_feature(enable = "avx2")]
-    unsafe fn panel_i16_avx2(w: &[i16], x: &[i32], pairs: usize) -> Tile<i32> {
+    unsafe fn panel_i16_avx2(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
         let mut acc = [[_mm256_setzero_si256(); 2]; ROWS];
         for j in 0..pairs {
             // SAFETY: the panel holds pairs * PANEL * 2 values and x ROWS * pairs (checked).
@@ -114,7 +121,7 @@ mod x86 {
                 let w0 = _mm256_loadu_si256(w.as_ptr().add(j * PANEL * 2) as *const __m256i);
                 let w1 = _mm256_loadu_si256(w.as_ptr().add(j * PANEL * 2 + 16) as *const __m256i);
                 for (r, a) in acc.iter_mut().enumerate() {
-                    let b = _mm256_set1_epi32(*x.get_unchecked(r * pairs + j));
+                    let b = _mm256_set1_epi32(pair(x, pairs, r, j));
                     a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(w0, b));
                     a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(w1, b));
                 }
@@ -162,10 +169,10 @@ mod x86 {
 #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
 #[clippy::msrv = "1.89"] // only built with the `avx512` feature, whose intrinsics need 1.89
 mod x86_512 {
-    use super::{check, Tile, PANEL, ROWS};
+    use super::{check, pair, Tile, PANEL, ROWS};
     use std::arch::x86_64::*;
 
-    pub fn panel_i16(w: &[i16], x: &[i32], pairs: usize) -> Tile<i32> {
+    pub fn panel_i16(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
         check(w.len(), x.len(), pairs, 2);
         // SAFETY: chosen only when the CPU has AVX-512F and AVX-512 VNNI; lengths checked.
         unsafe { panel_i16_vnni(w, x, pairs) }
@@ -180,14 +187,14 @@ mod x86_512 {
     /// Four accumulators, one per row, each the whole panel; `vpdpwssd` multiplies the
     /// broadcast activation pair by each output's weight pair and adds both in one step.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    unsafe fn panel_i16_vnni(w: &[i16], x: &[i32], pairs: usize) -> Tile<i32> {
+    unsafe fn panel_i16_vnni(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
         let mut acc = [_mm512_setzero_si512(); ROWS];
         for j in 0..pairs {
             // SAFETY: the panel holds pairs * PANEL * 2 values and x ROWS * pairs (checked).
             unsafe {
                 let wv = _mm512_loadu_si512(w.as_ptr().add(j * PANEL * 2) as *const _);
                 for (r, a) in acc.iter_mut().enumerate() {
-                    *a = _mm512_dpwssd_epi32(*a, _mm512_set1_epi32(*x.get_unchecked(r * pairs + j)), wv);
+                    *a = _mm512_dpwssd_epi32(*a, _mm512_set1_epi32(pair(x, pairs, r, j)), wv);
                 }
             }
         }
@@ -222,13 +229,13 @@ mod x86_512 {
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm {
-    use super::{check, Tile, PANEL, ROWS};
+    use super::{check, pair, Tile, PANEL, ROWS};
     use core::arch::wasm32::*;
 
     /// Two passes of two rows x four quarters of the panel (eight accumulators: engines
     /// map v128 onto sixteen xmm registers); `i32x4.dot_i16x8_s` multiplies the broadcast
     /// activation pair by each output's weight pair and adds the two.
-    pub fn panel_i16(w: &[i16], x: &[i32], pairs: usize) -> Tile<i32> {
+    pub fn panel_i16(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
         check(w.len(), x.len(), pairs, 2);
         let mut out = [0i32; ROWS * PANEL];
         for half in 0..ROWS / 2 {
@@ -245,7 +252,7 @@ mod wasm {
                     ]
                 };
                 for (rr, a) in acc.iter_mut().enumerate() {
-                    let b = i32x4_splat(x[(half * 2 + rr) * pairs + j]);
+                    let b = i32x4_splat(pair(x, pairs, half * 2 + rr, j));
                     for q in 0..4 {
                         a[q] = i32x4_add(a[q], i32x4_dot_i16x8(wq[q], b));
                     }
