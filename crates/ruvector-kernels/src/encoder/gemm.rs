@@ -3,7 +3,7 @@
 //! int8 weights are multiplied in integers: each activation row is quantized to i16 with
 //! its own scale (as many levels as the sum over `in` products can take without leaving
 //! i32: 32767 levels for 384 inputs, 10922 for 1536), the weights are widened to i16 once
-//! at load, and the products are summed exactly in i32. The sum is exact, so every kernel
+//! as they are loaded, and the products are summed exactly in i32. The sum is exact, so every kernel
 //! (portable, AVX2, AVX-512 VNNI, wasm simd128) gives the same bits, and results agree
 //! across machines and engines; the only rounding is the activation's quantization
 //! (relative step about 1e-4 of the row's largest value).
@@ -31,8 +31,9 @@ const MIN_PANELS: usize = 4;
 
 /// A linear layer's weights, packed in panels.
 pub enum Weights {
-    /// i16 pairs (`pairs` per output, the input padded to even) and one scale per output.
-    Int8 { packed: Vec<i16>, pairs: usize, scales: Vec<f32> },
+    /// int8 pairs (`pairs` per output, the input padded to even; the kernels widen them to
+    /// i16 as they load them, so the weights stream at one byte each) and one scale per output.
+    Int8 { packed: Vec<i8>, pairs: usize, scales: Vec<f32> },
     /// float32 values, `inp` per output.
     F32(Vec<f32>),
 }
@@ -48,14 +49,14 @@ fn panels(out: usize) -> usize {
     (out + PANEL - 1) / PANEL
 }
 
-/// Packs output-major int8 codes (`out` rows of `inp`) into panels of i16 pairs.
-pub fn pack_int8(codes: &[i8], inp: usize, out: usize) -> (Vec<i16>, usize) {
+/// Packs output-major int8 codes (`out` rows of `inp`) into panels of int8 pairs.
+pub fn pack_int8(codes: &[i8], inp: usize, out: usize) -> (Vec<i8>, usize) {
     let pairs = (inp + 1) / 2;
-    let mut packed = vec![0i16; panels(out) * pairs * PANEL * 2];
+    let mut packed = vec![0i8; panels(out) * pairs * PANEL * 2];
     for o in 0..out {
         let (p, lane) = (o / PANEL, o % PANEL);
         for (i, &c) in codes[o * inp..(o + 1) * inp].iter().enumerate() {
-            packed[((p * pairs + i / 2) * PANEL + lane) * 2 + i % 2] = c as i16;
+            packed[((p * pairs + i / 2) * PANEL + lane) * 2 + i % 2] = c;
         }
     }
     (packed, pairs)

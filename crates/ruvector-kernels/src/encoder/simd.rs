@@ -11,9 +11,9 @@ pub type Tile<T> = [T; ROWS * PANEL];
 /// The kernel set for this machine.
 #[derive(Clone, Copy)]
 pub struct DotKernels {
-    /// One int8 panel (`pairs` steps of `PANEL` i16 pairs) against `ROWS` activation rows of
-    /// `pairs` i16 pairs each: exact sums.
-    pub panel_i16: fn(&[i16], &[i16], usize) -> Tile<i32>,
+    /// One int8 panel (`pairs` steps of `PANEL` int8 pairs) against `ROWS` activation rows
+    /// of `pairs` i16 pairs each: exact sums.
+    pub panel_i16: fn(&[i8], &[i16], usize) -> Tile<i32>,
     /// One float panel (`inp` steps of `PANEL` weights) against `ROWS` rows of `inp` floats.
     pub panel_f32: fn(&[f32], &[f32], usize) -> Tile<f32>,
     /// Name of the instruction set in use.
@@ -30,7 +30,7 @@ pub fn supported_kernels() -> Vec<DotKernels> {
     let mut all = Vec::new();
     #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     {
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vnni") {
+        if std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vnni") {
             all.push(DotKernels { panel_i16: x86_512::panel_i16, panel_f32: x86_512::panel_f32, isa: "avx512-vnni" });
         }
     }
@@ -61,7 +61,7 @@ fn pair(x: &[i16], pairs: usize, r: usize, j: usize) -> i32 {
 pub mod portable {
     use super::{check, Tile, PANEL, ROWS};
 
-    pub fn panel_i16(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
+    pub fn panel_i16(w: &[i8], x: &[i16], pairs: usize) -> Tile<i32> {
         check(w.len(), x.len(), pairs, 2);
         let mut acc = [0i32; ROWS * PANEL];
         for j in 0..pairs {
@@ -98,7 +98,7 @@ mod x86 {
     use super::{check, pair, Tile, PANEL, ROWS};
     use std::arch::x86_64::*;
 
-    pub fn panel_i16(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
+    pub fn panel_i16(w: &[i8], x: &[i16], pairs: usize) -> Tile<i32> {
         check(w.len(), x.len(), pairs, 2);
         // SAFETY: chosen only when the CPU has AVX2 (`supported_kernels`); lengths checked.
         unsafe { panel_i16_avx2(w, x, pairs) }
@@ -113,13 +113,13 @@ mod x86 {
     /// Eight accumulators (four rows x two halves of the panel); `vpmaddwd` multiplies
     /// the broadcast activation pair by each output's weight pair and adds the two.
     #[target_feature(enable = "avx2")]
-    unsafe fn panel_i16_avx2(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
+    unsafe fn panel_i16_avx2(w: &[i8], x: &[i16], pairs: usize) -> Tile<i32> {
         let mut acc = [[_mm256_setzero_si256(); 2]; ROWS];
         for j in 0..pairs {
             // SAFETY: the panel holds pairs * PANEL * 2 values and x ROWS * pairs (checked).
             unsafe {
-                let w0 = _mm256_loadu_si256(w.as_ptr().add(j * PANEL * 2) as *const __m256i);
-                let w1 = _mm256_loadu_si256(w.as_ptr().add(j * PANEL * 2 + 16) as *const __m256i);
+                let w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.as_ptr().add(j * PANEL * 2) as *const __m128i));
+                let w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.as_ptr().add(j * PANEL * 2 + 16) as *const __m128i));
                 for (r, a) in acc.iter_mut().enumerate() {
                     let b = _mm256_set1_epi32(pair(x, pairs, r, j));
                     a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(w0, b));
@@ -172,9 +172,9 @@ mod x86_512 {
     use super::{check, pair, Tile, PANEL, ROWS};
     use std::arch::x86_64::*;
 
-    pub fn panel_i16(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
+    pub fn panel_i16(w: &[i8], x: &[i16], pairs: usize) -> Tile<i32> {
         check(w.len(), x.len(), pairs, 2);
-        // SAFETY: chosen only when the CPU has AVX-512F and AVX-512 VNNI; lengths checked.
+        // SAFETY: chosen only when the CPU has AVX-512F, BW and VNNI; lengths checked.
         unsafe { panel_i16_vnni(w, x, pairs) }
     }
 
@@ -186,13 +186,13 @@ mod x86_512 {
 
     /// Four accumulators, one per row, each the whole panel; `vpdpwssd` multiplies the
     /// broadcast activation pair by each output's weight pair and adds both in one step.
-    #[target_feature(enable = "avx512f,avx512vnni")]
-    unsafe fn panel_i16_vnni(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn panel_i16_vnni(w: &[i8], x: &[i16], pairs: usize) -> Tile<i32> {
         let mut acc = [_mm512_setzero_si512(); ROWS];
         for j in 0..pairs {
             // SAFETY: the panel holds pairs * PANEL * 2 values and x ROWS * pairs (checked).
             unsafe {
-                let wv = _mm512_loadu_si512(w.as_ptr().add(j * PANEL * 2) as *const _);
+                let wv = _mm512_cvtepi8_epi16(_mm256_loadu_si256(w.as_ptr().add(j * PANEL * 2) as *const __m256i));
                 for (r, a) in acc.iter_mut().enumerate() {
                     *a = _mm512_dpwssd_epi32(*a, _mm512_set1_epi32(pair(x, pairs, r, j)), wv);
                 }
@@ -235,7 +235,7 @@ mod wasm {
     /// Two passes of two rows x four quarters of the panel (eight accumulators: engines
     /// map v128 onto sixteen xmm registers); `i32x4.dot_i16x8_s` multiplies the broadcast
     /// activation pair by each output's weight pair and adds the two.
-    pub fn panel_i16(w: &[i16], x: &[i16], pairs: usize) -> Tile<i32> {
+    pub fn panel_i16(w: &[i8], x: &[i16], pairs: usize) -> Tile<i32> {
         check(w.len(), x.len(), pairs, 2);
         let mut out = [0i32; ROWS * PANEL];
         for half in 0..ROWS / 2 {
@@ -244,11 +244,12 @@ mod wasm {
                 // SAFETY: the panel holds pairs * PANEL * 2 values (checked).
                 let wq = unsafe {
                     let p = w.as_ptr().add(j * PANEL * 2);
+                    let (lo, hi) = (v128_load(p as *const v128), v128_load(p.add(16) as *const v128));
                     [
-                        v128_load(p as *const v128),
-                        v128_load(p.add(8) as *const v128),
-                        v128_load(p.add(16) as *const v128),
-                        v128_load(p.add(24) as *const v128),
+                        i16x8_extend_low_i8x16(lo),
+                        i16x8_extend_high_i8x16(lo),
+                        i16x8_extend_low_i8x16(hi),
+                        i16x8_extend_high_i8x16(hi),
                     ]
                 };
                 for (rr, a) in acc.iter_mut().enumerate() {
