@@ -2,8 +2,8 @@
 //!
 //! int8 weights are multiplied in integers: each activation row is quantized to i16 with
 //! its own scale (as many levels as the sum over `in` products can take without leaving
-//! i32: 32767 levels for 384 inputs, 10922 for 1536), the weights are widened to i16 once
-//! as they are loaded, and the products are summed exactly in i32. The sum is exact, so every kernel
+//! i32: 32767 levels for 384 inputs, 10922 for 1536), the int8 weights are widened to i16
+//! in registers as they load, and the products are summed exactly in i32. Exact: every kernel
 //! (portable, AVX2, AVX-512 VNNI, wasm simd128) gives the same bits, and results agree
 //! across machines and engines; the only rounding is the activation's quantization
 //! (relative step about 1e-4 of the row's largest value).
