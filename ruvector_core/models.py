@@ -175,7 +175,8 @@ class EmbedderConfig(_Frozen):
     ``http(s)://`` or ``file://`` URL of an ``.onnx`` file; ``tokenizer`` overrides where
     ``tokenizer.json`` comes from. Downloads are checked against ``sha256`` /
     ``tokenizer_sha256`` when given and cached under ``cache_dir`` (default: the user cache
-    directory, e.g. ``~/.cache/ruvector/models``).
+    directory, e.g. ``~/.cache/ruvector/models``). ``precision="fp32"`` runs the float
+    weights, which only the known models ship, on every embedding backend.
     """
 
     model: str = "all-MiniLM-L6-v2"
@@ -187,6 +188,11 @@ class EmbedderConfig(_Frozen):
     threads: int | None = Field(default=None, ge=1, le=1024)
     cache_dir: str | None = None
     progress: bool = Field(default=True, description="show a progress bar while downloading")
+    precision: Literal["int8", "fp32"] = Field(
+        default="int8",
+        description="int8: the model's int8 weights (the default model's ONNX file); fp32: its float weights "
+        "(the default model's model.safetensors), for vectors that match sentence-transformers' own",
+    )
 
 
 class BackendSpec(_Frozen):
@@ -203,6 +209,15 @@ class BackendSpec(_Frozen):
     capabilities: frozenset[Capability]
     plugin: str = Field(description="dotted path of the module with the hook implementations")
     description: str = ""
+    capability_priority: dict[Capability, int] = Field(
+        default_factory=dict,
+        description="the backend's rank for a capability where it differs from ``priority`` (a backend "
+        "that is the fastest index need not be the default embedder)",
+    )
+
+    def priority_for(self, capability: Capability | None) -> int:
+        """The backend's rank for ``capability`` (``priority`` unless declared otherwise)."""
+        return self.capability_priority.get(capability, self.priority) if capability else self.priority
 
 
 class BackendInfo(_Frozen):

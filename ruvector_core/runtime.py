@@ -1,7 +1,8 @@
 """The runtime: which backend serves which capability, and the objects they serve.
 
 The runtime is the one dispatch mechanism. Backends are ranked per capability by priority
-(highest first, then by name). A capability request walks that ranking, importing and
+(highest first, then by name; a backend may declare its own priority for a capability,
+``BackendSpec.capability_priority``). A capability request walks that ranking, importing and
 probing each backend the first time it is needed, calls that one backend's hook through
 pluggy, and takes the first answer that is not None and has the capability's protocol.
 pluggy registers, validates and blocks hook implementations; it does not order them,
@@ -184,7 +185,7 @@ class Runtime:
             return [self._pins[capability]]
         return [
             r.name
-            for r in sorted(self._records.values(), key=_rank_key)
+            for r in sorted(self._records.values(), key=lambda r: _rank_key(r, capability))
             if r.spec is not None and capability in r.spec.capabilities and r.name not in self._disabled
         ]
 
@@ -302,8 +303,8 @@ class Runtime:
         return record.spec
 
 
-def _rank_key(record: discovery.BackendRecord) -> tuple[int, str]:
-    return (-(record.spec.priority if record.spec else -(2**31)), record.name)
+def _rank_key(record: discovery.BackendRecord, capability: Capability | None = None) -> tuple[int, str]:
+    return (-(record.spec.priority_for(capability) if record.spec else -(2**31)), record.name)
 
 
 def _parse_backend_env(value: str) -> tuple[str | None, dict[Capability, str]]:

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 TOYS = Path(__file__).parent / "toys"
-# the reference backend, and the one embeddings backend (nothing else offers embeddings)
+# the reference backend, and the default embeddings backend (native and wasm offer embeddings
+# too, ranked after it)
 EXPECTED_BACKENDS = {"numpy", "onnx"}
 
 

@@ -99,7 +99,7 @@ def test_pins_and_disable(install_toys) -> None:
 
 def test_a_pinned_backend_leaves_what_it_does_not_offer_to_the_ranking() -> None:
     """``backend=`` pins the capabilities that backend offers; the rest are served as usual."""
-    rt = rv.Runtime(backend="numpy")
+    rt = rv.Runtime(backend="numpy", disable=OTHERS)
     assert rt.candidates("hnsw") == ["numpy"] and rt.candidates("learning") == ["numpy"]
     assert rt.candidates("embeddings") == ["onnx"]
     with rt.embedder() as embedder:
@@ -123,7 +123,20 @@ def test_pluggy_blocking_is_honoured(install_toys) -> None:
 
 def test_capability_nobody_offers() -> None:
     with pytest.raises(rv.CapabilityUnavailableError, match="no installed backend offers it"):
-        rv.Runtime(disable=["onnx"]).embedder()
+        rv.Runtime(disable=["onnx", *OTHERS]).embedder()
+
+
+def test_a_backend_may_rank_itself_differently_for_one_capability() -> None:
+    """native and wasm rank above onnx for indexes but declare themselves after it for
+    embeddings (``BackendSpec.capability_priority``): onnx stays the default embedder."""
+    rt = rv.Runtime()
+    ranked = rt.candidates("embeddings")
+    assert ranked[0] == "onnx" and {"native", "wasm"} <= set(ranked)
+    assert rt.candidates("hnsw").index("native") < rt.candidates("hnsw").index("numpy")
+    spec = rt.spec("native")
+    assert spec.priority_for("embeddings") < rt.spec("onnx").priority < spec.priority == spec.priority_for("hnsw")
+    with rv.Runtime(disable=["onnx"]).embedder(rv.EmbedderConfig(progress=False)) as embedder:
+        assert embedder.backend == ranked[1]
 
 
 def test_environment_configures_the_default_runtime(monkeypatch, install_toys) -> None:

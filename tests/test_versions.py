@@ -18,6 +18,7 @@ PACKAGES = {
     "ruvec-conformance": None,
     "ruvec-bench": None,
     "ruvec-onnx": "ruvector_onnx",
+    "ruvec-textmodel": "ruvector_textmodel",
     "ruvec-numba": "ruvector_numba",
     "ruvec-native": "ruvector_native",
     "ruvec-wasm": "ruvector_wasm",

@@ -75,7 +75,7 @@ def corpus_texts(cache: Path | None = None) -> list[str]:
 
 def model_sha256(config: EmbedderConfig | None = None) -> str:
     """sha256 over the model's ONNX file and tokenizer.json: what the cache is keyed by."""
-    from ruvector_onnx.modelfiles import resolve
+    from ruvector_textmodel.modelfiles import resolve
 
     model = resolve(config or EmbedderConfig(progress=False))
     digest = hashlib.sha256()

@@ -39,7 +39,7 @@ class BareOrt:
 
     def __init__(self, config: EmbedderConfig) -> None:
         from ruvector_onnx.embedder import load
-        from ruvector_onnx.modelfiles import resolve
+        from ruvector_textmodel.modelfiles import resolve
 
         self.tokenizer, self.session = load(resolve(config), config)
         self.inputs = [i.name for i in self.session.get_inputs()]
@@ -47,7 +47,7 @@ class BareOrt:
 
     def feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Padded int64 inputs for ``texts``, built once before timing."""
-        from ruvector_onnx.session import padded_inputs
+        from ruvector_textmodel.tokens import padded_inputs
 
         ids = [e.ids for e in self.tokenizer.encode_batch(texts)]
         all_feeds = padded_inputs(ids, max(len(t) for t in ids))

@@ -17,6 +17,7 @@
 
 pub mod crc32;
 pub mod distance;
+pub mod encoder;
 pub mod exec;
 pub mod format;
 pub mod hnsw;

@@ -15,8 +15,8 @@ import ruvector_core as rv
 from ruvector_conformance.data import minilm_reference
 from ruvector_onnx import fused_model, fusion
 from ruvector_onnx.fused_model import runnable_model
-from ruvector_onnx.modelfiles import ModelFiles, resolve
-from ruvector_onnx.session import padded_inputs, tokenizer
+from ruvector_textmodel.modelfiles import ModelFiles, resolve
+from ruvector_textmodel.tokens import padded_inputs, tokenizer
 
 UNFUSED_OPS = {"Softmax", "Transpose", "Erf", "IsNaN", "Where", "Reshape"}
 

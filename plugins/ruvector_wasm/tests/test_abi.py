@@ -22,6 +22,8 @@ from ruvector_wasm._host import Instance, check_module, signatures
 from ruvector_wasm.errors import WasmMemoryError
 
 LIB_RS = Path(__file__).resolve().parents[1] / "rust" / "src" / "lib.rs"
+#: every source file of the module: lib.rs and the modules it declares
+MODULE_SOURCES = sorted(LIB_RS.parent.glob("*.rs"))
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.LShift: operator.lshift}
 
 
@@ -58,8 +60,8 @@ def _rust_constants() -> dict[str, int]:
 
 
 def _rust_exports() -> dict[str, list[str]]:
-    """Every ``extern "C" fn rv_*`` of lib.rs: its parameter names in order."""
-    text = LIB_RS.read_text(encoding="utf-8")
+    """Every ``extern "C" fn rv_*`` of the module's sources: its parameter names in order."""
+    text = "\n".join(path.read_text(encoding="utf-8") for path in MODULE_SOURCES)
     return {
         name: [p.split(":")[0].strip() for p in params.split(",") if p.strip()]
         for name, params in re.findall(r'extern "C" fn (rv_\w+)\(([^)]*)\)', text)

@@ -111,3 +111,43 @@ def _same_searches(got: dict[str, Any], want: list[rv.SearchHits], want_batch: t
     assert [list(r) for r in batch_ids] == got["batch_ids"]
     node_scores = np.array([[-np.inf if s is None else s for s in r] for r in got["batch_scores"]])
     assert np.allclose(node_scores, batch_scores, rtol=0, atol=1e-6)
+
+
+EMBED_DRIVER = DRIVER.with_name("embed.mjs")
+
+
+def test_node_embeds_as_wasmtime(tmp_path: Path) -> None:
+    """The module's encoder gives the same vectors, bit for bit, under Node.js as under
+    wasmtime: its int8 products are exact integer sums, and wasm floats are IEEE 754 in
+    every engine."""
+    from ruvector_conformance.data import minilm_reference
+    from ruvector_textmodel.blobs import encoder_blob
+    from ruvector_textmodel.modelfiles import model_files
+    from ruvector_textmodel.tokens import tokenizer
+
+    config = rv.EmbedderConfig(progress=False)
+    files = model_files(config)
+    texts = minilm_reference()["texts"]
+    with rv.Runtime(backend="wasm").embedder(config) as embedder:
+        want = embedder.embed_batch(texts)
+    encodings = tokenizer(files, config.max_length).encode_batch(texts)
+    np.fromiter((i for e in encodings for i in e.ids), dtype="<u4").tofile(tmp_path / "ids.u32")
+    np.array([len(e.ids) for e in encodings], dtype="<u4").tofile(tmp_path / "lengths.u32")
+    (tmp_path / "model.blob").write_bytes(encoder_blob(files, config))
+    (tmp_path / "spec.json").write_text(json.dumps({"abi": ABI}), encoding="utf-8")
+    wasm = resources.files("ruvector_wasm").joinpath("ruvector.wasm")
+    with resources.as_file(wasm) as wasm_path:
+        run = subprocess.run(
+            [
+                NODE,
+                str(EMBED_DRIVER),
+                str(wasm_path),
+                *(str(tmp_path / name) for name in ("spec.json", "model.blob", "ids.u32", "lengths.u32", "out.f32")),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert run.returncode == 0, run.stderr
+    got = np.fromfile(tmp_path / "out.f32", dtype="<f4").reshape(want.shape)
+    assert np.array_equal(got, want), f"largest difference {np.abs(got - want).max():.3g}"

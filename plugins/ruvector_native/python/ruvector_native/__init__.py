@@ -24,9 +24,12 @@ SPEC = BackendSpec(
     name="native",
     version=__version__,
     priority=100,
-    capabilities=frozenset({"vector_ops", "hnsw"}),
+    capabilities=frozenset({"vector_ops", "hnsw", "embeddings"}),
     plugin="ruvector_native.plugin",
-    description="Rust kernels (AVX-512F or AVX2/FMA SIMD, multithreaded HNSW) through PyO3",
+    # embeddings: after onnx (priority 0), which stays the default embedder; this backend
+    # serves what onnx declines (precision="fp32") or when asked for by name
+    capability_priority={"embeddings": -10},
+    description="Rust kernels (AVX-512F or AVX2/FMA SIMD, multithreaded HNSW, a MiniLM encoder) through PyO3",
 )
 
 __all__ = ["SPEC", "__version__"]

@@ -19,7 +19,7 @@ from typing import ParamSpec, Self, TypeVar
 
 import numpy as np
 
-from ruvector_core.errors import CorruptIndexError, InvalidInputError, RuvectorError
+from ruvector_core.errors import CorruptIndexError, InvalidInputError, ModelError, RuvectorError
 from ruvector_core.models import METRIC_CODES, HnswConfig, IndexStats, QuantizationConfig, QuantizedVectors
 
 from . import SPEC, _native
@@ -31,6 +31,7 @@ R = TypeVar("R")
 CORE_ERRORS: dict[type[ValueError], type[RuvectorError]] = {
     _native.InvalidInput: InvalidInputError,
     _native.CorruptIndex: CorruptIndexError,
+    _native.BadModel: ModelError,
 }
 _NATIVE_ERRORS = tuple(CORE_ERRORS)
 

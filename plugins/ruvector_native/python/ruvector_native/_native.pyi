@@ -11,13 +11,26 @@ import numpy as np
 from numpy.typing import NDArray
 from typing_extensions import disjoint_base
 
-__all__ = ["InvalidInput", "CorruptIndex", "Hnsw", "Kernels", "set_threads", "get_threads", "isa"]
+__all__ = [
+    "InvalidInput",
+    "CorruptIndex",
+    "BadModel",
+    "Hnsw",
+    "Kernels",
+    "Encoder",
+    "set_threads",
+    "get_threads",
+    "isa",
+]
 
 class InvalidInput(ValueError):
     """An argument the extension cannot use: a shape, length, metric or parameter out of range."""
 
 class CorruptIndex(ValueError):
     """Index bytes that fail the checks of docs/format.md."""
+
+class BadModel(ValueError):
+    """An encoder weight blob that fails its checks (header, length, CRC-32, finite values)."""
 
 def get_threads() -> int:
     """Number of threads used for batch work."""
@@ -98,3 +111,22 @@ class Kernels:
     def dequantize_binary(
         self, codes: NDArray[np.uint8], dimensions: int, scales: NDArray[np.float32]
     ) -> NDArray[np.float32]: ...
+
+@disjoint_base
+class Encoder:
+    """A loaded encoder; safe to call from several threads at once (it is never changed)."""
+
+    def __new__(cls, blob: bytes) -> Self:
+        """The encoder a blob (from `ruvector_textmodel.weights.to_blob`) holds."""
+    @property
+    def dimensions(self) -> int:
+        """Length of the embeddings."""
+    @property
+    def positions(self) -> int:
+        """The most tokens one text may have (markers included)."""
+    @property
+    def isa(self) -> str:
+        """The instruction set of the matrix products."""
+    def embed(self, ids: NDArray[np.uint32], lengths: NDArray[np.uint32]) -> NDArray[np.float32]:
+        """Embeddings (texts x dimensions) of texts whose token ids are `ids`, one text after
+        the other, `lengths[i]` tokens for text `i`."""

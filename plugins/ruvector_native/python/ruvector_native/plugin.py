@@ -7,10 +7,15 @@ breaking the runtime.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ruvector_core.hookspecs import hookimpl
-from ruvector_core.models import BackendInfo, HnswConfig
+from ruvector_core.models import BackendInfo, EmbedderConfig, HnswConfig
 
 from . import SPEC
+
+if TYPE_CHECKING:
+    from ruvector_textmodel.packed import PackedEmbedder
 
 try:
     from ._adapters import NativeHnsw, NativeKernels
@@ -38,3 +43,10 @@ def ruvector_hnsw_index(config: HnswConfig) -> NativeHnsw | None:
 @hookimpl
 def ruvector_hnsw_load(data: bytes, config: HnswConfig) -> NativeHnsw | None:
     return NativeHnsw(config, data) if _IMPORT_ERROR is None else None
+
+
+@hookimpl
+def ruvector_embedder(config: EmbedderConfig) -> PackedEmbedder | None:
+    from ._embedder import native_embedder  # imports tokenizers and the model files: only when asked for
+
+    return native_embedder(config) if _IMPORT_ERROR is None else None

@@ -31,6 +31,8 @@ use rayon::prelude::*;
 use ruvector_kernels::distance::{self as dist, Kind};
 use ruvector_kernels::{format, quant, Executor, Hnsw, Metric, Params};
 
+mod encoder;
+
 // -- errors -------------------------------------------------------------------------------
 
 create_exception!(
@@ -595,6 +597,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CorruptIndex", m.py().get_type::<CorruptIndex>())?;
     m.add_class::<Index>()?;
     m.add_class::<Kernels>()?;
+    m.add("BadModel", m.py().get_type::<encoder::BadModel>())?;
+    m.add_class::<encoder::Encoder>()?;
     m.add_function(wrap_pyfunction!(set_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_threads, m)?)?;
     m.add_function(wrap_pyfunction!(isa, m)?)?;

@@ -18,12 +18,13 @@ from tokenizers import Tokenizer
 
 from ruvector_core.errors import ModelError
 from ruvector_core.models import EmbedderConfig
+from ruvector_textmodel.chunking import plan_runs
+from ruvector_textmodel.modelfiles import ModelFiles
+from ruvector_textmodel.modelfiles.sources import cache_dir
+from ruvector_textmodel.tokens import marker_count, padded_inputs, span_tokenizer, text_spans, tokenizer
 
-from .chunking import plan_runs
 from .fused_model import runnable_model
-from .modelfiles import ModelFiles
-from .modelfiles.sources import cache_dir
-from .session import marker_count, padded_inputs, session, span_tokenizer, tokenizer
+from .session import session
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -73,8 +74,7 @@ class OnnxEmbedder:
         return out
 
     def token_spans(self, texts: list[str]) -> list[np.ndarray]:
-        encodings = self._spans.encode_batch(texts, add_special_tokens=False)
-        return [np.array(e.offsets, dtype=np.int64).reshape(-1, 2) for e in encodings]
+        return text_spans(self._spans, texts)
 
     def close(self) -> None:
         self._session = None

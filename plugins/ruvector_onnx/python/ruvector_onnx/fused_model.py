@@ -24,10 +24,9 @@ from filelock import FileLock
 from tokenizers import Tokenizer
 
 from ruvector_core.atomic import write_atomically
-
-from .modelfiles import ModelFiles
-from .modelfiles.integrity import matches_recorded_digest, record_digest, sha256_of
-from .session import padded_inputs
+from ruvector_textmodel.modelfiles import ModelFiles
+from ruvector_textmodel.modelfiles.integrity import matches_recorded_digest, record_digest, sha256_of
+from ruvector_textmodel.tokens import padded_inputs
 
 log = logging.getLogger("ruvector")
 

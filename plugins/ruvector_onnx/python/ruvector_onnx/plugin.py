@@ -5,12 +5,11 @@ from __future__ import annotations
 from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
-from ruvector_core.errors import ModelError, RuvectorError
 from ruvector_core.hookspecs import hookimpl
 from ruvector_core.models import BackendInfo, EmbedderConfig
+from ruvector_textmodel.modelfiles import model_files
 
 from . import SPEC
-from .modelfiles import resolve
 
 if TYPE_CHECKING:
     from .embedder import OnnxEmbedder
@@ -27,10 +26,10 @@ def ruvector_backend_info() -> BackendInfo:
 def ruvector_embedder(config: EmbedderConfig) -> OnnxEmbedder:
     from .embedder import OnnxEmbedder  # imports onnxruntime: only when asked for
 
-    try:
-        files = resolve(config)
-    except RuvectorError:
-        raise
-    except (OSError, ValueError) as exc:  # a file system or a name that defeats the cache: still the model's
-        raise ModelError(f"model {config.model!r}: its files could not be got ready ({exc})") from exc
+    files = model_files(config)
+    if config.precision == "fp32":  # the int8 graph with the float weights put in (made once, cached)
+        from ruvector_textmodel.float_graph import with_float_weights
+        from ruvector_textmodel.modelfiles.sources import cache_dir
+
+        files = with_float_weights(files, cache_dir(config))
     return OnnxEmbedder(files, config)

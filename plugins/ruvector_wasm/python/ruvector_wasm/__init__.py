@@ -24,9 +24,12 @@ SPEC = BackendSpec(
     name="wasm",
     version=__version__,
     priority=30,
-    capabilities=frozenset({"vector_ops", "hnsw"}),
+    capabilities=frozenset({"vector_ops", "hnsw", "embeddings"}),
     plugin="ruvector_wasm.plugin",
-    description="Rust kernels compiled to wasm32 (simd128), run in a sandbox by wasmtime",
+    # embeddings: after onnx (priority 0), which stays the default embedder; this backend
+    # serves what onnx declines (precision="fp32") or when asked for by name
+    capability_priority={"embeddings": -20},
+    description="Rust kernels (a MiniLM encoder too) compiled to wasm32 (simd128), run in a sandbox by wasmtime",
 )
 
 __all__ = ["SPEC", "__version__"]

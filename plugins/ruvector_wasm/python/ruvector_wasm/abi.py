@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Generic, Literal, NamedTuple, TypeVar, cast, overload
 
-from ruvector_core.errors import CorruptIndexError, InvalidInputError, RuvectorError
+from ruvector_core.errors import CorruptIndexError, InvalidInputError, ModelError, RuvectorError
 from ruvector_core.models import MAX_LEVEL
 from ruvector_core.models import METRIC_CODES as METRIC_CODES  # the ABI's metric codes are the core's
 
@@ -52,6 +52,7 @@ class ErrorCode(IntEnum):
     CORRUPT_INDEX = 2
     OUT_OF_MEMORY = 3
     PANIC = 4
+    BAD_MODEL = 5
 
 
 #: The error the host raises for each code (a panic also traps: the trap carries its message).
@@ -60,6 +61,7 @@ ERRORS: dict[ErrorCode, type[RuvectorError]] = {
     ErrorCode.CORRUPT_INDEX: CorruptIndexError,
     ErrorCode.OUT_OF_MEMORY: WasmMemoryError,
     ErrorCode.PANIC: WasmTrapError,
+    ErrorCode.BAD_MODEL: ModelError,
 }
 
 
@@ -137,6 +139,11 @@ QUANTIZE_INT8 = _export("rv_quantize_int8", "m n d codes scales offsets")
 DEQUANTIZE_INT8 = _export("rv_dequantize_int8", "codes n d scales offsets out")
 QUANTIZE_BINARY = _export("rv_quantize_binary", "m n d codes scales")
 DEQUANTIZE_BINARY = _export("rv_dequantize_binary", "codes n d scales out")
+# the sentence encoder (rust/src/encoder.rs): a weight blob in, packed token batches embedded
+ENCODER_LOAD = _export("rv_encoder_load", "data len", "i32", fails_with=NULL)
+ENCODER_FREE = _export("rv_encoder_free", "h")
+ENCODER_DIMS = _export("rv_encoder_dims", "h out", "i32", fails_with=FAILED)  # out: hidden, positions
+ENCODER_EMBED = _export("rv_encoder_embed", "h ids n lengths texts out", "i32", fails_with=FAILED)
 
 #: Every exported function, in the order above.
 EXPORTS: tuple[Export[Any], ...] = tuple(v for v in list(globals().values()) if isinstance(v, Export))

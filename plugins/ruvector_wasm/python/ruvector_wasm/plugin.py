@@ -8,10 +8,15 @@ with the reason instead of breaking the runtime.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ruvector_core.hookspecs import hookimpl
-from ruvector_core.models import BackendInfo, HnswConfig
+from ruvector_core.models import BackendInfo, EmbedderConfig, HnswConfig
 
 from . import SPEC
+
+if TYPE_CHECKING:
+    from ruvector_textmodel.packed import PackedEmbedder
 
 try:
     from ._hnsw import WasmHnsw
@@ -43,3 +48,10 @@ def ruvector_hnsw_index(config: HnswConfig) -> WasmHnsw | None:
 @hookimpl
 def ruvector_hnsw_load(data: bytes, config: HnswConfig) -> WasmHnsw | None:
     return WasmHnsw.load(data, config) if _START_ERROR is None else None
+
+
+@hookimpl
+def ruvector_embedder(config: EmbedderConfig) -> PackedEmbedder | None:
+    from ._embedder import wasm_embedder  # imports tokenizers and the model files: only when asked for
+
+    return wasm_embedder(config) if _START_ERROR is None else None

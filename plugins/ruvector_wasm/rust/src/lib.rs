@@ -27,6 +27,8 @@ use ruvector_kernels::distance::{self as dist, Kind};
 use ruvector_kernels::hnsw::{MAX_LEVEL, NONE};
 use ruvector_kernels::{format, quant, Hnsw, Metric, Params, Sequential};
 
+mod encoder;
+
 /// The status of a call that succeeded.
 pub const OK: i32 = 0;
 /// The status (or count) of a call that failed.
@@ -50,6 +52,8 @@ pub const ERR_CORRUPT_INDEX: i32 = 2;
 pub const ERR_OUT_OF_MEMORY: i32 = 3;
 /// A panic, a bug; the call trapped (`WasmTrapError`).
 pub const ERR_PANIC: i32 = 4;
+/// An encoder weight blob that fails its checks (`ModelError`).
+pub const ERR_BAD_MODEL: i32 = 5;
 
 const ALIGN: usize = 16;
 

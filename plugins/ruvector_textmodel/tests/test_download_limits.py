@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import ruvector_core as rv
-from ruvector_onnx.modelfiles import resolve
+from ruvector_textmodel.modelfiles import resolve
 
 BODY = bytes(range(256)) * 64  # 16 KiB standing in for a model file
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import ruvector_core as rv
-from ruvector_onnx.modelfiles import KNOWN_MODELS, resolve
-from ruvector_onnx.modelfiles.sources import _package_file
+from ruvector_textmodel.modelfiles import KNOWN_MODELS, resolve
+from ruvector_textmodel.modelfiles.sources import _package_file
 
 DEFAULT = KNOWN_MODELS["all-minilm-l6-v2"]
 

