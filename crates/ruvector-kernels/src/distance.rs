@@ -16,6 +16,10 @@ pub struct Kernels {
     pub l2sq: fn(&[f32], &[f32]) -> f32,
     /// `(a . b, |b|^2)` in one pass.
     pub dot_sq: fn(&[f32], &[f32]) -> (f32, f32),
+    /// `q . c` of a float query and int8 codes (the asymmetric int8 distance's sum).
+    pub dot_i8: fn(&[f32], &[i8]) -> f32,
+    /// Bits that differ between two packed sign codes (popcount of their XOR).
+    pub hamming: fn(&[u8], &[u8]) -> u32,
     /// Name of the instruction set in use, for diagnostics.
     pub isa: &'static str,
 }
@@ -33,17 +37,38 @@ pub fn supported_kernels() -> Vec<Kernels> {
     #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     {
         if std::is_x86_feature_detected!("avx512f") {
-            all.push(Kernels { dot: x86_512::dot, l2sq: x86_512::l2sq, dot_sq: x86_512::dot_sq, isa: "avx512f" });
+            all.push(Kernels {
+                dot: x86_512::dot,
+                l2sq: x86_512::l2sq,
+                dot_sq: x86_512::dot_sq,
+                dot_i8: x86_512::dot_i8,
+                hamming: x86::hamming,
+                isa: "avx512f",
+            });
         }
     }
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            all.push(Kernels { dot: x86::dot, l2sq: x86::l2sq, dot_sq: x86::dot_sq, isa: "avx2+fma" });
+            all.push(Kernels {
+                dot: x86::dot,
+                l2sq: x86::l2sq,
+                dot_sq: x86::dot_sq,
+                dot_i8: x86::dot_i8,
+                hamming: x86::hamming,
+                isa: "avx2+fma",
+            });
         }
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    all.push(Kernels { dot: wasm::dot, l2sq: wasm::l2sq, dot_sq: wasm::dot_sq, isa: "simd128" });
+    all.push(Kernels {
+        dot: wasm::dot,
+        l2sq: wasm::l2sq,
+        dot_sq: wasm::dot_sq,
+        dot_i8: wasm::dot_i8,
+        hamming: portable::hamming,
+        isa: "simd128",
+    });
     all.push(portable_kernels());
     all
 }
@@ -51,7 +76,14 @@ pub fn supported_kernels() -> Vec<Kernels> {
 /// The portable kernels (the fallback on x86_64 without AVX2/FMA and on targets without a
 /// SIMD module; also the reference the SIMD kernels are tested against).
 pub fn portable_kernels() -> Kernels {
-    Kernels { dot: portable::dot, l2sq: portable::l2sq, dot_sq: portable::dot_sq, isa: "portable" }
+    Kernels {
+        dot: portable::dot,
+        l2sq: portable::l2sq,
+        dot_sq: portable::dot_sq,
+        dot_i8: portable::dot_i8,
+        hamming: portable::hamming,
+        isa: "portable",
+    }
 }
 
 /// Which metric a distance is for; distances are lower-is-closer.
@@ -232,6 +264,45 @@ pub mod portable {
         }
         (s, q)
     }
+
+    pub fn dot_i8(a: &[f32], b: &[i8]) -> f32 {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut acc = [0f32; 8];
+        let ca = a.chunks_exact(8);
+        let cb = b.chunks_exact(8);
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for i in 0..8 {
+                acc[i] += x[i] * y[i] as f32;
+            }
+        }
+        let mut s = hsum(acc);
+        for (x, &y) in ra.iter().zip(rb) {
+            s += x * y as f32;
+        }
+        s
+    }
+
+    /// Eight bytes at a time through `u64::count_ones`, which is one instruction wherever
+    /// the target has one (wasm32's `i64.popcnt`; x86_64 calls this from a `popcnt` build).
+    #[inline(always)]
+    pub fn hamming(a: &[u8], b: &[u8]) -> u32 {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let ca = a.chunks_exact(8);
+        let cb = b.chunks_exact(8);
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        let mut total = 0u32;
+        for (x, y) in ca.zip(cb) {
+            let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            total += (word(x) ^ word(y)).count_ones();
+        }
+        for (x, y) in ra.iter().zip(rb) {
+            total += (x ^ y).count_ones();
+        }
+        total
+    }
 }
 
 /// wasm32 simd128 kernels. Each sums `term(a[i..i + 4], b[i..i + 4])` over the vectors:
@@ -314,6 +385,44 @@ mod wasm {
         let (d, q) = fold(a, b, (f32x4_splat(0.0), f32x4_splat(0.0)), terms, add2);
         (hsum(d), hsum(q))
     }
+
+    /// `q . c` for int8 codes: 16 codes per load, widened to four f32x4 (i8 -> i16 -> i32
+    /// -> f32) and multiplied into two accumulators; the last 0-15 codes in scalar code.
+    pub fn dot_i8(a: &[f32], b: &[i8]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let (mut s0, mut s1) = (f32x4_splat(0.0), f32x4_splat(0.0));
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: i + 16 <= n, inside both slices; wasm loads may be unaligned.
+            let (c, q) = unsafe {
+                (
+                    v128_load(pb.add(i) as *const v128),
+                    [
+                        v128_load(pa.add(i) as *const v128),
+                        v128_load(pa.add(i + 4) as *const v128),
+                        v128_load(pa.add(i + 8) as *const v128),
+                        v128_load(pa.add(i + 12) as *const v128),
+                    ],
+                )
+            };
+            let (lo, hi) = (i16x8_extend_low_i8x16(c), i16x8_extend_high_i8x16(c));
+            let f = |x: v128| f32x4_convert_i32x4(x);
+            let c0 = f(i32x4_extend_low_i16x8(lo));
+            let c1 = f(i32x4_extend_high_i16x8(lo));
+            let c2 = f(i32x4_extend_low_i16x8(hi));
+            let c3 = f(i32x4_extend_high_i16x8(hi));
+            s0 = f32x4_add(s0, f32x4_add(f32x4_mul(q[0], c0), f32x4_mul(q[1], c1)));
+            s1 = f32x4_add(s1, f32x4_add(f32x4_mul(q[2], c2), f32x4_mul(q[3], c3)));
+            i += 16;
+        }
+        let mut s = hsum(f32x4_add(s0, s1));
+        while i < n {
+            s += a[i] * b[i] as f32;
+            i += 1;
+        }
+        s
+    }
 }
 
 /// AVX-512F kernels (the `avx512` feature; `_mm512_*` intrinsics are stable since Rust 1.89).
@@ -333,6 +442,45 @@ mod x86_512 {
     }
     pub fn dot_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
         unsafe { dot_sq_512(a, b) }
+    }
+    pub fn dot_i8(a: &[f32], b: &[i8]) -> f32 {
+        unsafe { dot_i8_512(a, b) }
+    }
+
+    /// `q . c` for int8 codes: 16 codes per step, sign-extended to i32 and converted to
+    /// float, then fused into one of four accumulators; the last 1-15 through masked loads.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn dot_i8_512(a: &[f32], b: &[i8]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        // SAFETY: called with i + 16 <= n, inside both slices.
+        let load = |i: usize| unsafe {
+            let c = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(pb.add(i) as *const __m128i)));
+            (_mm512_loadu_ps(pa.add(i)), c)
+        };
+        let (mut s0, mut s1, mut s2, mut s3) =
+            (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
+        let mut i = 0;
+        while i + 64 <= n {
+            let ((x0, y0), (x1, y1), (x2, y2), (x3, y3)) = (load(i), load(i + 16), load(i + 32), load(i + 48));
+            s0 = _mm512_fmadd_ps(x0, y0, s0);
+            s1 = _mm512_fmadd_ps(x1, y1, s1);
+            s2 = _mm512_fmadd_ps(x2, y2, s2);
+            s3 = _mm512_fmadd_ps(x3, y3, s3);
+            i += 64;
+        }
+        while i + 16 <= n {
+            let (x, y) = load(i);
+            s0 = _mm512_fmadd_ps(x, y, s0);
+            i += 16;
+        }
+        if i < n {
+            let mask = ((1u32 << (n - i)) - 1) as __mmask16;
+            // SAFETY: only the n - i lanes inside both slices are read.
+            let (x, c) = unsafe { (_mm512_maskz_loadu_ps(mask, pa.add(i)), _mm_maskz_loadu_epi8(mask, pb.add(i))) };
+            s1 = _mm512_fmadd_ps(x, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(c)), s1);
+        }
+        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)))
     }
 
     /// `step(acc, a[i..i + 16], b[i..i + 16])` folded over the common length of `a` and `b`:
@@ -418,6 +566,57 @@ mod x86 {
     }
     pub fn dot_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
         unsafe { dot_sq_avx2(a, b) }
+    }
+    pub fn dot_i8(a: &[f32], b: &[i8]) -> f32 {
+        unsafe { dot_i8_avx2(a, b) }
+    }
+    /// Only put into a `Kernels` on a CPU with AVX2, which all have POPCNT.
+    pub fn hamming(a: &[u8], b: &[u8]) -> u32 {
+        unsafe { hamming_popcnt(a, b) }
+    }
+
+    /// The portable loop compiled with the POPCNT instruction (without it, `count_ones` is
+    /// a dozen shifts and masks).
+    #[target_feature(enable = "popcnt")]
+    unsafe fn hamming_popcnt(a: &[u8], b: &[u8]) -> u32 {
+        super::portable::hamming(a, b)
+    }
+
+    /// `q . c` for int8 codes: 8 codes per step, sign-extended to i32 and converted to
+    /// float, then fused into one of four accumulators; a scalar tail of 0-7.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot_i8_avx2(a: &[f32], b: &[i8]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        // SAFETY (here and below): i + 8 <= n, inside both slices; the CPU has AVX2 and FMA.
+        let load = |i: usize| unsafe {
+            let c = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(pb.add(i) as *const __m128i)));
+            (_mm256_loadu_ps(pa.add(i)), c)
+        };
+        unsafe {
+            let (mut s0, mut s1, mut s2, mut s3) =
+                (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+            let mut i = 0usize;
+            while i + 32 <= n {
+                let ((x0, y0), (x1, y1), (x2, y2), (x3, y3)) = (load(i), load(i + 8), load(i + 16), load(i + 24));
+                s0 = _mm256_fmadd_ps(x0, y0, s0);
+                s1 = _mm256_fmadd_ps(x1, y1, s1);
+                s2 = _mm256_fmadd_ps(x2, y2, s2);
+                s3 = _mm256_fmadd_ps(x3, y3, s3);
+                i += 32;
+            }
+            while i + 8 <= n {
+                let (x, y) = load(i);
+                s0 = _mm256_fmadd_ps(x, y, s0);
+                i += 8;
+            }
+            let mut s = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+            while i < n {
+                s += *pa.add(i) * *pb.add(i) as f32;
+                i += 1;
+            }
+            s
+        }
     }
 
     #[inline]
@@ -561,6 +760,30 @@ mod tests {
                 assert!(((kk.l2sq)(&a, &b) as f64 - l2).abs() < 1e-4, "l2 d={d} {}", kk.isa);
                 let (x, y) = (kk.dot_sq)(&a, &b);
                 assert!((x as f64 - dot).abs() < 1e-4 && (y as f64 - bb).abs() < 1e-4, "dot_sq d={d} {}", kk.isa);
+            }
+        }
+    }
+
+    fn codes(n: usize, seed: u64) -> Vec<i8> {
+        vecs(n, seed).iter().map(|x| (x * 128.0).clamp(-128.0, 127.0) as i8).collect()
+    }
+
+    #[test]
+    fn int8_and_hamming_kernels_match_scalar_at_every_tail() {
+        for d in [0usize, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 383, 384, 385, 1000] {
+            let q = vecs(d, 5);
+            let mut c = codes(d, 6);
+            if d > 2 {
+                c[0] = -128;
+                c[d - 1] = 127;
+            }
+            let want: f64 = q.iter().zip(&c).map(|(x, &y)| *x as f64 * y as f64).sum();
+            let (a, b): (Vec<u8>, Vec<u8>) = c.iter().map(|&x| (x as u8, (x as u8).rotate_left(3))).unzip();
+            let bits: u32 = a.iter().zip(&b).map(|(x, y)| (x ^ y).count_ones()).sum();
+            for kk in &supported_kernels() {
+                let got = (kk.dot_i8)(&q, &c) as f64;
+                assert!((got - want).abs() < 1e-3 * (1.0 + want.abs()), "dot_i8 d={d} {}: {got} vs {want}", kk.isa);
+                assert_eq!((kk.hamming)(&a, &b), bits, "hamming d={d} {}", kk.isa);
             }
         }
     }

@@ -24,4 +24,4 @@ pub mod quant;
 
 pub use exec::{Executor, Sequential};
 pub use format::{decode, encode, read_header, FormatError, Header};
-pub use hnsw::{Hnsw, Metric, Params};
+pub use hnsw::{Hnsw, Metric, Params, Storage, StorageKind};
