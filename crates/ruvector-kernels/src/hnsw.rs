@@ -772,12 +772,7 @@ impl Hnsw {
         match self.st.kind {
             StorageKind::Binary => {
                 let scale = self.scales[node as usize];
-                let code = self.code(node);
-                let mut signed = 0f32;
-                for (i, &x) in q.v.iter().enumerate() {
-                    let bit = code[i / 8] & (0x80 >> (i % 8)) != 0;
-                    signed += if bit { x } else { -x };
-                }
+                let signed = signed_sum(q.v, self.code(node));
                 let norm = scale * scale * self.p.dimensions as f32;
                 self.dist_of_dot(q, scale * signed, norm)
             }
@@ -1604,6 +1599,28 @@ impl Hnsw {
     pub fn id_text_len(&self) -> usize {
         self.id_text.len()
     }
+}
+
+/// `Σ ±q_i`, plus where `code`'s bit i is set and minus where it is clear: the dot
+/// product with the decoded sign vector before its scale. Eight components per byte through
+/// a fixed-size array of ±1 (no branch per bit), which the compiler vectorises.
+fn signed_sum(q: &[f32], code: &[u8]) -> f32 {
+    let mut acc = [0f32; 8];
+    let blocks = q.chunks_exact(8);
+    let rest = blocks.remainder();
+    for (x, &byte) in blocks.zip(code) {
+        for i in 0..8 {
+            let sign = (((byte >> (7 - i)) & 1) as f32) * 2.0 - 1.0;
+            acc[i] += x[i] * sign;
+        }
+    }
+    let mut total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    if let Some(&byte) = code.get(q.len() / 8) {
+        for (i, &x) in rest.iter().enumerate() {
+            total += if byte & (0x80 >> i) != 0 { x } else { -x };
+        }
+    }
+    total
 }
 
 /// |x̂|² of the decoded int8 code `(c + 128) * scale + low`, summed in f64.
