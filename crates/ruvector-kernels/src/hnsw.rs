@@ -783,20 +783,18 @@ impl Hnsw {
     /// Runs `f` with `node`'s own vector as the query (the heuristic's and the relinking's
     /// distances between stored nodes): its floats for float32, its decoded code for int8,
     /// its bits for binary.
-    fn with_node_query<R>(&self, node: u32, f: impl FnOnce(&Query<'_>) -> R) -> R {
+    /// `buf` holds the decoded int8 row (reused across calls, so a heuristic pass over
+    /// many candidates allocates once).
+    fn with_node_query<R>(&self, node: u32, buf: &mut Vec<f32>, f: impl FnOnce(&Query<'_>) -> R) -> R {
         match self.st.kind {
             StorageKind::Float32 => f(&Query { v: self.vector(node), sum: 0.0, sq: 0.0, bits: &[] }),
             StorageKind::Int8 => {
                 let i = node as usize;
-                let mut v = vec![0f32; self.p.dimensions];
-                crate::quant::dequantize_int8(
-                    self.code_i8(node),
-                    self.p.dimensions,
-                    &self.scales[i..i + 1],
-                    &self.lows[i..i + 1],
-                    &mut v,
-                );
-                f(&self.query(&v, &[]))
+                let (scale, low) = (self.scales[i], self.lows[i]);
+                buf.clear();
+                // in f32, which vectorises: only the build's pair distances come from it
+                buf.extend(self.code_i8(node).iter().map(|&c| (c as f32 + 128.0) * scale + low));
+                f(&self.query(buf, &[]))
             }
             StorageKind::Binary => f(&Query { v: &[], sum: 0.0, sq: 0.0, bits: self.code(node) }),
         }
@@ -1077,8 +1075,10 @@ impl Hnsw {
             return ranked.iter().map(|c| c.id).collect();
         }
         let mut kept: Vec<u32> = Vec::with_capacity(m);
+        let mut buf = Vec::new();
         for c in ranked {
-            let good = kept.is_empty() || self.with_node_query(c.id, |q| kept.iter().all(|&k| self.dist(q, k) >= c.d));
+            let good = kept.is_empty()
+                || self.with_node_query(c.id, &mut buf, |q| kept.iter().all(|&k| self.dist(q, k) >= c.d));
             if good {
                 kept.push(c.id);
                 if kept.len() == m {
@@ -1441,8 +1441,9 @@ impl Hnsw {
         for s in sources {
             list.push(s);
             if list.len() > limit {
-                let mut ranked: Vec<Cand> = self
-                    .with_node_query(target, |q| list.iter().map(|&x| Cand { d: self.dist(q, x), id: x }).collect());
+                let mut ranked: Vec<Cand> = self.with_node_query(target, &mut Vec::new(), |q| {
+                    list.iter().map(|&x| Cand { d: self.dist(q, x), id: x }).collect()
+                });
                 ranked.sort();
                 list = self.select(&ranked, limit);
             }
