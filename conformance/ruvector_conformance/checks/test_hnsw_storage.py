@@ -206,9 +206,14 @@ def test_int8_recall_other_metrics(runtime: rv.Runtime, metric: Metric) -> None:
 def test_codes_take_less_memory(runtime: rv.Runtime, storage: StorageKind) -> None:
     """Without floats, the index reports at most 0.35x (int8) or 0.15x (binary) of the
     float32 index's memory for the same rows; with them, more than the float32 index."""
+    kinds: list[tuple[StorageKind, FloatsPlacement]] = [
+        ("float32", "resident"),
+        (storage, "none"),
+        (storage, "resident"),
+    ]
     memory = {
         (kind, floats): small_index(runtime, rows=500, storage=kind, floats=floats).stats().memory_bytes
-        for kind, floats in (("float32", "resident"), (storage, "none"), (storage, "resident"))
+        for kind, floats in kinds
     }
     float32 = memory["float32", "resident"]
     share = memory[storage, "none"] / float32
