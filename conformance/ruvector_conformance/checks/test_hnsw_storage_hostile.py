@@ -16,7 +16,7 @@ import pytest
 import ruvector_core as rv
 from ruvector_core import index_format, quantization
 from ruvector_core.index_format import GraphData
-from ruvector_core.models import MAX_COMPONENT, MAX_LEVEL, FloatsPlacement, StorageKind
+from ruvector_core.models import MAX_COMPONENT, MAX_LEVEL, FloatsPlacement, QuantizationKind, StorageKind
 
 pytestmark = pytest.mark.capability("hnsw")
 
@@ -104,7 +104,7 @@ def test_rejects_hostile_version_2(
 def _linkless(n: int, level: int, storage: StorageKind) -> GraphData:
     """``n`` one-dimensional nodes, all on ``level`` with empty neighbour lists, as codes only."""
     config = rv.HnswConfig(dimensions=1, m=256, ef_construction=8, metric="euclidean", storage=storage, floats="none")
-    kind = "int8" if storage == "int8" else "binary"
+    kind: QuantizationKind = "int8" if storage == "int8" else "binary"
     return GraphData(
         config=config,
         vectors=None,
