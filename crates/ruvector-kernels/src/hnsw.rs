@@ -248,13 +248,31 @@ impl Ord for Near {
     }
 }
 
+/// A beam entry: the beam's max-heap evicts the farthest and, among equally far ones, the
+/// lowest node (the reference keeps `(-distance, node)` in a min-heap). Ties matter where
+/// distances are integers (Hamming), so every backend must evict alike.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Far(Cand);
+
+impl PartialOrd for Far {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Far {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.d.total_cmp(&other.0.d).then(other.0.id.cmp(&self.0.id))
+    }
+}
+
 /// Per-search scratch: visited marks with an epoch, and the two heaps' buffers.
 #[derive(Default)]
 struct Scratch {
     marks: Vec<u16>,
     epoch: u16,
     near: Vec<Near>,
-    far: Vec<Cand>,
+    far: Vec<Far>,
 }
 
 impl Scratch {
@@ -1016,7 +1034,7 @@ impl Hnsw {
             if s.visit(c.id) {
                 near.push(Near(c));
                 if keep(c.id) {
-                    far.push(c);
+                    far.push(Far(c));
                 }
             }
         }
@@ -1025,7 +1043,7 @@ impl Hnsw {
         }
         while let Some(Near(c)) = near.pop() {
             if far.len() >= ef {
-                if let Some(worst) = far.peek() {
+                if let Some(Far(worst)) = far.peek() {
                     if c.d > worst.d {
                         break;
                     }
@@ -1046,11 +1064,11 @@ impl Hnsw {
                     continue;
                 }
                 let d = self.dist(q, x);
-                let admit = far.len() < ef || far.peek().map_or(true, |w| d < w.d);
+                let admit = far.len() < ef || far.peek().map_or(true, |w| d < w.0.d);
                 if admit {
                     near.push(Near(Cand { d, id: x }));
                     if keep(x) {
-                        far.push(Cand { d, id: x });
+                        far.push(Far(Cand { d, id: x }));
                         if far.len() > ef {
                             far.pop();
                         }
@@ -1058,7 +1076,8 @@ impl Hnsw {
                 }
             }
         }
-        let mut out = far.into_sorted_vec();
+        let mut out: Vec<Cand> = far.into_vec().into_iter().map(|f| f.0).collect();
+        out.sort_unstable();
         out.truncate(ef);
         // hand the buffers back for the next search
         let mut nv = near.into_vec();
