@@ -203,12 +203,22 @@ impl Storage {
 }
 
 /// A prepared query: the float vector (unit norm for cosine) and what the code distances
-/// need of it, computed once per query: `sum` = Σq, `sq` = |q|², `bits` its sign bits.
+/// need of it, computed once per query: `sum` = Σq, `sq` = |q|², `bits` its sign bits, and
+/// for int8 the query in int16 (`q ≈ step * q16`, see [`distance::quantize_query`]).
 pub(crate) struct Query<'a> {
     v: &'a [f32],
     sum: f32,
     sq: f32,
     bits: &'a [u8],
+    q16: Vec<i16>,
+    step: f32,
+}
+
+impl<'a> Query<'a> {
+    /// A query on float vectors alone.
+    fn floats(v: &'a [f32]) -> Query<'a> {
+        Query { v, sum: 0.0, sq: 0.0, bits: &[], q16: Vec::new(), step: 0.0 }
+    }
 }
 
 /// A candidate: distance and node, ordered by distance then node (as the reference's tuples).
@@ -759,7 +769,8 @@ impl Hnsw {
     fn dot_int8(&self, q: &Query<'_>, node: u32) -> f32 {
         let i = node as usize;
         let (scale, low) = (self.scales[i], self.lows[i]);
-        scale * (self.k.dot_i8)(q.v, self.code_i8(node)) + (128.0 * scale + low) * q.sum
+        let sum = (self.k.dot_i8)(&q.q16, self.code_i8(node)) as f32 * q.step;
+        scale * sum + (128.0 * scale + low) * q.sum
     }
 
     /// The metric's distance from `q . x̂` and |x̂|² (euclidean squared, never below 0).
@@ -805,7 +816,7 @@ impl Hnsw {
     /// many candidates allocates once).
     fn with_node_query<R>(&self, node: u32, buf: &mut Vec<f32>, f: impl FnOnce(&Query<'_>) -> R) -> R {
         match self.st.kind {
-            StorageKind::Float32 => f(&Query { v: self.vector(node), sum: 0.0, sq: 0.0, bits: &[] }),
+            StorageKind::Float32 => f(&Query::floats(self.vector(node))),
             StorageKind::Int8 => {
                 let i = node as usize;
                 let (scale, low) = (self.scales[i], self.lows[i]);
@@ -814,7 +825,7 @@ impl Hnsw {
                 buf.extend(self.code_i8(node).iter().map(|&c| (c as f32 + 128.0) * scale + low));
                 f(&self.query(buf, &[]))
             }
-            StorageKind::Binary => f(&Query { v: &[], sum: 0.0, sq: 0.0, bits: self.code(node) }),
+            StorageKind::Binary => f(&Query { bits: self.code(node), ..Query::floats(&[]) }),
         }
     }
 
@@ -822,9 +833,11 @@ impl Hnsw {
     fn query<'a>(&self, v: &'a [f32], bits: &'a [u8]) -> Query<'a> {
         let (sum, sq) = match self.st.kind {
             StorageKind::Float32 => (0.0, 0.0),
-            _ => (v.iter().sum(), (self.k.dot)(v, v)),
+            _ => (distance::sum(v), (self.k.dot)(v, v)),
         };
-        Query { v, sum, sq, bits }
+        let mut q16 = Vec::new();
+        let step = if self.st.kind == StorageKind::Int8 { distance::quantize_query(v, &mut q16) } else { 0.0 };
+        Query { v, sum, sq, bits, q16, step }
     }
 
     /// The sign bits of prepared floats (empty unless the storage is binary).
