@@ -212,12 +212,14 @@ pub(crate) struct Query<'a> {
     bits: &'a [u8],
     q16: Vec<i16>,
     step: f32,
+    /// A constant added to every component of `step * q16` (0 but for a stored int8 row).
+    off: f32,
 }
 
 impl<'a> Query<'a> {
     /// A query on float vectors alone.
     fn floats(v: &'a [f32]) -> Query<'a> {
-        Query { v, sum: 0.0, sq: 0.0, bits: &[], q16: Vec::new(), step: 0.0 }
+        Query { v, sum: 0.0, sq: 0.0, bits: &[], q16: Vec::new(), step: 0.0, off: 0.0 }
     }
 }
 
@@ -391,6 +393,8 @@ pub struct Hnsw {
     lows: Vec<f32>,
     /// Per node: |x̂|² of the decoded int8 code (for the euclidean distance), not stored.
     norms: Vec<f32>,
+    /// Per node: Σ code_i of the int8 code, for distances between two stored nodes.
+    csums: Vec<i32>,
     levels: Vec<u8>,
     deleted: Vec<u8>,
     /// Per node: start in `upper` of its layers 1..=level, each `1 + m` words; NONE for level 0.
@@ -446,6 +450,7 @@ impl Hnsw {
             scales: Vec::new(),
             lows: Vec::new(),
             norms: Vec::new(),
+            csums: Vec::new(),
             st,
             p,
             k: distance::kernels(),
@@ -651,7 +656,7 @@ impl Hnsw {
         self.links0.capacity() * 4
             + self.vectors.capacity() * std::mem::size_of::<Block>()
             + self.codes.capacity() * std::mem::size_of::<CodeBlock>()
-            + (self.scales.capacity() + self.lows.capacity() + self.norms.capacity()) * 4
+            + (self.scales.capacity() + self.lows.capacity() + self.norms.capacity() + self.csums.capacity()) * 4
             + self.levels.capacity()
             + self.deleted.capacity()
             + self.upper_off.capacity() * 4
@@ -769,7 +774,10 @@ impl Hnsw {
     fn dot_int8(&self, q: &Query<'_>, node: u32) -> f32 {
         let i = node as usize;
         let (scale, low) = (self.scales[i], self.lows[i]);
-        let sum = (self.k.dot_i8)(&q.q16, self.code_i8(node)) as f32 * q.step;
+        let mut sum = (self.k.dot_i8)(&q.q16, self.code_i8(node)) as f32 * q.step;
+        if q.off != 0.0 {
+            sum += q.off * self.csums[i] as f32;
+        }
         scale * sum + (128.0 * scale + low) * q.sum
     }
 
@@ -812,18 +820,32 @@ impl Hnsw {
     /// Runs `f` with `node`'s own vector as the query (the heuristic's and the relinking's
     /// distances between stored nodes): its floats for float32, its decoded code for int8,
     /// its bits for binary.
-    /// `buf` holds the decoded int8 row (reused across calls, so a heuristic pass over
-    /// many candidates allocates once).
-    fn with_node_query<R>(&self, node: u32, buf: &mut Vec<f32>, f: impl FnOnce(&Query<'_>) -> R) -> R {
+    /// An int8 row is its own int16 query: x̂ = scale * code + (128 * scale + low), so the
+    /// kernel's exact `Σ code_a code_b` and the other node's code sum give `x̂_a . x̂_b` with
+    /// no decoding. `buf` carries the widened codes from call to call (one allocation for
+    /// a heuristic pass over many candidates).
+    fn with_node_query<R>(&self, node: u32, buf: &mut Vec<i16>, f: impl FnOnce(&Query<'_>) -> R) -> R {
         match self.st.kind {
             StorageKind::Float32 => f(&Query::floats(self.vector(node))),
             StorageKind::Int8 => {
                 let i = node as usize;
                 let (scale, low) = (self.scales[i], self.lows[i]);
-                buf.clear();
-                // in f32, which vectorises: only the build's pair distances come from it
-                buf.extend(self.code_i8(node).iter().map(|&c| (c as f32 + 128.0) * scale + low));
-                f(&self.query(buf, &[]))
+                let off = 128.0 * scale + low;
+                let mut q16 = std::mem::take(buf);
+                q16.clear();
+                q16.extend(self.code_i8(node).iter().map(|&c| c as i16));
+                let q = Query {
+                    v: &[],
+                    sum: scale * self.csums[i] as f32 + off * self.p.dimensions as f32,
+                    sq: self.norms[i],
+                    bits: &[],
+                    q16,
+                    step: scale,
+                    off,
+                };
+                let out = f(&q);
+                *buf = q.q16;
+                out
             }
             StorageKind::Binary => f(&Query { bits: self.code(node), ..Query::floats(&[]) }),
         }
@@ -837,7 +859,7 @@ impl Hnsw {
         };
         let mut q16 = Vec::new();
         let step = if self.st.kind == StorageKind::Int8 { distance::quantize_query(v, &mut q16) } else { 0.0 };
-        Query { v, sum, sq, bits, q16, step }
+        Query { v, sum, sq, bits, q16, step, off: 0.0 }
     }
 
     /// The sign bits of prepared floats (empty unless the storage is binary).
@@ -1190,6 +1212,7 @@ impl Hnsw {
         self.scales.truncate(n);
         self.lows.truncate(n);
         self.norms.truncate(n);
+        self.csums.truncate(n);
         self.levels.truncate(n);
         self.deleted.truncate(n);
         self.upper_off.truncate(n);
@@ -1240,6 +1263,7 @@ impl Hnsw {
                     self.scales.reserve_exact(extra);
                     self.lows.reserve_exact(extra);
                     self.norms.reserve_exact(extra);
+                    self.csums.reserve_exact(extra);
                 }
                 StorageKind::Binary => {
                     self.codes.reserve_exact(extra * self.code_blocks);
@@ -1292,6 +1316,7 @@ impl Hnsw {
             if self.st.kind == StorageKind::Int8 {
                 self.lows.push(0.0);
                 self.norms.push(0.0);
+                self.csums.push(0);
             }
             self.set_code(node, vector);
         }
@@ -1329,6 +1354,7 @@ impl Hnsw {
                 self.scales[i] = scale[0];
                 self.lows[i] = low[0];
                 self.norms[i] = decoded_norm(&codes, scale[0], low[0]);
+                self.csums[i] = codes.iter().map(|&c| c as i32).sum();
             }
             StorageKind::Binary => {
                 crate::quant::quantize_binary(v, d, self.code_mut(node), &mut scale);
@@ -1512,10 +1538,12 @@ impl Hnsw {
         if h.st.kind == StorageKind::Int8 {
             h.lows = filled(n, 0f32)?;
             h.norms = filled(n, 0f32)?;
+            h.csums = filled(n, 0i32)?;
             for i in 0..n {
                 h.lows[i] = read_f32(parts.lows, i);
                 let norm = decoded_norm(h.code_i8(i as u32), h.scales[i], h.lows[i]);
                 h.norms[i] = norm;
+                h.csums[i] = h.code_i8(i as u32).iter().map(|&c| c as i32).sum();
             }
         }
         h.levels = copied(parts.levels)?;
