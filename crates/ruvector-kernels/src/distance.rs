@@ -4,6 +4,12 @@
 //! accumulators, which compilers turn into SSE code) everywhere else. The portable loops stay
 //! scalar on wasm32: LLVM does not vectorise them there, hence the explicit simd128 module.
 //!
+//! `dot_i8` (int16 query . int8 codes) is exact integer arithmetic in every version (AVX-512
+//! VNNI `vpdpwssd`, AVX-512BW and AVX2 `vpmaddwd`, simd128 `i32x4.dot_i16x8_s`, portable), so
+//! all return the same sum; `hamming` is POPCNT on x86_64 and `i64.popcnt` on wasm32. The
+//! AVX-512 int8 sets are listed separately (`avx512f+vnni`, `avx512f+bw`) so the tests run
+//! each on a CPU that has them.
+//!
 //! Inputs of different lengths are compared over the shorter one; callers pass equal lengths.
 
 /// The kernel set picked for this CPU; plain function pointers so the HNSW hot loop pays one

@@ -15,10 +15,16 @@
 //!   `-a.b`, euclidean squared L2 (reported as `-sqrt` in scores).
 //! * Levels are drawn from a hash of `(seed, node index)`, so a graph reloaded from bytes
 //!   continues exactly as the original would.
+//! * Storage kinds ([`Storage`]): an int8 or binary graph is built and walked on its codes
+//!   (the asymmetric int8 distance, or Hamming distance of sign bits); the `max(ef, k)`
+//!   beam is then re-scored on the float vectors when they are kept, or, for binary without
+//!   them, against the decoded signs. The beam's evictions among equal distances (common
+//!   with Hamming) follow the reference: the lowest node goes first.
 //!
 //! Memory layout: one flat `u32` array holds, per node, the layer-0 link count and `2m`
 //! link slots; a second, of 64-byte blocks, holds the vectors, each starting on a cache
-//! line (see [`Block`]). Upper-layer lists live in a third flat array; ids in one text
+//! line (see [`Block`]); codes are held the same way (see [`CodeBlock`]), with their scales,
+//! offsets, |x̂|² and code sums in per-node arrays. Upper-layer lists live in a third flat array; ids in one text
 //! buffer with an open-addressing table from live id to node.
 //!
 //! Batch inserts are processed in chunks whose size depends only on the graph size: every
