@@ -78,7 +78,8 @@ def test_version_2_layout_matches_the_docs(storage: StorageKind, floats: FloatsP
     """Header fields, the exact length formula of docs/format.md, and a faithful round trip."""
     blob = BLOBS[f"{storage}-{floats}"]
     fields = index_format.HEADER.unpack_from(blob)
-    version, storage_byte, n, flags, id_bytes, links = fields[1], fields[3], fields[8], fields[12], fields[14], fields[15]
+    version, storage_byte, n, flags = fields[1], fields[3], fields[8], fields[12]
+    id_bytes, links = fields[14], fields[15]
     assert (version, storage_byte) == (2, {"int8": 1, "binary": 2}[storage])
     assert flags == (1 if floats == "resident" else 0)
     graph = index_format.decode(blob)
