@@ -2041,10 +2041,8 @@ mod tests {
     fn the_beam_evicts_the_lowest_of_equally_far_nodes() {
         // as the reference's min-heap of (-distance, node): its top, the first evicted, is
         // the farthest and, among equally far ones, the lowest node
-        let mut beam: BinaryHeap<Far> = [(2.0, 9), (3.0, 4), (3.0, 7), (3.0, 5), (1.0, 1)]
-            .into_iter()
-            .map(|(d, id)| Far(Cand { d, id }))
-            .collect();
+        let mut beam: BinaryHeap<Far> =
+            [(2.0, 9), (3.0, 4), (3.0, 7), (3.0, 5), (1.0, 1)].into_iter().map(|(d, id)| Far(Cand { d, id })).collect();
         let evicted: Vec<u32> = std::iter::from_fn(|| beam.pop().map(|f| f.0.id)).collect();
         assert_eq!(evicted, vec![4, 5, 7, 9, 1]);
     }
