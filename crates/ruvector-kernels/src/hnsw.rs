@@ -826,8 +826,9 @@ impl Hnsw {
     }
 
     /// The distance the returned score comes from: exact on the floats when they are
-    /// kept; otherwise the int8 distance, or for binary the distance to the decoded sign
-    /// vector (±scale) from the float query.
+    /// kept; otherwise the int8 asymmetric distance from the float query (not its int16
+    /// copy, whose relative error of ~1e-5 would show in large dot scores), or for binary
+    /// the distance to the decoded sign vector (±scale).
     #[inline]
     fn final_dist(&self, q: &Query<'_>, node: u32) -> f32 {
         if self.st.floats {
@@ -840,7 +841,12 @@ impl Hnsw {
                 let norm = scale * scale * self.p.dimensions as f32;
                 self.dist_of_dot(q, scale * signed, norm)
             }
-            _ => self.dist(q, node),
+            StorageKind::Int8 => {
+                let m = &self.meta[node as usize];
+                let dot = m.scale * float_dot_i8(q.v, self.code_i8(node)) + (128.0 * m.scale + m.low) * q.sum;
+                self.dist_of_dot(q, dot, m.norm)
+            }
+            StorageKind::Float32 => self.dist(q, node),
         }
     }
 
@@ -1046,7 +1052,12 @@ impl Hnsw {
             layer -= 1;
         }
         let mut found = self.search_layer(q, &[cur], ef.max(k), 0, keep, s);
-        if self.st.kind != StorageKind::Float32 && (self.st.floats || self.st.kind == StorageKind::Binary) {
+        if self.st.kind != StorageKind::Float32 {
+            // int8 without floats ranks as it walked (the final distance is the same up to
+            // the int16 query's rounding), so only the best k get their float scores
+            if !self.st.floats && self.st.kind == StorageKind::Int8 {
+                found.truncate(k);
+            }
             for c in found.iter_mut() {
                 c.d = self.final_dist(q, c.id);
             }
@@ -1685,6 +1696,24 @@ impl Hnsw {
     }
 }
 
+/// `Σ q_i c_i` of a float query and int8 codes in float32, over eight lanes (the final
+/// scores of int8 without floats: a handful of rows per search).
+fn float_dot_i8(q: &[f32], codes: &[i8]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (qb, cb) = (q.chunks_exact(8), codes.chunks_exact(8));
+    let (qr, cr) = (qb.remainder(), cb.remainder());
+    for (x, c) in qb.zip(cb) {
+        for i in 0..8 {
+            lanes[i] += x[i] * c[i] as f32;
+        }
+    }
+    let mut total = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for (&x, &c) in qr.iter().zip(cr) {
+        total += x * c as f32;
+    }
+    total
+}
+
 /// `Σ ±q_i`, plus where `code`'s bit i is set and minus where it is clear: the dot
 /// product with the decoded sign vector before its scale. Eight components per byte through
 /// a fixed-size array of ±1 (no branch per bit), which the compiler vectorises.
@@ -2052,6 +2081,26 @@ mod tests {
         h.insert_batch(&["v1"], &v[..d], &Sequential).unwrap();
         let got = h.search_filtered(q, 10, 10, &few);
         assert!(got.iter().all(|&(node, _)| (node as usize) < n && node != 1));
+    }
+
+    #[test]
+    fn int8_scores_without_floats_are_the_float_formula() {
+        // large dot products: the int16 query's ~1e-5 relative error would show in them
+        let (d, n) = (37, 300);
+        let v: Vec<f32> = data(n, d, 71).iter().map(|x| 8.0 * x).collect();
+        let st = Storage::new(StorageKind::Int8, false).unwrap();
+        let mut h = Hnsw::with_storage(params(d, Metric::Dot), st).unwrap();
+        h.insert_batch(&ids(0..n), &v, &Sequential).unwrap();
+        for q in data(10, d, 72).chunks_exact(d) {
+            let q: Vec<f32> = q.iter().map(|x| 8.0 * x).collect();
+            let got = h.search(&q, 10, 32);
+            for &(node, score) in &got {
+                let (s, l) = (h.code_scale(node) as f64, h.code_low(node) as f64);
+                let want: f64 =
+                    h.code_i8(node).iter().zip(&q).map(|(&c, &x)| x as f64 * ((c as f64 + 128.0) * s + l)).sum();
+                assert!((score as f64 - want).abs() <= 1e-6 * want.abs().max(1.0), "{score} vs {want}");
+            }
+        }
     }
 
     #[test]
