@@ -1,14 +1,14 @@
 """The two quantizers, in one place: ``VectorOps.quantize`` on the reference backend, the
 index format's check that stored codes match their floats, and the quantized HNSW storage
 all use these, so a code means the same thing everywhere (the compiled kernels in
-``crates/ruvector-kernels/src/quant.rs`` reproduce them bit for bit, binary scales aside:
-their float64 sum may be taken in another order).
+``crates/ruvector-kernels/src/quant.rs`` and the numba plugin reproduce them bit for bit).
 
 * int8: per row, ``low = min``, ``scale = (max - min) / 255`` (in float64),
   ``level = rint((x - low) / scale)`` clipped to 0..255 and stored as ``level - 128``; a
   constant row has scale 0 and every level 0. Decoded as ``(code + 128) * scale + low``.
 * binary: ``x > 0`` packed eight to a byte, the first component in the most significant
-  bit (numpy's ``packbits``), and the row's mean ``|x|`` as its scale; decoded as
+  bit (numpy's ``packbits``), and the row's mean ``|x|`` (float64, summed in component
+  order) as its scale; decoded as
   ``+scale`` for a set bit and ``-scale`` otherwise.
 """
 
@@ -29,7 +29,7 @@ def quantize(matrix: np.ndarray, kind: QuantizationKind) -> QuantizedVectors:
             kind="binary",
             dimensions=matrix.shape[1],
             codes=np.packbits(matrix > 0, axis=1),
-            scales=np.abs(matrix).mean(axis=1, dtype=np.float64).astype(np.float32),
+            scales=_mean_abs(matrix),
             offsets=np.zeros(len(matrix), dtype=np.float32),
         )
     low = matrix.min(axis=1).astype(np.float64)
@@ -45,6 +45,17 @@ def quantize(matrix: np.ndarray, kind: QuantizationKind) -> QuantizedVectors:
         scales=scales.astype(np.float32),
         offsets=low.astype(np.float32),
     )
+
+
+def _mean_abs(matrix: np.ndarray) -> np.ndarray:
+    """Each row's mean |x|: the float64 sum taken in component order (a running sum, as the
+    compiled kernels add), divided by d and rounded to float32, so every backend's binary
+    scale is the same float, bit for bit (a pairwise sum may differ in the last bit)."""
+    if matrix.shape[1] == 0:
+        return np.zeros(len(matrix), dtype=np.float32)
+    sums = np.cumsum(np.abs(matrix.astype(np.float64)), axis=1)[:, -1]
+    mean: np.ndarray = (sums / matrix.shape[1]).astype(np.float32)
+    return mean
 
 
 def dequantize(quantized: QuantizedVectors) -> np.ndarray:
