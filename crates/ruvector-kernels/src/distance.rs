@@ -4,6 +4,12 @@
 //! accumulators, which compilers turn into SSE code) everywhere else. The portable loops stay
 //! scalar on wasm32: LLVM does not vectorise them there, hence the explicit simd128 module.
 //!
+//! `dot_i8` (int16 query . int8 codes) is exact integer arithmetic in every version (AVX-512
+//! VNNI `vpdpwssd`, AVX-512BW and AVX2 `vpmaddwd`, simd128 `i32x4.dot_i16x8_s`, portable), so
+//! all return the same sum; `hamming` is POPCNT on x86_64 and `i64.popcnt` on wasm32. The
+//! AVX-512 int8 sets are listed separately (`avx512f+vnni`, `avx512f+bw`) so the tests run
+//! each on a CPU that has them.
+//!
 //! Inputs of different lengths are compared over the shorter one; callers pass equal lengths.
 
 /// The kernel set picked for this CPU; plain function pointers so the HNSW hot loop pays one
@@ -19,12 +25,72 @@ pub struct Kernels {
     /// `batch_distance` over whole blocks of rows, where a set has a kernel that reads
     /// several rows at once; the others go one row at a time through the kernels above.
     pub rows: Option<BatchKernel>,
+    /// `Σ q_i c_i` of an int16 query and int8 codes, exact (integer arithmetic, so every
+    /// kernel returns the same value): the sum of the asymmetric int8 distance, whose float
+    /// query is quantized once per search to int16 (see [`quantize_query`]).
+    pub dot_i8: fn(&[i16], &[i8]) -> i64,
+    /// Bits that differ between two packed sign codes (popcount of their XOR).
+    pub hamming: fn(&[u8], &[u8]) -> u32,
     /// Name of the instruction set in use, for diagnostics.
     pub isa: &'static str,
 }
 
 /// Distances from a query to every row of a matrix, written into `out` (one per row).
 pub type BatchKernel = fn(&[f32], &[f32], Kind, &mut [f32]);
+
+/// Codes an int8 dot kernel may sum into one i32 lane set before it must widen: no lane
+/// then holds more than 256 products of at most 2^15 * 2^7 in magnitude (2^30 in all).
+pub const I32_SAFE: usize = 4096;
+
+/// The int16 query of the int8 distance: `q_i ≈ step * out_i` with `out_i` in
+/// -32767..=32767 (`step = max|q| / 32767`, 0 for a zero query). Each component is off by at
+/// most `step / 2`, ~1.5e-5 of the largest: far below the int8 codes' own rounding, and an
+/// integer dot is exact, so every kernel gives the same sum. NaN or infinite components are
+/// the caller's to refuse (the API checks queries are finite).
+pub fn quantize_query(q: &[f32], out: &mut Vec<i16>) -> f32 {
+    // eight lanes, as the compiler vectorises the comparisons (a single running maximum
+    // is one dependent compare per component)
+    let mut lanes = [0f32; 8];
+    let blocks = q.chunks_exact(8);
+    let rest = blocks.remainder();
+    for block in blocks {
+        for i in 0..8 {
+            let x = block[i].abs();
+            lanes[i] = if x > lanes[i] { x } else { lanes[i] };
+        }
+    }
+    let top = lanes.iter().chain(rest).fold(0f32, |m, &x| if x.abs() > m { x.abs() } else { m });
+    out.clear();
+    if top == 0.0 || !top.is_finite() {
+        out.resize(q.len(), 0);
+        return 0.0;
+    }
+    let inv = 32767.0 / top;
+    // round half away from zero through a truncating conversion: no libm call (`round` is
+    // one on x86-64 without SSE4.1), the same result on every target; |x * inv| <= 32767
+    out.extend(q.iter().map(|&x| {
+        let y = x * inv;
+        (y + if y < 0.0 { -0.5 } else { 0.5 }) as i16
+    }));
+    top / 32767.0
+}
+
+/// `Σ v_i` over eight lanes (a single running sum is one dependent add per component).
+pub fn sum(v: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let blocks = v.chunks_exact(8);
+    let rest = blocks.remainder();
+    for block in blocks {
+        for i in 0..8 {
+            lanes[i] += block[i];
+        }
+    }
+    let mut total = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for &x in rest {
+        total += x;
+    }
+    total
+}
 
 /// The best kernels this CPU supports.
 pub fn kernels() -> Kernels {
@@ -39,23 +105,48 @@ pub fn supported_kernels() -> Vec<Kernels> {
     #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     {
         if std::is_x86_feature_detected!("avx512f") {
-            all.push(Kernels {
+            let f = Kernels {
                 dot: x86_512::dot,
                 l2sq: x86_512::l2sq,
                 dot_sq: x86_512::dot_sq,
                 rows: Some(x86_512::rows),
+                dot_i8: x86::dot_i8,
+                hamming: x86::hamming,
                 isa: "avx512f",
-            });
+            };
+            if std::is_x86_feature_detected!("avx512bw") {
+                if std::is_x86_feature_detected!("avx512vnni") {
+                    all.push(Kernels { dot_i8: x86_512::dot_i8_vnni, isa: "avx512f+vnni", ..f });
+                }
+                all.push(Kernels { dot_i8: x86_512::dot_i8_bw, isa: "avx512f+bw", ..f });
+            }
+            all.push(f);
         }
     }
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            all.push(Kernels { dot: x86::dot, l2sq: x86::l2sq, dot_sq: x86::dot_sq, rows: None, isa: "avx2+fma" });
+            all.push(Kernels {
+                dot: x86::dot,
+                l2sq: x86::l2sq,
+                dot_sq: x86::dot_sq,
+                rows: None,
+                dot_i8: x86::dot_i8,
+                hamming: x86::hamming,
+                isa: "avx2+fma",
+            });
         }
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    all.push(Kernels { dot: wasm::dot, l2sq: wasm::l2sq, dot_sq: wasm::dot_sq, rows: None, isa: "simd128" });
+    all.push(Kernels {
+        dot: wasm::dot,
+        l2sq: wasm::l2sq,
+        dot_sq: wasm::dot_sq,
+        rows: None,
+        dot_i8: wasm::dot_i8,
+        hamming: portable::hamming,
+        isa: "simd128",
+    });
     all.push(portable_kernels());
     all
 }
@@ -63,7 +154,15 @@ pub fn supported_kernels() -> Vec<Kernels> {
 /// The portable kernels (the fallback on x86_64 without AVX2/FMA and on targets without a
 /// SIMD module; also the reference the SIMD kernels are tested against).
 pub fn portable_kernels() -> Kernels {
-    Kernels { dot: portable::dot, l2sq: portable::l2sq, dot_sq: portable::dot_sq, rows: None, isa: "portable" }
+    Kernels {
+        dot: portable::dot,
+        l2sq: portable::l2sq,
+        dot_sq: portable::dot_sq,
+        rows: None,
+        dot_i8: portable::dot_i8,
+        hamming: portable::hamming,
+        isa: "portable",
+    }
 }
 
 /// Which metric a distance is for; distances are lower-is-closer.
@@ -253,6 +352,46 @@ pub mod portable {
         }
         (s, q)
     }
+
+    pub fn dot_i8(a: &[i16], b: &[i8]) -> i64 {
+        let n = a.len().min(b.len());
+        let mut total = 0i64;
+        for (ca, cb) in a[..n].chunks(super::I32_SAFE).zip(b[..n].chunks(super::I32_SAFE)) {
+            let mut acc = [0i32; 16];
+            let (xa, xb) = (ca.chunks_exact(16), cb.chunks_exact(16));
+            let (ra, rb) = (xa.remainder(), xb.remainder());
+            for (x, y) in xa.zip(xb) {
+                for i in 0..16 {
+                    acc[i] += x[i] as i32 * y[i] as i32;
+                }
+            }
+            for (i, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+                acc[i] += x as i32 * y as i32;
+            }
+            total += acc.iter().map(|&x| x as i64).sum::<i64>();
+        }
+        total
+    }
+
+    /// Eight bytes at a time through `u64::count_ones`, which is one instruction wherever
+    /// the target has one (wasm32's `i64.popcnt`; x86_64 calls this from a `popcnt` build).
+    #[inline(always)]
+    pub fn hamming(a: &[u8], b: &[u8]) -> u32 {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let ca = a.chunks_exact(8);
+        let cb = b.chunks_exact(8);
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        let mut total = 0u32;
+        for (x, y) in ca.zip(cb) {
+            let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            total += (word(x) ^ word(y)).count_ones();
+        }
+        for (x, y) in ra.iter().zip(rb) {
+            total += (x ^ y).count_ones();
+        }
+        total
+    }
 }
 
 /// wasm32 simd128 kernels. Each sums `term(a[i..i + 4], b[i..i + 4])` over the vectors:
@@ -335,6 +474,42 @@ mod wasm {
         let (d, q) = fold(a, b, (f32x4_splat(0.0), f32x4_splat(0.0)), terms, add2);
         (hsum(d), hsum(q))
     }
+
+    /// `Σ q_i c_i`: 16 codes per load, widened to two i16x8 and multiplied pairwise into
+    /// i32x4 sums (`i32x4.dot_i16x8_s`); i32 lanes flushed to i64 every `I32_SAFE` codes.
+    pub fn dot_i8(a: &[i16], b: &[i8]) -> i64 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut total = 0i64;
+        let mut i = 0;
+        while i + 16 <= n {
+            let end = (i + super::I32_SAFE).min(n);
+            let (mut s0, mut s1) = (i32x4_splat(0), i32x4_splat(0));
+            while i + 16 <= end {
+                // SAFETY: i + 16 <= n, inside both slices; wasm loads may be unaligned.
+                let (c, q0, q1) = unsafe {
+                    (
+                        v128_load(pb.add(i) as *const v128),
+                        v128_load(pa.add(i) as *const v128),
+                        v128_load(pa.add(i + 8) as *const v128),
+                    )
+                };
+                s0 = i32x4_add(s0, i32x4_dot_i16x8(q0, i16x8_extend_low_i8x16(c)));
+                s1 = i32x4_add(s1, i32x4_dot_i16x8(q1, i16x8_extend_high_i8x16(c)));
+                i += 16;
+            }
+            let s = i32x4_add(s0, s1);
+            total += i32x4_extract_lane::<0>(s) as i64
+                + i32x4_extract_lane::<1>(s) as i64
+                + i32x4_extract_lane::<2>(s) as i64
+                + i32x4_extract_lane::<3>(s) as i64;
+        }
+        while i < n {
+            total += a[i] as i64 * b[i] as i64;
+            i += 1;
+        }
+        total
+    }
 }
 
 /// AVX-512F kernels (the `avx512` feature; `_mm512_*` intrinsics are stable since Rust 1.89).
@@ -355,6 +530,69 @@ mod x86_512 {
     }
     pub fn dot_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
         unsafe { dot_sq_512(a, b) }
+    }
+    /// Only put into a `Kernels` after `is_x86_feature_detected!` confirmed AVX-512BW and
+    /// AVX-512 VNNI.
+    pub fn dot_i8_vnni(a: &[i16], b: &[i8]) -> i64 {
+        unsafe { dot_i8_vnni_512(a, b) }
+    }
+    /// Only put into a `Kernels` after `is_x86_feature_detected!` confirmed AVX-512BW.
+    pub fn dot_i8_bw(a: &[i16], b: &[i8]) -> i64 {
+        unsafe { dot_i8_bw_512(a, b) }
+    }
+
+    /// `Σ q_i c_i` with `step(acc, q, c)` over 32 int16 query components and 32 codes
+    /// widened to int16: two accumulators, flushed to i64 every `I32_SAFE` codes (where
+    /// the i32 lanes could next overflow); the last 1-31 through masked loads.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn fold_i8(a: &[i16], b: &[i8], step: impl Fn(__m512i, __m512i, __m512i) -> __m512i) -> i64 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut total = 0i64;
+        let mut i = 0;
+        while i < n {
+            let end = (i + super::I32_SAFE).min(n);
+            let (mut s0, mut s1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+            while i + 64 <= end {
+                // SAFETY: i + 64 <= n, inside both slices.
+                unsafe {
+                    let c0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(pb.add(i) as *const __m256i));
+                    let c1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(pb.add(i + 32) as *const __m256i));
+                    s0 = step(s0, _mm512_loadu_si512(pa.add(i) as *const _), c0);
+                    s1 = step(s1, _mm512_loadu_si512(pa.add(i + 32) as *const _), c1);
+                }
+                i += 64;
+            }
+            while i < end {
+                let left = (end - i).min(32);
+                let mask = if left == 32 { u32::MAX } else { (1u32 << left) - 1 };
+                // SAFETY: only the `left` lanes inside both slices are read.
+                unsafe {
+                    let bytes = _mm512_maskz_loadu_epi8(mask as u64, pb.add(i));
+                    let c = _mm512_cvtepi8_epi16(_mm512_castsi512_si256(bytes));
+                    s0 = step(s0, _mm512_maskz_loadu_epi16(mask, pa.add(i)), c);
+                }
+                i += left;
+            }
+            let wide = |s: __m512i| {
+                let lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
+                let hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
+                _mm512_add_epi64(lo, hi)
+            };
+            total += _mm512_reduce_add_epi64(_mm512_add_epi64(wide(s0), wide(s1)));
+        }
+        total
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn dot_i8_vnni_512(a: &[i16], b: &[i8]) -> i64 {
+        fold_i8(a, b, |s, q, c| _mm512_dpwssd_epi32(s, q, c))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn dot_i8_bw_512(a: &[i16], b: &[i8]) -> i64 {
+        fold_i8(a, b, |s, q, c| _mm512_add_epi32(s, _mm512_madd_epi16(q, c)))
     }
 
     /// `step(acc, a[i..i + 16], b[i..i + 16])` folded over the common length of `a` and `b`:
@@ -449,7 +687,15 @@ mod x86_512 {
                 }
             }
         }
-        let one_pair = Kernels { dot, l2sq, dot_sq, rows: None, isa: "avx512f" };
+        let one_pair = Kernels {
+            dot,
+            l2sq,
+            dot_sq,
+            rows: None,
+            dot_i8: super::x86::dot_i8,
+            hamming: super::x86::hamming,
+            isa: "avx512f",
+        };
         one_row_at_a_time(&one_pair, query, &matrix[whole * d..n * d], kind, &mut out[whole..n]);
     }
 
@@ -522,6 +768,61 @@ mod x86 {
     }
     pub fn dot_sq(a: &[f32], b: &[f32]) -> (f32, f32) {
         unsafe { dot_sq_avx2(a, b) }
+    }
+    pub fn dot_i8(a: &[i16], b: &[i8]) -> i64 {
+        unsafe { dot_i8_avx2(a, b) }
+    }
+    /// Only put into a `Kernels` on a CPU with AVX2, which all have POPCNT.
+    pub fn hamming(a: &[u8], b: &[u8]) -> u32 {
+        unsafe { hamming_popcnt(a, b) }
+    }
+
+    /// The portable loop compiled with the POPCNT instruction (without it, `count_ones` is
+    /// a dozen shifts and masks).
+    #[target_feature(enable = "popcnt")]
+    unsafe fn hamming_popcnt(a: &[u8], b: &[u8]) -> u32 {
+        super::portable::hamming(a, b)
+    }
+
+    /// `Σ q_i c_i`: 16 codes per step widened to int16 and multiplied pairwise into i32
+    /// (`vpmaddwd`) in two accumulators, flushed to i64 every `I32_SAFE` codes; a scalar
+    /// tail of 0-15.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot_i8_avx2(a: &[i16], b: &[i8]) -> i64 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut total = 0i64;
+        let mut i = 0usize;
+        // SAFETY (here and below): i + 16 <= n, inside both slices; the CPU has AVX2.
+        unsafe {
+            while i + 16 <= n {
+                let end = (i + super::I32_SAFE).min(n);
+                let (mut s0, mut s1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+                while i + 32 <= end {
+                    let c0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i) as *const __m128i));
+                    let c1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i + 16) as *const __m128i));
+                    let q0 = _mm256_loadu_si256(pa.add(i) as *const __m256i);
+                    let q1 = _mm256_loadu_si256(pa.add(i + 16) as *const __m256i);
+                    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(q0, c0));
+                    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(q1, c1));
+                    i += 32;
+                }
+                if i + 16 <= end {
+                    let c0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i) as *const __m128i));
+                    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_loadu_si256(pa.add(i) as *const __m256i), c0));
+                    i += 16;
+                }
+                let mut lanes = [0i32; 16];
+                _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, s0);
+                _mm256_storeu_si256(lanes.as_mut_ptr().add(8) as *mut __m256i, s1);
+                total += lanes.iter().map(|&x| x as i64).sum::<i64>();
+            }
+            while i < n {
+                total += *pa.add(i) as i64 * *pb.add(i) as i64;
+                i += 1;
+            }
+        }
+        total
     }
 
     #[inline]
@@ -665,6 +966,46 @@ mod tests {
                 assert!(((kk.l2sq)(&a, &b) as f64 - l2).abs() < 1e-4, "l2 d={d} {}", kk.isa);
                 let (x, y) = (kk.dot_sq)(&a, &b);
                 assert!((x as f64 - dot).abs() < 1e-4 && (y as f64 - bb).abs() < 1e-4, "dot_sq d={d} {}", kk.isa);
+            }
+        }
+    }
+
+    fn codes(n: usize, seed: u64) -> Vec<i8> {
+        vecs(n, seed).iter().map(|x| (x * 128.0).clamp(-128.0, 127.0) as i8).collect()
+    }
+
+    #[test]
+    fn int8_and_hamming_kernels_match_scalar_at_every_tail() {
+        for d in [0usize, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 383, 384, 385, 1000] {
+            let q = vecs(d, 5);
+            let mut c = codes(d, 6);
+            if d > 2 {
+                c[0] = -128;
+                c[d - 1] = 127;
+            }
+            let mut q16 = Vec::new();
+            let step = quantize_query(&q, &mut q16);
+            let exact: i64 = q16.iter().zip(&c).map(|(&x, &y)| x as i64 * y as i64).sum();
+            let want: f64 = q.iter().zip(&c).map(|(x, &y)| *x as f64 * y as f64).sum();
+            // the int16 query stays within half a step of the float query per component
+            assert!((exact as f64 * step as f64 - want).abs() <= 0.5 * step as f64 * 128.0 * d as f64 + 1e-9);
+            let (a, b): (Vec<u8>, Vec<u8>) = c.iter().map(|&x| (x as u8, (x as u8).rotate_left(3))).unzip();
+            let bits: u32 = a.iter().zip(&b).map(|(x, y)| (x ^ y).count_ones()).sum();
+            for kk in &supported_kernels() {
+                assert_eq!((kk.dot_i8)(&q16, &c), exact, "dot_i8 d={d} {}", kk.isa);
+                assert_eq!((kk.hamming)(&a, &b), bits, "hamming d={d} {}", kk.isa);
+            }
+        }
+    }
+
+    #[test]
+    fn int8_kernels_never_overflow() {
+        // every product at its largest magnitude, past several flushes of the i32 lanes
+        for d in [4096usize, 4097, 9000, 65_536] {
+            let q = vec![-32767i16; d];
+            let c = vec![-128i8; d];
+            for kk in &supported_kernels() {
+                assert_eq!((kk.dot_i8)(&q, &c), 32767 * 128 * d as i64, "d={d} {}", kk.isa);
             }
         }
     }

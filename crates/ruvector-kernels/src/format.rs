@@ -1,5 +1,6 @@
-//! The ruvector HNSW index format, version 1 (docs/format.md), byte for byte as the Python
-//! reader and writer in `ruvector_core.index_format`.
+//! The ruvector HNSW index format (docs/format.md), byte for byte as the Python reader and
+//! writer in `ruvector_core.index_format`: version 1 for float32 indexes, version 2 for the
+//! int8 and binary storage kinds (storage byte at 11, flags at 44, codes before the levels).
 //!
 //! The loader is written for hostile bytes: it checks the header, the checksum and the
 //! total length (in u128 arithmetic, so sizes from the file cannot overflow) before it
@@ -9,10 +10,16 @@
 use std::fmt;
 
 use crate::crc32::crc32;
-use crate::hnsw::{Hnsw, Metric, Params, Parts, MAX_LEVEL, NONE};
+use crate::hnsw::{Hnsw, Metric, Params, Parts, Storage, StorageKind, MAX_LEVEL, NONE};
+use crate::quant;
 
 pub const MAGIC: &[u8; 8] = b"RUVHNSW\0";
+/// The version of a float32 index.
 pub const VERSION: u16 = 1;
+/// The version of an int8 or binary index.
+pub const VERSION_CODES: u16 = 2;
+/// Version 2 flag bit 0: the float vectors are stored beside the codes.
+pub const FLAG_FLOATS: u32 = 1;
 pub const HEADER_BYTES: usize = 72;
 pub const CHECKSUM_BYTES: usize = 4;
 /// What a load may commit to in memory: the fixed-capacity graph may exceed the file by
@@ -44,6 +51,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, FormatError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
     pub params: Params,
+    pub storage: Storage,
     pub node_count: u32,
     pub deleted_count: u32,
     pub entry_point: u32,
@@ -79,14 +87,26 @@ pub fn read_header(data: &[u8]) -> Result<Header, FormatError> {
         return err("not a ruvector HNSW index (bad magic bytes)");
     }
     let version = u16_at(data, 8);
-    if version != VERSION {
-        return err(format!("unsupported index format version {version} (this reads {VERSION})"));
+    if version != VERSION && version != VERSION_CODES {
+        return err(format!("unsupported index format version {version} (this reads {VERSION} and {VERSION_CODES})"));
     }
-    let metric = Metric::from_code(data[10]);
-    let (reserved8, reserved32) = (data[11], u32_at(data, 44));
-    let metric = match metric {
-        Some(m) if reserved8 == 0 && reserved32 == 0 => m,
-        _ => return err("index header has an unknown metric or non-zero reserved fields"),
+    let metric = match Metric::from_code(data[10]) {
+        Some(m) => m,
+        None => return err("index header has an unknown metric"),
+    };
+    let (kind, flags) = (data[11], u32_at(data, 44));
+    let storage = if version == VERSION {
+        if kind != 0 || flags != 0 {
+            return err("index header has non-zero reserved fields");
+        }
+        Storage::FLOAT32
+    } else {
+        match StorageKind::from_code(kind) {
+            Some(k) if k != StorageKind::Float32 && flags & !FLAG_FLOATS == 0 => {
+                Storage { kind: k, floats: flags & FLAG_FLOATS != 0 }
+            }
+            _ => return err("index header has an unknown storage kind or unknown flags"),
+        }
     };
     let (d, m, efc, efs) = (u32_at(data, 12), u32_at(data, 16), u32_at(data, 20), u32_at(data, 24));
     let (n, n_deleted, entry, max_level) = (u32_at(data, 28), u32_at(data, 32), u32_at(data, 36), u32_at(data, 40));
@@ -109,7 +129,16 @@ pub fn read_header(data: &[u8]) -> Result<Header, FormatError> {
     if (n == 0) != (entry == NONE) || (n == 0) != (max_level == NONE) {
         return err("index header entry point disagrees with its node count");
     }
-    Ok(Header { params, node_count: n, deleted_count: n_deleted, entry_point: entry, max_level, id_bytes, link_count })
+    Ok(Header {
+        params,
+        storage,
+        node_count: n,
+        deleted_count: n_deleted,
+        entry_point: entry,
+        max_level,
+        id_bytes,
+        link_count,
+    })
 }
 
 /// Sequential reads that refuse to run past the end of the payload.
@@ -149,14 +178,25 @@ pub fn decode(data: &[u8]) -> Result<Hnsw, FormatError> {
     let mut r = Reader { data: &data[..body_end], pos: HEADER_BYTES };
     let n = header.node_count as u128;
     let d = header.params.dimensions as u128;
-    r.require(4 * n * d + 2 * n + 4 * (n + 1) + header.id_bytes as u128)?;
-    let vectors = r.take(4 * n * d)?;
+    let st = header.storage;
+    let float_bytes = if st.floats { 4 * n * d } else { 0 };
+    let code_bytes = n * st.code_bytes(header.params.dimensions) as u128;
+    let (scale_bytes, low_bytes) = match st.kind {
+        StorageKind::Float32 => (0, 0),
+        StorageKind::Int8 => (4 * n, 4 * n),
+        StorageKind::Binary => (4 * n, 0),
+    };
+    r.require(float_bytes + code_bytes + scale_bytes + low_bytes + 2 * n + 4 * (n + 1) + header.id_bytes as u128)?;
+    let vectors = r.take(float_bytes)?;
+    let codes = r.take(code_bytes)?;
+    let scales = r.take(scale_bytes)?;
+    let lows = r.take(low_bytes)?;
     let levels = r.take(n)?;
     let flags = r.take(n)?;
     let offsets = r.take(4 * (n + 1))?;
     let id_text = r.take(header.id_bytes as u128)?;
     let list_count: u128 = levels.iter().map(|&l| l as u128 + 1).sum();
-    check_load_size(&header.params, n, list_count - n, data.len())?;
+    check_load_size(&header.params, st, n, list_count - n, data.len())?;
     r.require(4 * list_count + 4 * header.link_count as u128)?;
     let sizes = r.take(4 * list_count)?;
     let links = r.take(4 * header.link_count as u128)?;
@@ -188,21 +228,47 @@ pub fn decode(data: &[u8]) -> Result<Hnsw, FormatError> {
     // link lists
     check_links(levels, sizes, links, header.params.m, header.link_count)?;
     check_vectors(vectors, &header.params)?;
-    let parts = Parts { vectors, levels, flags, offsets, id_text, sizes, links, entry: header.entry_point };
-    let need = load_bytes(&header.params, n as u128, list_count - n as u128);
-    Hnsw::from_parts(header.params, parts)
+    check_codes(st, header.params.dimensions, vectors, codes, scales, lows)?;
+    let parts = Parts {
+        vectors,
+        codes,
+        scales,
+        lows,
+        levels,
+        flags,
+        offsets,
+        id_text,
+        sizes,
+        links,
+        entry: header.entry_point,
+    };
+    let need = load_bytes(&header.params, st, n as u128, list_count - n as u128);
+    Hnsw::from_parts(header.params, st, parts)
         .map_err(|_| FormatError(format!("index needs {need} bytes of memory to load, which cannot be allocated")))
 }
 
-/// The memory a load commits to: vectors plus every list at its full capacity.
-fn load_bytes(p: &Params, nodes: u128, upper_lists: u128) -> u128 {
-    let per_node = 4 * p.dimensions as u128 + 4 * (2 * p.m as u128 + 1);
+/// The memory a load commits to: the vectors as stored (floats if present, codes with
+/// their scales and offsets) plus every list at its full capacity.
+fn load_bytes(p: &Params, st: Storage, nodes: u128, upper_lists: u128) -> u128 {
+    let d = p.dimensions as u128;
+    let vectors = match st.kind {
+        StorageKind::Float32 => 4 * d,
+        StorageKind::Int8 => d + 8 + if st.floats { 4 * d } else { 0 },
+        StorageKind::Binary => st.code_bytes(p.dimensions) as u128 + 4 + if st.floats { 4 * d } else { 0 },
+    };
+    let per_node = vectors + 4 * (2 * p.m as u128 + 1);
     nodes * per_node + 4 * upper_lists * (p.m as u128 + 1)
 }
 
 /// Refuses, before allocating, a file that would expand beyond what any honest index does.
-fn check_load_size(p: &Params, nodes: u128, upper_lists: u128, file_bytes: usize) -> Result<(), FormatError> {
-    let need = load_bytes(p, nodes, upper_lists);
+fn check_load_size(
+    p: &Params,
+    st: Storage,
+    nodes: u128,
+    upper_lists: u128,
+    file_bytes: usize,
+) -> Result<(), FormatError> {
+    let need = load_bytes(p, st, nodes, upper_lists);
     if need > LOAD_SLACK_BYTES + LOAD_EXPANSION * file_bytes as u128 || need > isize::MAX as u128 {
         return err(format!(
             "index of {file_bytes} bytes would take {need} bytes of memory to load, more than {LOAD_EXPANSION} \
@@ -227,6 +293,76 @@ fn check_vectors(vectors: &[u8], p: &Params) -> Result<(), FormatError> {
         if p.metric == Metric::Cosine && squares != 0.0 && (squares - 1.0).abs() > UNIT_TOLERANCE {
             return err("index holds a cosine row that is not of unit length");
         }
+    }
+    Ok(())
+}
+
+/// The little-endian f32s of `bytes`.
+fn floats_of(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// Codes of version 2: scales finite and >= 0, offsets finite, every decoded component
+/// within [`MAX_COMPONENT`], binary padding bits zero, and, with the floats present, the
+/// codes exactly the quantization of those floats.
+fn check_codes(
+    st: Storage,
+    d: usize,
+    vectors: &[u8],
+    codes: &[u8],
+    scales: &[u8],
+    lows: &[u8],
+) -> Result<(), FormatError> {
+    if st.kind == StorageKind::Float32 {
+        return Ok(());
+    }
+    let scales = floats_of(scales);
+    let lows = floats_of(lows);
+    let max = MAX_COMPONENT as f64;
+    if scales.iter().any(|s| !s.is_finite() || *s < 0.0) || lows.iter().any(|l| !l.is_finite()) {
+        return err("index code scales must be finite and non-negative, offsets finite");
+    }
+    match st.kind {
+        StorageKind::Int8 => {
+            for (&s, &l) in scales.iter().zip(&lows) {
+                if (l as f64).abs() > max || (l as f64).abs() + 255.0 * s as f64 > max {
+                    return err(format!("index codes decode to components beyond {MAX_COMPONENT:e}"));
+                }
+            }
+        }
+        _ => {
+            if scales.iter().any(|&s| s as f64 > max) {
+                return err(format!("index codes decode to components beyond {MAX_COMPONENT:e}"));
+            }
+            let rb = quant::binary_row_bytes(d);
+            let pad = (8 * rb - d) as u32;
+            let mask = if pad == 0 { 0u8 } else { (1u8 << pad) - 1 };
+            if codes.chunks_exact(rb).any(|row| row[rb - 1] & mask != 0) {
+                return err("index binary codes have padding bits set");
+            }
+        }
+    }
+    if !st.floats {
+        return Ok(());
+    }
+    let n = scales.len();
+    let floats = floats_of(vectors);
+    let mut again_scales = vec![0f32; n];
+    let same = match st.kind {
+        StorageKind::Int8 => {
+            let mut again = vec![0i8; n * d];
+            let mut again_lows = vec![0f32; n];
+            quant::quantize_int8(&floats, d, &mut again, &mut again_scales, &mut again_lows);
+            again.iter().zip(codes).all(|(&a, &c)| a as u8 == c) && again_lows == lows
+        }
+        _ => {
+            let mut again = vec![0u8; codes.len()];
+            quant::quantize_binary(&floats, d, &mut again, &mut again_scales);
+            again == codes
+        }
+    };
+    if !same || again_scales != scales {
+        return err("index codes are not the quantization of its float vectors");
     }
     Ok(())
 }
@@ -342,8 +478,12 @@ pub fn encode(h: &Hnsw) -> Vec<u8> {
     let n = h.node_count();
     let links = h.link_count();
     let lists: usize = (0..n as u32).map(|i| h.level(i) as usize + 1).sum();
+    let st = h.storage();
     let size = HEADER_BYTES
-        + 4 * n * p.dimensions
+        + if st.floats { 4 * n * p.dimensions } else { 0 }
+        + n * (st.code_bytes(p.dimensions)
+            + 4 * (st.kind != StorageKind::Float32) as usize
+            + 4 * (st.kind == StorageKind::Int8) as usize)
         + 2 * n
         + 4 * (n + 1)
         + h.id_text_len()
@@ -352,9 +492,10 @@ pub fn encode(h: &Hnsw) -> Vec<u8> {
         + 4;
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    let version = if st.kind == StorageKind::Float32 { VERSION } else { VERSION_CODES };
+    out.extend_from_slice(&version.to_le_bytes());
     out.push(p.metric.code());
-    out.push(0);
+    out.push(st.kind.code());
     for v in [
         p.dimensions as u32,
         p.m as u32,
@@ -368,7 +509,8 @@ pub fn encode(h: &Hnsw) -> Vec<u8> {
     let empty = n == 0;
     out.extend_from_slice(&(if empty { NONE } else { h.entry_point() }).to_le_bytes());
     out.extend_from_slice(&(if empty { NONE } else { h.max_level() as u32 }).to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
+    let flags = if st.kind != StorageKind::Float32 && st.floats { FLAG_FLOATS } else { 0 };
+    out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&p.seed.to_le_bytes());
     out.extend_from_slice(&(h.id_text_len() as u64).to_le_bytes());
     out.extend_from_slice(&links.to_le_bytes());
@@ -384,9 +526,13 @@ mod tests {
     use crate::exec::Sequential;
 
     fn sample(metric: Metric) -> Vec<u8> {
+        sample_with(metric, Storage::FLOAT32)
+    }
+
+    fn sample_with(metric: Metric, st: Storage) -> Vec<u8> {
         let d = 6;
         let p = Params { dimensions: d, m: 4, ef_construction: 16, ef_search: 8, metric, seed: 9 };
-        let mut h = Hnsw::new(p).unwrap();
+        let mut h = Hnsw::with_storage(p, st).unwrap();
         let mut s = 1u64;
         let v: Vec<f32> = (0..120 * d)
             .map(|_| {
@@ -533,5 +679,106 @@ mod tests {
         let mut trailing = blob[..blob.len() - 4].to_vec();
         trailing.extend_from_slice(b"xyz");
         assert!(decode(&with_crc(trailing)).is_err());
+    }
+
+    fn code_storages() -> Vec<Storage> {
+        [
+            (StorageKind::Int8, true),
+            (StorageKind::Int8, false),
+            (StorageKind::Binary, true),
+            (StorageKind::Binary, false),
+        ]
+        .into_iter()
+        .map(|(kind, floats)| Storage { kind, floats })
+        .collect()
+    }
+
+    #[test]
+    fn version_2_round_trips_and_continues_like_the_original() {
+        for metric in [Metric::Cosine, Metric::Euclidean, Metric::Dot] {
+            for st in code_storages() {
+                let blob = sample_with(metric, st);
+                assert_eq!(u16_at(&blob, 8), 2);
+                assert_eq!(blob[11], st.kind.code());
+                assert_eq!(u32_at(&blob, 44), st.floats as u32);
+                let header = read_header(&blob).unwrap();
+                assert_eq!(header.storage, st);
+                let mut h = decode(&blob).unwrap();
+                assert_eq!(h.storage(), st);
+                assert_eq!(encode(&h), blob, "{metric:?} {st:?}");
+                assert_eq!(h.len(), 119);
+                // searches and inserts after a load are those of the original
+                let mut original = decode(&blob).unwrap();
+                let v: Vec<f32> = (0..30 * 6).map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0).collect();
+                let ids: Vec<String> = (0..30).map(|i| format!("new-{i}")).collect();
+                assert_eq!(h.search(&v[..6], 5, 16), original.search(&v[..6], 5, 16));
+                h.insert_batch(&ids, &v, &Sequential).unwrap();
+                original.insert_batch(&ids, &v, &Sequential).unwrap();
+                assert_eq!(encode(&h), encode(&original));
+            }
+        }
+        // the file without floats is smaller by exactly the floats
+        let with = sample_with(Metric::Dot, Storage { kind: StorageKind::Int8, floats: true });
+        let without = sample_with(Metric::Dot, Storage { kind: StorageKind::Int8, floats: false });
+        assert_eq!(with.len() - without.len(), 121 * 6 * 4, "121 nodes: 120 and a replaced id");
+        // a float32 index is still version 1
+        assert_eq!(u16_at(&sample(Metric::Dot), 8), 1);
+    }
+
+    #[test]
+    fn rejects_hostile_version_2_bytes() {
+        let why = |b: Vec<u8>| decode(&b).err().map(|e| e.0).unwrap_or_default();
+        let n = 121usize; // 120 and a replaced id
+        let d = 6usize;
+        for st in code_storages() {
+            let blob = sample_with(Metric::Euclidean, st);
+            let floats = if st.floats { 4 * n * d } else { 0 };
+            let codes_at = HEADER_BYTES + floats;
+            let row = st.code_bytes(d);
+            let scales_at = codes_at + n * row;
+            let lows_at = scales_at + 4 * n;
+            // header: storage byte 0 or 3, unknown flag bits, version 1 with a storage byte
+            assert!(decode(&patched(&blob, 11, &[0])).is_err());
+            assert!(decode(&patched(&blob, 11, &[3])).is_err());
+            assert!(decode(&patched(&blob, 44, &2u32.to_le_bytes())).is_err());
+            assert!(decode(&patched(&blob, 44, &(0x8000_0000u32 | st.floats as u32).to_le_bytes())).is_err());
+            assert!(decode(&patched(&blob, 8, &1u16.to_le_bytes())).is_err());
+            // the flag disagrees with the body: the length no longer matches
+            assert!(!why(patched(&blob, 44, &(!st.floats as u32).to_le_bytes())).is_empty());
+            // scales: NaN, infinite, negative, beyond 2^54
+            for bad in [f32::NAN, f32::INFINITY, -1.0, 1e30] {
+                assert!(decode(&patched(&blob, scales_at + 4, &bad.to_le_bytes())).is_err(), "{st:?} scale {bad}");
+            }
+            if st.kind == StorageKind::Int8 {
+                for bad in [f32::NAN, f32::NEG_INFINITY, 3e16, -3e16] {
+                    assert!(decode(&patched(&blob, lows_at + 8, &bad.to_le_bytes())).is_err(), "{st:?} low {bad}");
+                }
+                // |low| + 255 scale beyond 2^54 while each alone is within
+                let mut b = patched(&blob, lows_at, &1.5e16f32.to_le_bytes());
+                let body = b.len() - 4;
+                b[scales_at..scales_at + 4].copy_from_slice(&1e14f32.to_le_bytes());
+                b.truncate(body);
+                assert!(decode(&with_crc(b)).is_err());
+            } else {
+                // d = 6: the last two bits of each one-byte row are padding
+                let first = blob[codes_at];
+                assert!(why(patched(&blob, codes_at, &[first | 1])).contains("padding"), "{st:?}");
+            }
+            // a code that is not the quantization of the stored floats
+            let flipped = blob[codes_at + row + 1] ^ 0x40;
+            let changed = patched(&blob, codes_at + row + 1, &[flipped]);
+            if st.floats {
+                assert!(why(changed).contains("quantization"), "{st:?}");
+            } else {
+                assert_eq!(encode(&decode(&changed).unwrap()), changed, "{st:?}: any code is a code");
+            }
+            // truncated and extended bodies
+            for cut in [1usize, 4, 5, 50, blob.len() / 2] {
+                assert!(decode(&blob[..blob.len() - cut]).is_err());
+            }
+            let mut trailing = blob[..blob.len() - 4].to_vec();
+            trailing.extend_from_slice(b"xyz");
+            assert!(decode(&with_crc(trailing)).is_err());
+        }
     }
 }

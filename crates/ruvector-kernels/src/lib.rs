@@ -6,11 +6,14 @@
 //! built with `simd128` gets f32x4 kernels at compile time; every other target gets the
 //! portable code.
 //!
-//! * [`distance`]: dot / squared L2 / cosine kernels and matrix helpers.
+//! * [`distance`]: dot / squared L2 / cosine kernels and matrix helpers; the exact integer
+//!   dot of an int16 query with int8 codes (AVX-512 VNNI, AVX-512BW, AVX2, simd128) and
+//!   popcount Hamming distance, for the int8 and binary storage kinds.
 //! * [`quant`]: int8 (per-vector affine, 256 levels) and binary (sign bits) quantization.
 //! * [`hnsw`]: the HNSW graph (Malkov & Yashunin), tombstone deletes, batch inserts that can be
 //!   spread over threads through an [`exec::Executor`] while staying deterministic.
-//! * [`format`]: the v1 index file format (docs/format.md) with a loader for hostile bytes.
+//! * [`format`]: the index file format (docs/format.md; version 1 for float32, version 2
+//!   for the int8 and binary storage kinds) with a loader for hostile bytes.
 //! * [`crc32`]: CRC-32 (IEEE 802.3, as zlib).
 
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -25,4 +28,4 @@ pub mod quant;
 
 pub use exec::{Executor, Sequential};
 pub use format::{decode, encode, read_header, FormatError, Header};
-pub use hnsw::{Hnsw, Metric, Params};
+pub use hnsw::{Hnsw, Metric, Params, Storage, StorageKind};

@@ -10,7 +10,7 @@
 //! `RUVECTOR_FUZZ_ITERS=5000000` runs longer; `RUVECTOR_FUZZ_SEED` changes the stream.
 
 use ruvector_kernels::crc32::crc32;
-use ruvector_kernels::{decode, encode, Hnsw, Metric, Params, Sequential};
+use ruvector_kernels::{decode, encode, Hnsw, Metric, Params, Sequential, Storage, StorageKind};
 
 struct Rng(u64);
 
@@ -27,14 +27,26 @@ impl Rng {
     }
 }
 
+/// Valid indexes of every metric and every storage kind (version 1 and 2 files).
 fn seeds() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    for (i, metric) in [Metric::Cosine, Metric::Euclidean, Metric::Dot].into_iter().enumerate() {
-        let d = 3 + i * 2;
-        let p = Params { dimensions: d, m: 2 + i, ef_construction: 8, ef_search: 4, metric, seed: i as u64 };
-        let mut h = Hnsw::new(p).unwrap();
+    let storages = [
+        Storage::FLOAT32,
+        Storage { kind: StorageKind::Int8, floats: true },
+        Storage { kind: StorageKind::Int8, floats: false },
+        Storage { kind: StorageKind::Binary, floats: true },
+        Storage { kind: StorageKind::Binary, floats: false },
+    ];
+    for (i, (metric, st)) in [Metric::Cosine, Metric::Euclidean, Metric::Dot]
+        .into_iter()
+        .flat_map(|m| storages.into_iter().map(move |s| (m, s)))
+        .enumerate()
+    {
+        let d = 3 + (i % 7) * 2;
+        let p = Params { dimensions: d, m: 2 + i % 3, ef_construction: 8, ef_search: 4, metric, seed: i as u64 };
+        let mut h = Hnsw::with_storage(p, st).unwrap();
         out.push(encode(&h));
-        let n = 20 + 15 * i;
+        let n = 20 + 15 * (i % 3);
         let mut rng = Rng(i as u64);
         let v: Vec<f32> = (0..n * d).map(|_| (rng.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect();
         let ids: Vec<String> = (0..n).map(|j| if j % 5 == 0 { format!("ü-{j}") } else { format!("{j}") }).collect();

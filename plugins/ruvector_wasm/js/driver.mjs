@@ -41,7 +41,7 @@ function f32file(path) {
 }
 
 const d = spec.dimensions;
-const h = x.rv_index_new(d, spec.m, spec.ef_construction, spec.ef_search, spec.metric, BigInt(spec.seed));
+const h = x.rv_index_new(d, spec.m, spec.ef_construction, spec.ef_search, spec.metric, BigInt(spec.seed), spec.storage ?? 0, spec.floats ?? 1);
 if (h === NULL) throw new Error(error());
 
 // insert every row in one call, as the Python host does

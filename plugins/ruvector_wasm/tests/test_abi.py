@@ -134,7 +134,7 @@ def test_metric_codes_are_the_cores_and_the_modules(inst: Instance) -> None:
     pa, pb = _put(inst, a), _put(inst, b)
     for metric, code in abi.METRIC_CODES.items():
         assert inst.call(abi.DISTANCE, pa, pb, 16, code) == pytest.approx(reference[metric], rel=1e-5)
-        h = inst.call(abi.INDEX_NEW, 16, 8, 20, 20, code, 1)
+        h = inst.call(abi.INDEX_NEW, 16, 8, 20, 20, code, 1, 0, 1)
         len_ptr = inst.alloc(4)
         ptr = inst.call(abi.SERIALIZE, h, len_ptr)
         assert inst.u8[ptr + 10] == code, "the index format's metric byte"
@@ -142,7 +142,7 @@ def test_metric_codes_are_the_cores_and_the_modules(inst: Instance) -> None:
     assert np.isnan(inst.call(abi.DISTANCE, pa, pb, 16, unknown))
     assert inst.call(abi.ERROR_CODE) == abi.ErrorCode.INVALID_INPUT
     with pytest.raises(rv.InvalidInputError, match="metric"):
-        inst.call(abi.INDEX_NEW, 16, 8, 20, 20, unknown, 1)
+        inst.call(abi.INDEX_NEW, 16, 8, 20, 20, unknown, 1, 0, 1)
 
 
 def test_failures_raise_the_error_of_their_code(inst: Instance) -> None:
@@ -160,7 +160,7 @@ def test_failures_raise_the_error_of_their_code(inst: Instance) -> None:
 
 
 def test_statuses_and_none(inst: Instance) -> None:
-    h = inst.call(abi.INDEX_NEW, 4, 8, 20, 20, 0, 1)
+    h = inst.call(abi.INDEX_NEW, 4, 8, 20, 20, 0, 1, 0, 1)
     assert h != abi.NULL
     ids, offs = _put(inst, np.frombuffer(b"a", np.uint8)), _put(inst, np.array([0, 1], np.uint32))
     assert inst.call(abi.INSERT, h, ids, 1, offs, 1, _put(inst, np.ones(4, np.float32))) == abi.OK

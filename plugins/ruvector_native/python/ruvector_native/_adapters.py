@@ -73,6 +73,8 @@ class NativeHnsw(_native.Hnsw):
             METRIC_CODES[config.metric],
             config.seed,
             data,
+            config.storage,
+            config.floats,
         )
         graph.config = config
         return graph

@@ -53,10 +53,13 @@ class Hnsw:
         metric_code: int,
         seed: int,
         data: bytes | None = None,
+        storage: str = "float32",
+        floats: str = "resident",
     ) -> Self:
         """An empty index with these parameters or, given ``data``, the index those bytes
         encode, which must declare the same parameters. ``metric_code`` is the metric's
-        byte in the index format (``ruvector_core.models.METRIC_CODES``)."""
+        byte in the index format (``ruvector_core.models.METRIC_CODES``); ``storage`` and
+        ``floats`` are ``HnswConfig``'s fields of those names."""
 
     def insert_batch(self, ids: list[str], vectors: NDArray[np.float32]) -> None: ...
     def allow_mask(self, ids: list[str]) -> NDArray[np.bool_]:

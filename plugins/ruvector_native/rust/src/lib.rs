@@ -29,7 +29,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 use rayon::prelude::*;
 use ruvector_kernels::distance::{self as dist, Kind};
-use ruvector_kernels::{format, quant, Executor, Hnsw, Metric, Params};
+use ruvector_kernels::{format, quant, Executor, Hnsw, Metric, Params, Storage, StorageKind};
 
 mod encoder;
 
@@ -179,6 +179,18 @@ fn params_of(
     Ok(params)
 }
 
+/// The storage of an index from `HnswConfig`'s `storage` and `floats` names.
+fn storage_of(storage: &str, floats: &str) -> PyResult<Storage> {
+    let kind = StorageKind::from_name(storage)
+        .ok_or_else(|| InvalidInput::new_err(format!("unknown storage kind {storage:?}")))?;
+    let floats = match floats {
+        "resident" => true,
+        "none" => false,
+        other => return Err(InvalidInput::new_err(format!("unknown floats setting {other:?}"))),
+    };
+    Storage::new(kind, floats).map_err(InvalidInput::new_err)
+}
+
 /// A filter mask's bytes: numpy stores a bool as one byte, 0 or 1, so the caller's array
 /// is read in place, without the copy a conversion to `uint8` would make.
 fn mask_bytes<'a>(mask: &'a PyReadonlyArray1<'_, bool>) -> PyResult<&'a [u8]> {
@@ -198,13 +210,13 @@ fn search_one(g: &Hnsw, query: &[f32], k: usize, ef: usize, allow: Option<&[u8]>
 
 /// The index `data` encodes, which must declare `params`; anything wrong with the bytes,
 /// even a panic of the decoder, is a `CorruptIndex`.
-fn decode(py: Python<'_>, data: &[u8], params: &Params) -> PyResult<Hnsw> {
+fn decode(py: Python<'_>, data: &[u8], params: &Params, storage: Storage) -> PyResult<Hnsw> {
     let graph = match py.detach(|| catch_unwind(AssertUnwindSafe(|| format::decode(data)))) {
         Ok(Ok(graph)) => graph,
         Ok(Err(e)) => return Err(CorruptIndex::new_err(e.0)),
         Err(_) => return Err(CorruptIndex::new_err("index bytes could not be decoded")),
     };
-    if graph.params() != params {
+    if graph.params() != params || graph.storage() != storage {
         return Err(CorruptIndex::new_err("the index bytes declare other parameters than the ones given"));
     }
     Ok(graph)
@@ -269,7 +281,11 @@ impl Index {
     /// (docs/format.md), which must declare the same parameters. One constructor for both,
     /// so that a Python subclass gets its own instances from either.
     #[new]
-    #[pyo3(signature = (dimensions, m, ef_construction, ef_search, metric_code, seed, data = None))]
+    #[pyo3(signature = (
+        dimensions, m, ef_construction, ef_search, metric_code, seed, data = None, storage = "float32",
+        floats = "resident"
+    ))]
+    #[allow(clippy::too_many_arguments)] // the fields of `HnswConfig`, as Python passes them
     fn new(
         dimensions: usize,
         m: usize,
@@ -278,11 +294,14 @@ impl Index {
         metric_code: u8,
         seed: u64,
         data: Option<&Bound<'_, PyBytes>>,
+        storage: &str,
+        floats: &str,
     ) -> PyResult<Self> {
         let params = params_of(dimensions, m, ef_construction, ef_search, metric_code, seed)?;
+        let storage = storage_of(storage, floats)?;
         let graph = match data {
-            Some(data) => decode(data.py(), data.as_bytes(), &params)?,
-            None => Hnsw::new(params).map_err(InvalidInput::new_err)?,
+            Some(data) => decode(data.py(), data.as_bytes(), &params, storage)?,
+            None => Hnsw::with_storage(params, storage).map_err(InvalidInput::new_err)?,
         };
         Ok(Index { inner: RwLock::new(graph), dimensions, names: IdNames::default() })
     }

@@ -45,6 +45,8 @@ class WasmHnsw:
                 config.ef_search,
                 abi.METRIC_CODES[config.metric],
                 config.seed,
+                abi.STORAGE_CODES[config.storage],
+                int(config.floats == "resident"),
             )
         self._attach(inst, handle, [], {})
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Generic, Literal, NamedTuple, TypeVar, cast, overload
 
+from ruvector_core import index_format
 from ruvector_core.errors import CorruptIndexError, InvalidInputError, ModelError, RuvectorError
-from ruvector_core.models import MAX_LEVEL
+from ruvector_core.models import MAX_LEVEL, StorageKind
 from ruvector_core.models import METRIC_CODES as METRIC_CODES  # the ABI's metric codes are the core's
 
 from .errors import WasmMemoryError, WasmTrapError
@@ -23,6 +24,9 @@ ValType = Literal["i32", "i64", "f32"]
 R = TypeVar("R")
 
 # -- statuses and codes ------------------------------------------------------------------------
+
+#: ``rv_index_new``'s storage codes: the format's storage byte, 0 for float32 (version 1).
+STORAGE_CODES: dict[StorageKind, int] = {"float32": 0, **index_format.STORAGE_CODES}
 
 #: The status of a call that succeeded.
 OK = 0
@@ -113,7 +117,7 @@ ERROR_PTR = _export("rv_error_ptr", "", "i32")
 ERROR_LEN = _export("rv_error_len", "", "i32")
 INIT = _export("rv_init", "")
 # indexes
-INDEX_NEW = _export("rv_index_new", "d m efc efs metric seed:i64", "i32", fails_with=NULL)
+INDEX_NEW = _export("rv_index_new", "d m efc efs metric seed:i64 storage floats", "i32", fails_with=NULL)
 INDEX_FREE = _export("rv_index_free", "h")
 LEN = _export("rv_len", "h", "i32", fails_with=FAILED)
 NODE_COUNT = _export("rv_node_count", "h", "i32", fails_with=FAILED)

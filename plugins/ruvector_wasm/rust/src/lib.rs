@@ -11,7 +11,8 @@
 //!   read through [`rv_error_code`], with a message read through [`rv_error_ptr`] and
 //!   [`rv_error_len`]. A panic (a bug) becomes a trap (`panic = "abort"`), after the panic
 //!   hook has left [`ERR_PANIC`] and its message in the same place.
-//! * Metric codes are the index format's metric byte (`Metric::from_code`).
+//! * Metric codes are the index format's metric byte (`Metric::from_code`); storage codes
+//!   its storage byte (`StorageKind::from_code`: 0 float32, 1 int8, 2 binary).
 //! * Searches return their hit count with [`GREW`] set when the linear memory grew during
 //!   the call, so the host knows when to refresh its views of the memory without asking.
 //!
@@ -25,7 +26,7 @@ use std::alloc::{alloc, dealloc, Layout};
 
 use ruvector_kernels::distance::{self as dist, Kind};
 use ruvector_kernels::hnsw::{MAX_LEVEL, NONE};
-use ruvector_kernels::{format, quant, Hnsw, Metric, Params, Sequential};
+use ruvector_kernels::{format, quant, Hnsw, Metric, Params, Sequential, Storage, StorageKind};
 
 mod encoder;
 
@@ -244,12 +245,31 @@ pub extern "C" fn rv_init() {
 
 // -- indexes --------------------------------------------------------------------------------
 
-/// A new empty index; [`NULL`] ([`ERR_INVALID_INPUT`]) on bad parameters.
+/// A new empty index; [`NULL`] ([`ERR_INVALID_INPUT`]) on bad parameters. `storage` is a
+/// storage code, `floats` 1 to keep the float vectors beside the codes (1 for float32).
 #[no_mangle]
-pub extern "C" fn rv_index_new(d: u32, m: u32, efc: u32, efs: u32, metric: u32, seed: u64) -> i32 {
+#[allow(clippy::too_many_arguments)] // the fields of `HnswConfig`
+pub extern "C" fn rv_index_new(
+    d: u32,
+    m: u32,
+    efc: u32,
+    efs: u32,
+    metric: u32,
+    seed: u64,
+    storage: u32,
+    floats: u32,
+) -> i32 {
     let metric = match self::metric(metric) {
         Some(x) => x,
         None => return NULL,
+    };
+    let kind = match u8::try_from(storage).ok().and_then(StorageKind::from_code) {
+        Some(k) if floats <= 1 => k,
+        _ => return fail(ERR_INVALID_INPUT, format!("unknown storage code {storage} or floats flag {floats}"), NULL),
+    };
+    let storage = match Storage::new(kind, floats == 1) {
+        Ok(s) => s,
+        Err(e) => return fail(ERR_INVALID_INPUT, e, NULL),
     };
     let params = Params {
         dimensions: d as usize,
@@ -259,7 +279,7 @@ pub extern "C" fn rv_index_new(d: u32, m: u32, efc: u32, efs: u32, metric: u32, 
         metric,
         seed,
     };
-    match Hnsw::new(params) {
+    match Hnsw::with_storage(params, storage) {
         Ok(ix) => add_index(ix),
         Err(e) => fail(ERR_INVALID_INPUT, e, NULL),
     }
@@ -292,9 +312,14 @@ pub extern "C" fn rv_node_count(h: i32) -> i32 {
 pub extern "C" fn rv_insert_need(h: i32, n: u32, text: u32) -> u32 {
     with_index(h, NULL as u32, |ix| {
         let p = ix.params();
-        let stride = 4 * (1 + 2 * p.m + p.dimensions) as u64;
+        let st = ix.storage();
+        let d = p.dimensions as u64;
+        let floats = if st.floats { 4 * d } else { 0 };
+        let stride = 4 * (1 + 2 * p.m) as u64 + floats + st.code_bytes(p.dimensions) as u64 + 12;
+        // the code kinds copy the rows they insert, prepared, for the construction queries
+        let prepared = if st.kind == StorageKind::Float32 { 0 } else { 4 * d * n as u64 };
         let nodes = ix.node_count() as u64 + n as u64;
-        let need = nodes * stride + text as u64 + ix.id_text_len() as u64 + 64 * n as u64 + (1 << 20);
+        let need = nodes * stride + prepared + text as u64 + ix.id_text_len() as u64 + 64 * n as u64 + (1 << 20);
         need.min(i32::MAX as u64) as u32
     })
 }
