@@ -15,6 +15,8 @@ except ImportError as exc:
 
 require_own_core("ruvec[wasm]")
 
+from importlib.util import find_spec  # noqa: E402
+
 from ruvector_core.models import BackendSpec  # noqa: E402
 from ruvector_core.version import distribution_version  # noqa: E402
 
@@ -24,7 +26,8 @@ SPEC = BackendSpec(
     name="wasm",
     version=__version__,
     priority=30,
-    capabilities=frozenset({"vector_ops", "hnsw", "embeddings"}),
+    # embeddings need the host side (model files, tokenizer), an optional dependency
+    capabilities=frozenset({"vector_ops", "hnsw"} | ({"embeddings"} if find_spec("ruvector_textmodel") else set())),
     plugin="ruvector_wasm.plugin",
     # embeddings: after onnx (priority 0), which stays the default embedder; this backend
     # serves what onnx declines (precision="fp32") or when asked for by name
