@@ -368,6 +368,27 @@ fn chunk_size(n: usize) -> usize {
 #[repr(C, align(64))]
 struct Block([f32; 16]);
 
+/// What an int8 distance needs of a node besides its codes, in one 16-byte record: a
+/// distance then touches one cache line for them, not one per array (which at a million
+/// nodes would each miss).
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Meta {
+    /// The code's scale and offset (its row minimum): x̂ = (code + 128) * scale + low.
+    scale: f32,
+    low: f32,
+    /// |x̂|², for the euclidean distance (computed, not stored in the file).
+    norm: f32,
+    /// Σ code_i, for distances between two stored nodes (computed, not stored).
+    csum: i32,
+}
+
+impl Meta {
+    fn of(codes: &[i8], scale: f32, low: f32) -> Meta {
+        Meta { scale, low, norm: decoded_norm(codes, scale, low), csum: codes.iter().map(|&c| c as i32).sum() }
+    }
+}
+
 /// 64 bytes on a 64-byte boundary: the unit codes are stored in, for the reason of [`Block`].
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
@@ -393,14 +414,10 @@ pub struct Hnsw {
     code_blocks: usize,
     /// Per node: int8 codes or packed sign bits, from the start of its blocks.
     codes: Vec<CodeBlock>,
-    /// Per node: the code's scale (int8 and binary).
+    /// Per node: the binary code's scale.
     scales: Vec<f32>,
-    /// Per node: the int8 code's offset (its row minimum).
-    lows: Vec<f32>,
-    /// Per node: |x̂|² of the decoded int8 code (for the euclidean distance), not stored.
-    norms: Vec<f32>,
-    /// Per node: Σ code_i of the int8 code, for distances between two stored nodes.
-    csums: Vec<i32>,
+    /// Per node: the int8 code's numbers (see [`Meta`]).
+    meta: Vec<Meta>,
     levels: Vec<u8>,
     deleted: Vec<u8>,
     /// Per node: start in `upper` of its layers 1..=level, each `1 + m` words; NONE for level 0.
@@ -454,9 +471,7 @@ impl Hnsw {
             code_blocks: (st.code_bytes(p.dimensions) + 63) / 64,
             codes: Vec::new(),
             scales: Vec::new(),
-            lows: Vec::new(),
-            norms: Vec::new(),
-            csums: Vec::new(),
+            meta: Vec::new(),
             st,
             p,
             k: distance::kernels(),
@@ -545,12 +560,15 @@ impl Hnsw {
 
     /// The scale of `node`'s code (int8 and binary).
     pub fn code_scale(&self, node: u32) -> f32 {
-        self.scales[node as usize]
+        match self.st.kind {
+            StorageKind::Int8 => self.meta[node as usize].scale,
+            _ => self.scales[node as usize],
+        }
     }
 
     /// The offset of `node`'s int8 code.
     pub fn code_low(&self, node: u32) -> f32 {
-        self.lows[node as usize]
+        self.meta[node as usize].low
     }
 
     fn code_mut(&mut self, node: u32) -> &mut [u8] {
@@ -662,7 +680,8 @@ impl Hnsw {
         self.links0.capacity() * 4
             + self.vectors.capacity() * std::mem::size_of::<Block>()
             + self.codes.capacity() * std::mem::size_of::<CodeBlock>()
-            + (self.scales.capacity() + self.lows.capacity() + self.norms.capacity() + self.csums.capacity()) * 4
+            + self.scales.capacity() * 4
+            + self.meta.capacity() * std::mem::size_of::<Meta>()
             + self.levels.capacity()
             + self.deleted.capacity()
             + self.upper_off.capacity() * 4
@@ -758,7 +777,10 @@ impl Hnsw {
     fn dist(&self, q: &Query<'_>, node: u32) -> f32 {
         match self.st.kind {
             StorageKind::Float32 => self.float_dist(q.v, node),
-            StorageKind::Int8 => self.dist_of_dot(q, self.dot_int8(q, node), self.norms[node as usize]),
+            StorageKind::Int8 => {
+                let m = &self.meta[node as usize];
+                self.dist_of_dot(q, self.dot_int8(q, node, m), m.norm)
+            }
             StorageKind::Binary => (self.k.hamming)(q.bits, self.code(node)) as f32,
         }
     }
@@ -774,17 +796,16 @@ impl Hnsw {
         }
     }
 
-    /// `q . x̂` for the decoded int8 code x̂ = (code + 128) * scale + low:
-    /// `scale * Σ q_i code_i + (128 * scale + low) * Σ q_i`.
+    /// `q . x̂` for the decoded int8 code x̂ = (code + 128) * scale + low (`m` is the node's
+    /// record): `scale * Σ q_i code_i + (128 * scale + low) * Σ q_i`, where `Σ q_i code_i`
+    /// is `step * Σ q16_i code_i` (exact in integers) plus `off * Σ code_i`.
     #[inline]
-    fn dot_int8(&self, q: &Query<'_>, node: u32) -> f32 {
-        let i = node as usize;
-        let (scale, low) = (self.scales[i], self.lows[i]);
+    fn dot_int8(&self, q: &Query<'_>, node: u32, m: &Meta) -> f32 {
         let mut sum = (self.k.dot_i8)(&q.q16, self.code_i8(node)) as f32 * q.step;
         if q.off != 0.0 {
-            sum += q.off * self.csums[i] as f32;
+            sum += q.off * m.csum as f32;
         }
-        scale * sum + (128.0 * scale + low) * q.sum
+        m.scale * sum + (128.0 * m.scale + m.low) * q.sum
     }
 
     /// The metric's distance from `q . x̂` and |x̂|² (euclidean squared, never below 0).
@@ -805,8 +826,9 @@ impl Hnsw {
     }
 
     /// The distance the returned score comes from: exact on the floats when they are
-    /// kept; otherwise the int8 distance, or for binary the distance to the decoded sign
-    /// vector (±scale) from the float query.
+    /// kept; otherwise the int8 asymmetric distance from the float query (not its int16
+    /// copy, whose relative error of ~1e-5 would show in large dot scores), or for binary
+    /// the distance to the decoded sign vector (±scale).
     #[inline]
     fn final_dist(&self, q: &Query<'_>, node: u32) -> f32 {
         if self.st.floats {
@@ -819,7 +841,12 @@ impl Hnsw {
                 let norm = scale * scale * self.p.dimensions as f32;
                 self.dist_of_dot(q, scale * signed, norm)
             }
-            _ => self.dist(q, node),
+            StorageKind::Int8 => {
+                let m = &self.meta[node as usize];
+                let dot = m.scale * float_dot_i8(q.v, self.code_i8(node)) + (128.0 * m.scale + m.low) * q.sum;
+                self.dist_of_dot(q, dot, m.norm)
+            }
+            StorageKind::Float32 => self.dist(q, node),
         }
     }
 
@@ -835,15 +862,15 @@ impl Hnsw {
             StorageKind::Float32 => f(&Query::floats(self.vector(node))),
             StorageKind::Int8 => {
                 let i = node as usize;
-                let (scale, low) = (self.scales[i], self.lows[i]);
+                let Meta { scale, low, norm, csum } = self.meta[i];
                 let off = 128.0 * scale + low;
                 let mut q16 = std::mem::take(buf);
                 q16.clear();
                 q16.extend(self.code_i8(node).iter().map(|&c| c as i16));
                 let q = Query {
                     v: &[],
-                    sum: scale * self.csums[i] as f32 + off * self.p.dimensions as f32,
-                    sq: self.norms[i],
+                    sum: scale * csum as f32 + off * self.p.dimensions as f32,
+                    sq: norm,
                     bits: &[],
                     q16,
                     step: scale,
@@ -1025,7 +1052,12 @@ impl Hnsw {
             layer -= 1;
         }
         let mut found = self.search_layer(q, &[cur], ef.max(k), 0, keep, s);
-        if self.st.kind != StorageKind::Float32 && (self.st.floats || self.st.kind == StorageKind::Binary) {
+        if self.st.kind != StorageKind::Float32 {
+            // int8 without floats ranks as it walked (the final distance is the same up to
+            // the int16 query's rounding), so only the best k get their float scores
+            if !self.st.floats && self.st.kind == StorageKind::Int8 {
+                found.truncate(k);
+            }
             for c in found.iter_mut() {
                 c.d = self.final_dist(q, c.id);
             }
@@ -1099,6 +1131,9 @@ impl Hnsw {
                     self.codes.as_ptr().wrapping_add(x as usize * self.code_blocks) as *const u32
                 };
                 prefetch(at);
+                if self.st.kind == StorageKind::Int8 {
+                    prefetch(self.meta.as_ptr().wrapping_add(x as usize) as *const u32);
+                }
             }
             for &x in links {
                 if !s.visit(x) {
@@ -1216,9 +1251,7 @@ impl Hnsw {
         self.vectors.truncate(n * self.vec_blocks);
         self.codes.truncate(n * self.code_blocks);
         self.scales.truncate(n);
-        self.lows.truncate(n);
-        self.norms.truncate(n);
-        self.csums.truncate(n);
+        self.meta.truncate(n);
         self.levels.truncate(n);
         self.deleted.truncate(n);
         self.upper_off.truncate(n);
@@ -1266,10 +1299,7 @@ impl Hnsw {
                 StorageKind::Float32 => {}
                 StorageKind::Int8 => {
                     self.codes.reserve_exact(extra * self.code_blocks);
-                    self.scales.reserve_exact(extra);
-                    self.lows.reserve_exact(extra);
-                    self.norms.reserve_exact(extra);
-                    self.csums.reserve_exact(extra);
+                    self.meta.reserve_exact(extra);
                 }
                 StorageKind::Binary => {
                     self.codes.reserve_exact(extra * self.code_blocks);
@@ -1318,11 +1348,10 @@ impl Hnsw {
         }
         if self.st.kind != StorageKind::Float32 {
             self.codes.resize(self.codes.len() + self.code_blocks, CodeBlock::default());
-            self.scales.push(0.0);
             if self.st.kind == StorageKind::Int8 {
-                self.lows.push(0.0);
-                self.norms.push(0.0);
-                self.csums.push(0);
+                self.meta.push(Meta::default());
+            } else {
+                self.scales.push(0.0);
             }
             self.set_code(node, vector);
         }
@@ -1357,10 +1386,7 @@ impl Hnsw {
                 for (b, &c) in self.code_mut(node).iter_mut().zip(&codes) {
                     *b = c as u8;
                 }
-                self.scales[i] = scale[0];
-                self.lows[i] = low[0];
-                self.norms[i] = decoded_norm(&codes, scale[0], low[0]);
-                self.csums[i] = codes.iter().map(|&c| c as i32).sum();
+                self.meta[i] = Meta::of(&codes, scale[0], low[0]);
             }
             StorageKind::Binary => {
                 crate::quant::quantize_binary(v, d, self.code_mut(node), &mut scale);
@@ -1536,20 +1562,18 @@ impl Hnsw {
             for i in 0..n {
                 h.code_mut(i as u32).copy_from_slice(&parts.codes[i * row..(i + 1) * row]);
             }
+        }
+        if h.st.kind == StorageKind::Binary {
             h.scales = filled(n, 0f32)?;
             for (i, s) in h.scales.iter_mut().enumerate() {
                 *s = read_f32(parts.scales, i);
             }
         }
         if h.st.kind == StorageKind::Int8 {
-            h.lows = filled(n, 0f32)?;
-            h.norms = filled(n, 0f32)?;
-            h.csums = filled(n, 0i32)?;
+            h.meta = filled(n, Meta::default())?;
             for i in 0..n {
-                h.lows[i] = read_f32(parts.lows, i);
-                let norm = decoded_norm(h.code_i8(i as u32), h.scales[i], h.lows[i]);
-                h.norms[i] = norm;
-                h.csums[i] = h.code_i8(i as u32).iter().map(|&c| c as i32).sum();
+                let m = Meta::of(h.code_i8(i as u32), read_f32(parts.scales, i), read_f32(parts.lows, i));
+                h.meta[i] = m;
             }
         }
         h.levels = copied(parts.levels)?;
@@ -1623,11 +1647,15 @@ impl Hnsw {
             for i in 0..n as u32 {
                 out.extend_from_slice(self.code(i));
             }
-            for &x in &self.scales {
-                out.extend_from_slice(&x.to_le_bytes());
-            }
             if self.st.kind == StorageKind::Int8 {
-                for &x in &self.lows {
+                for m in &self.meta {
+                    out.extend_from_slice(&m.scale.to_le_bytes());
+                }
+                for m in &self.meta {
+                    out.extend_from_slice(&m.low.to_le_bytes());
+                }
+            } else {
+                for &x in &self.scales {
                     out.extend_from_slice(&x.to_le_bytes());
                 }
             }
@@ -1666,6 +1694,24 @@ impl Hnsw {
     pub fn id_text_len(&self) -> usize {
         self.id_text.len()
     }
+}
+
+/// `Σ q_i c_i` of a float query and int8 codes in float32, over eight lanes (the final
+/// scores of int8 without floats: a handful of rows per search).
+fn float_dot_i8(q: &[f32], codes: &[i8]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (qb, cb) = (q.chunks_exact(8), codes.chunks_exact(8));
+    let (qr, cr) = (qb.remainder(), cb.remainder());
+    for (x, c) in qb.zip(cb) {
+        for i in 0..8 {
+            lanes[i] += x[i] * c[i] as f32;
+        }
+    }
+    let mut total = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for (&x, &c) in qr.iter().zip(cr) {
+        total += x * c as f32;
+    }
+    total
 }
 
 /// `Σ ±q_i`, plus where `code`'s bit i is set and minus where it is clear: the dot
@@ -1759,7 +1805,7 @@ fn prefetch(p: *const u32) {
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
 fn prefetch(p: *const u32) {
-    // SAFETY: callers pass the first word of a node's vector inside `vectors`.
+    // SAFETY: callers pass the first word of a node's vector, code or int8 record, inside its array.
     unsafe {
         std::ptr::read_volatile(p);
     }
@@ -2035,6 +2081,26 @@ mod tests {
         h.insert_batch(&["v1"], &v[..d], &Sequential).unwrap();
         let got = h.search_filtered(q, 10, 10, &few);
         assert!(got.iter().all(|&(node, _)| (node as usize) < n && node != 1));
+    }
+
+    #[test]
+    fn int8_scores_without_floats_are_the_float_formula() {
+        // large dot products: the int16 query's ~1e-5 relative error would show in them
+        let (d, n) = (37, 300);
+        let v: Vec<f32> = data(n, d, 71).iter().map(|x| 8.0 * x).collect();
+        let st = Storage::new(StorageKind::Int8, false).unwrap();
+        let mut h = Hnsw::with_storage(params(d, Metric::Dot), st).unwrap();
+        h.insert_batch(&ids(0..n), &v, &Sequential).unwrap();
+        for q in data(10, d, 72).chunks_exact(d) {
+            let q: Vec<f32> = q.iter().map(|x| 8.0 * x).collect();
+            let got = h.search(&q, 10, 32);
+            for &(node, score) in &got {
+                let (s, l) = (h.code_scale(node) as f64, h.code_low(node) as f64);
+                let want: f64 =
+                    h.code_i8(node).iter().zip(&q).map(|(&c, &x)| x as f64 * ((c as f64 + 128.0) * s + l)).sum();
+                assert!((score as f64 - want).abs() <= 1e-6 * want.abs().max(1.0), "{score} vs {want}");
+            }
+        }
     }
 
     #[test]
