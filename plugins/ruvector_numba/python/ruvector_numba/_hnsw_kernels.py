@@ -2,14 +2,12 @@
 
 Graph storage (owned by ``hnsw.NumbaHnsw``, passed in as arrays):
 
-- ``space``    what the nodes store, one tuple ``(kind, resident, vectors, codes, bits,
-  scales, lows, squares)``: ``kind`` is the format's storage code (0 float32, 1 int8,
-  2 binary); ``resident`` 1 when the float32 ``vectors`` (capacity, d; rows L2-normalised
-  for cosine) are kept; ``codes`` (capacity, d) int8 codes with their ``scales``, ``lows``
-  and decoded squared norms ``squares``; ``bits`` (capacity, words) the binary codes as
-  little-endian uint64 words (numpy's ``packbits`` bytes, zero-padded), with ``scales``.
-  Arrays a kind does not use are one-element placeholders of the right type, so a single
-  compiled specialisation serves every kind.
+- ``space``    what the nodes store, one tuple ``(vectors, codes, bits, scales, lows,
+  squares)``: the float32 ``vectors`` (capacity, d; rows L2-normalised for cosine) when
+  kept; ``codes`` (capacity, d) int8 codes with their ``scales``, ``lows`` and decoded
+  squared norms ``squares``; ``bits`` (capacity, words) the binary codes as little-endian
+  uint64 words (numpy's ``packbits`` bytes, zero-padded), with ``scales``. What a storage
+  kind does not hold is None, so each kind compiles to its own specialisation.
 - ``levels``   (capacity,) int32, top layer of each node
 - ``deleted``  (capacity,) uint8, tombstones (traversed, never returned)
 - ``links0``   (capacity, 2m + 1) int32: layer-0 neighbours, count in column 0
@@ -35,7 +33,8 @@ layer-0 beam is re-scored (``_fdist``: exact against resident floats, else the c
 approximation) before the best ``k`` are returned.
 
 A query travels as ``(q, qi, qb, qsum, qsq)``: row ``qi`` of the float32 ``q`` (prepared),
-the same row of its sign bits ``qb`` (uint64 words, as ``bits``), its sum and squared norm.
+the same row of its sign bits ``qb`` (uint64 words, as ``bits``; a placeholder unless the
+nodes are binary), its sum and squared norm.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
-from ruvector_core.index_format import STORAGE_CODES
 from ruvector_core.models import METRIC_CODES
 
 from ._intrinsics import popcount, prefetch
@@ -54,8 +52,6 @@ from ._jit import FASTMATH, jit
 
 # the contract's metric codes, frozen into the compiled kernels as constants
 COSINE, EUCLIDEAN, DOT = METRIC_CODES["cosine"], METRIC_CODES["euclidean"], METRIC_CODES["dot"]
-# the format's storage codes (byte 11 of a version 2 header; 0 is float32)
-FLOAT32, INT8, BINARY = 0, STORAGE_CODES["int8"], STORAGE_CODES["binary"]
 INT8_SHIFT = np.float32(128.0)
 EPOCH_LIMIT = 2**31 - 2
 # A filtered walk that must gather ``beam`` allowed nodes when ``count`` of the ``n`` are
@@ -65,16 +61,14 @@ EPOCH_LIMIT = 2**31 - 2
 WALK_COST = 10
 PREFETCH_STRIDE = 16  # float32 per 64-byte cache line
 
-# what the nodes store: (kind, resident, vectors, codes, bits, scales, lows, squares)
+# what the nodes store: (vectors, codes, bits, scales, lows, squares), absent ones None
 Space = tuple[
-    int,
-    int,
-    NDArray[np.float32],
-    NDArray[np.int8],
-    NDArray[np.uint64],
-    NDArray[np.float32],
-    NDArray[np.float32],
-    NDArray[np.float32],
+    NDArray[np.float32] | None,
+    NDArray[np.int8] | None,
+    NDArray[np.uint64] | None,
+    NDArray[np.float32] | None,
+    NDArray[np.float32] | None,
+    NDArray[np.float32] | None,
 ]
 # a prepared query: (rows, row, sign-bit rows, sum, squared norm)
 Query = tuple[NDArray[np.float32], int, NDArray[np.uint64], np.float32, np.float32]
@@ -183,63 +177,165 @@ def _from_dot(dot: np.float32, qsq: np.float32, xsq: np.float32, metric: int) ->
     return e
 
 
-@jit(nogil=True)
-def _qdist(space: Space, x: int, query: Query, metric: int) -> np.float32:
-    """What a walk measures from the query to node x: float32, asymmetric int8 or Hamming."""
-    kind = space[0]
-    if kind == FLOAT32:
-        return _dist(space[2], x, query[0], query[1], metric)
-    if kind == INT8:
-        scale = space[5][x]
-        dot = scale * _code_dot(space[3], x, query[0], query[1]) + (INT8_SHIFT * scale + space[6][x]) * query[3]
-        return _from_dot(dot, query[4], space[7][x], metric)
-    return _hamming(space[4], x, query[2], query[1])
+# The distance helpers take the arrays of ``space`` one by one, absent ones as None, and
+# decide by testing which are None: numba compiles each helper once per combination and
+# removes a branch whose test is on a None argument, so a float32 index compiles to its
+# old distance code alone. (A helper called with a tuple, or with every array of every kind
+# and a runtime test of the kind, measured two to five times slower on float32.) Where a
+# path can still be compiled for a kind it never runs on, it starts with a guard on the
+# arrays it needs, which returns a placeholder.
+Arr = NDArray[np.float32] | None
+Codes = NDArray[np.int8] | None
+Bits = NDArray[np.uint64] | None
 
 
 @jit(nogil=True)
-def _ndist(space: Space, a: int, b: int, metric: int) -> np.float32:
-    """Between two stored nodes (the neighbour heuristic): float32 rows, decoded int8 rows,
-    or the Hamming distance of their codes."""
-    kind = space[0]
-    if kind == FLOAT32:
-        return _dist(space[2], a, space[2], b, metric)
-    if kind == INT8:
-        return _decoded_pair(space[3], a, b, space[5], space[6], metric)
-    return _hamming(space[4], a, space[4], b)
+def _float_dist(vectors: Arr, x: int, q: NDArray[np.float32], qi: int, metric: int) -> np.float32:
+    if vectors is None:
+        return np.float32(0.0)
+    return _dist(vectors, x, q, qi, metric)
 
 
 @jit(nogil=True)
-def _fdist(space: Space, x: int, query: Query, metric: int) -> np.float32:
-    """What a returned score comes from: the float32 row when resident, else the int8
+def _int8_dist(
+    codes: Codes,
+    scales: Arr,
+    lows: Arr,
+    squares: Arr,
+    x: int,
+    q: NDArray[np.float32],
+    qi: int,
+    qsum: np.float32,
+    qsq: np.float32,
+    metric: int,
+) -> np.float32:
+    """The asymmetric distance: ``dot(q, x̂) = scale·Σq·code + (128·scale + low)·Σq``."""
+    if codes is None:
+        return np.float32(0.0)
+    if scales is None:
+        return np.float32(0.0)
+    if lows is None:
+        return np.float32(0.0)
+    if squares is None:
+        return np.float32(0.0)
+    scale = scales[x]
+    dot = scale * _code_dot(codes, x, q, qi) + (INT8_SHIFT * scale + lows[x]) * qsum
+    return _from_dot(dot, qsq, squares[x], metric)
+
+
+@jit(nogil=True)
+def _signs_dist(
+    bits: Bits, scales: Arr, x: int, q: NDArray[np.float32], qi: int, qsq: np.float32, metric: int
+) -> np.float32:
+    """The binary codes' approximate distance: q against ``±scale``."""
+    if bits is None:
+        return np.float32(0.0)
+    if scales is None:
+        return np.float32(0.0)
+    scale = scales[x]
+    d = np.float32(q.shape[1])
+    return _from_dot(scale * _sign_dot(bits, x, q, qi), qsq, d * scale * scale, metric)
+
+
+@jit(nogil=True)
+def _qdist(
+    vectors: Arr,
+    codes: Codes,
+    bits: Bits,
+    scales: Arr,
+    lows: Arr,
+    squares: Arr,
+    x: int,
+    q: NDArray[np.float32],
+    qi: int,
+    qb: NDArray[np.uint64],
+    qsum: np.float32,
+    qsq: np.float32,
+    metric: int,
+) -> np.float32:
+    """What a walk measures from the query to node x: float32, Hamming or asymmetric int8."""
+    if codes is None:
+        if bits is None:
+            return _float_dist(vectors, x, q, qi, metric)
+        return _hamming(bits, x, qb, qi)
+    return _int8_dist(codes, scales, lows, squares, x, q, qi, qsum, qsq, metric)
+
+
+@jit(nogil=True)
+def _ndist(vectors: Arr, codes: Codes, bits: Bits, scales: Arr, lows: Arr, a: int, b: int, metric: int) -> np.float32:
+    """Between two stored nodes (the neighbour heuristic): float32 rows, the Hamming distance
+    of two codes, or decoded int8 rows."""
+    if codes is None:
+        if bits is None:
+            if vectors is None:
+                return np.float32(0.0)
+            return _dist(vectors, a, vectors, b, metric)
+        return _hamming(bits, a, bits, b)
+    if scales is None:
+        return np.float32(0.0)
+    if lows is None:
+        return np.float32(0.0)
+    return _decoded_pair(codes, a, b, scales, lows, metric)
+
+
+@jit(nogil=True)
+def _fdist(
+    vectors: Arr,
+    codes: Codes,
+    bits: Bits,
+    scales: Arr,
+    lows: Arr,
+    squares: Arr,
+    x: int,
+    q: NDArray[np.float32],
+    qi: int,
+    qb: NDArray[np.uint64],
+    qsum: np.float32,
+    qsq: np.float32,
+    metric: int,
+) -> np.float32:
+    """What a returned score comes from: the float32 row when kept, else the int8
     asymmetric distance or, for binary, q against the decoded ±scale signs."""
-    kind = space[0]
-    if kind == FLOAT32 or space[1]:
-        return _dist(space[2], x, query[0], query[1], metric)
-    if kind == INT8:
-        return _qdist(space, x, query, metric)
-    scale = space[5][x]
-    d = np.float32(query[0].shape[1])
-    return _from_dot(scale * _sign_dot(space[4], x, query[0], query[1]), query[4], d * scale * scale, metric)
+    if vectors is None:
+        if codes is None:
+            return _signs_dist(bits, scales, x, q, qi, qsq, metric)
+        return _int8_dist(codes, scales, lows, squares, x, q, qi, qsum, qsq, metric)
+    return _dist(vectors, x, q, qi, metric)
 
 
 @jit(nogil=True)
-def _prefetch_vector(vectors: NDArray[np.float32], row: int) -> None:
+def _prefetch_vector(vectors: Arr, row: int) -> None:
+    if vectors is None:
+        return
     for c in range(0, vectors.shape[1], PREFETCH_STRIDE):
         prefetch(vectors, row, c)
 
 
 @jit(nogil=True)
-def _prefetch_node(space: Space, row: int) -> None:
+def _prefetch_node(vectors: Arr, codes: Codes, bits: Bits, row: int) -> None:
     """Prefetch what ``_qdist`` will read of node ``row``."""
-    kind = space[0]
-    if kind == FLOAT32:
-        _prefetch_vector(space[2], row)
-    elif kind == INT8:
-        codes = space[3]
+    if codes is None:
+        if bits is None:
+            _prefetch_vector(vectors, row)
+        else:
+            prefetch(bits, row, 0)
+    else:
         for c in range(0, codes.shape[1], 4 * PREFETCH_STRIDE):
             prefetch(codes, row, c)
-    else:
-        prefetch(space[4], row, 0)
+
+
+@jit(nogil=True)
+def _bit_words(bits: Bits) -> int:
+    """uint64 words of a query's sign bits: one placeholder word unless the nodes are binary."""
+    if bits is None:
+        return 1
+    return int(bits.shape[1])
+
+
+@jit(nogil=True)
+def _fill_bits(q: NDArray[np.float32], qb: NDArray[np.uint64], bits: Bits) -> None:
+    if bits is not None:
+        _sign_bits(q, 0, qb, 0)
 
 
 @jit(nogil=True, fastmath=FASTMATH)
@@ -371,13 +467,15 @@ def _greedy(
     upper_off: NDArray[np.int32],
 ) -> tuple[int, np.float32]:
     """Greedy descent on one upper layer: the reference's beam with ef = 1."""
+    vectors, codes, bits, scales, lows, squares = space
+    q, qi, qb, qsum, qsq = query
     changed = True
     while changed:
         changed = False
         row = upper_off[cur] + layer - 1
         for j in range(1, upper[row, 0] + 1):
             x = upper[row, j]
-            d = _qdist(space, x, query, metric)
+            d = _qdist(vectors, codes, bits, scales, lows, squares, x, q, qi, qb, qsum, qsq, metric)
             if d < curd:
                 curd = d
                 cur = x
@@ -423,6 +521,8 @@ def _search_layer(
     """Algorithm 2 from the entries; leaves the results heap in rd/rn, returns its size.
     Every node is walked through; only those ``_kept`` enter the results, so the beam
     fills with ``ef`` of them whenever that many are reachable."""
+    vectors, codes, bits, scales, lows, squares = space
+    q, qi, qb, qsum, qsq = query
     csize = 0
     rsize = 0
     for e in range(n_entries):
@@ -447,15 +547,15 @@ def _search_layer(
             row = upper_off[node] + layer - 1
         count = links[row, 0]
         if count:
-            _prefetch_node(space, links[row, 1])
+            _prefetch_node(vectors, codes, bits, links[row, 1])
         for j in range(1, count + 1):
             x = links[row, j]
             if j < count:
-                _prefetch_node(space, links[row, j + 1])
+                _prefetch_node(vectors, codes, bits, links[row, j + 1])
             if visited[x] == ep:
                 continue
             visited[x] = ep
-            d = _qdist(space, x, query, metric)
+            d = _qdist(vectors, codes, bits, scales, lows, squares, x, q, qi, qb, qsum, qsq, metric)
             if rsize < ef or d < -rd[0]:
                 csize = _min_push(cd, cn, csize, d, x)
                 if _kept(x, skip_deleted, deleted, allow):
@@ -477,6 +577,7 @@ def _select(
 ) -> int:
     """Algorithm 4 without candidate extension over (fd, fn) sorted nearest first: keep a
     candidate only if it is closer to the base than to every neighbour kept so far."""
+    vectors, codes, bits, scales, lows, squares = space
     if count <= m:
         for i in range(count):
             out[i] = fn[i]
@@ -486,7 +587,7 @@ def _select(
         ni = fn[i]
         good = True
         for j in range(kept):
-            if _ndist(space, ni, out[j], metric) < fd[i]:
+            if _ndist(vectors, codes, bits, scales, lows, ni, out[j], metric) < fd[i]:
                 good = False
                 break
         if good:
@@ -512,6 +613,7 @@ def _link(
 ) -> None:
     """Add ``new`` to ``other``'s list (``links[row]``), shrinking it with the heuristic
     when it overflows."""
+    vectors, codes, bits, scales, lows, squares = space
     count = links[row, 0]
     if count < limit:
         links[row, count + 1] = new
@@ -521,7 +623,7 @@ def _link(
         tn[j] = links[row, j + 1]
     tn[count] = new
     for j in range(count + 1):
-        td[j] = _ndist(space, other, tn[j], metric)
+        td[j] = _ndist(vectors, codes, bits, scales, lows, other, tn[j], metric)
     _sort_pairs(td, tn, count + 1)
     kept = _select(td, tn, count + 1, limit, metric, space, sel)
     for j in range(kept):
@@ -573,6 +675,7 @@ def insert_nodes(
     td = np.empty(2 * m + 1, dtype=np.float32)
     tn = np.empty(2 * m + 1, dtype=np.int32)
     nodeleted = np.zeros(1, dtype=np.uint8)  # never read: inserts keep tombstones as results
+    vectors, codes, bits, scales, lows, squares = space
     for node in range(start, stop):
         level = levels[node]
         entry = state[0]
@@ -585,7 +688,7 @@ def insert_nodes(
         total, square = _row_sums(rows, qi)
         query = (rows, qi, row_bits, total, square)
         cur = entry
-        curd = _qdist(space, entry, query, metric)
+        curd = _qdist(vectors, codes, bits, scales, lows, squares, entry, rows, qi, row_bits, total, square, metric)
         for layer in range(top, level, -1):
             cur, curd = _greedy(query, cur, curd, layer, metric, space, upper, upper_off)
         en[0] = cur
@@ -696,7 +799,9 @@ def _walk(
     if entry < 0:
         return 0
     cur = entry
-    curd = _qdist(space, entry, query, metric)
+    vectors, codes, bits, scales, lows, squares = space
+    q, qi, qb, qsum, qsq = query
+    curd = _qdist(vectors, codes, bits, scales, lows, squares, entry, q, qi, qb, qsum, qsq, metric)
     for layer in range(state[1], 0, -1):
         cur, curd = _greedy(query, cur, curd, layer, metric, space, upper, upper_off)
     ep = _next_epoch(visited, epoch)
@@ -759,10 +864,14 @@ def _scan(
     """Exact search over the allowed live nodes: every distance goes into the candidate
     heap (room for every node), the ``k`` smallest by (distance, node) come out into fd/fn
     in order, as the reference's sort of the allowed nodes ranks them; returns how many."""
+    vectors, codes, bits, scales, lows, squares = space
+    q, qi, qb, qsum, qsq = query
     size = 0
     for x in range(min(n, allow.shape[0])):
         if allow[x] and deleted[x] == 0:
-            size = _min_push(cd, cn, size, _fdist(space, x, query, metric), x)
+            size = _min_push(
+                cd, cn, size, _fdist(vectors, codes, bits, scales, lows, squares, x, q, qi, qb, qsum, qsq, metric), x
+            )
     count = min(k, size)
     for i in range(count):
         fd[i] = cd[0]
@@ -899,9 +1008,11 @@ def _knn(
             fd,
             fn,
         )
-    if space[0] != FLOAT32:  # the beam was ranked on codes: re-score it, then keep the best k
+    if space[1] is not None or space[2] is not None:  # ranked on codes: re-score, keep the best k
+        vectors, codes, bits, scales, lows, squares = space
+        q, qi, qb, qsum, qsq = query
         for i in range(found):
-            fd[i] = _fdist(space, fn[i], query, metric)
+            fd[i] = _fdist(vectors, codes, bits, scales, lows, squares, fn[i], q, qi, qb, qsum, qsq, metric)
         _sort_pairs(fd, fn, found)
     count = min(k, found)
     for i in range(count):
@@ -931,8 +1042,8 @@ def search(
     (nodes at or past its end are not allowed) only allowed nodes, ``min(k, allowed)``."""
     q = np.empty((1, vector.shape[0]), dtype=np.float32)
     _prepare(vector, metric, q)
-    qb = np.empty((1, space[4].shape[1]), dtype=np.uint64)
-    _sign_bits(q, 0, qb, 0)
+    qb = np.zeros((1, _bit_words(space[2])), dtype=np.uint64)
+    _fill_bits(q, qb, space[2])
     total, square = _row_sums(q, 0)
     query = (q, 0, qb, total, square)
     width = min(max(ef, k), n) + 2
@@ -996,13 +1107,13 @@ def search_many(
     kk = min(k, n)
     for t in prange(workers):
         q = np.empty((1, d), dtype=np.float32)
-        qb = np.empty((1, space[4].shape[1]), dtype=np.uint64)
+        qb = np.zeros((1, _bit_words(space[2])), dtype=np.uint64)
         cd, cn, rd, rn, fd, fn = _walk_buffers(n, width)
         nodes = np.empty(kk, dtype=np.int32)
         scores = np.empty(kk, dtype=np.float64)
         for i in range(t, nq, workers):
             _prepare(queries[i], metric, q)
-            _sign_bits(q, 0, qb, 0)
+            _fill_bits(q, qb, space[2])
             total, square = _row_sums(q, 0)
             query = (q, 0, qb, total, square)
             count = _knn(

@@ -99,7 +99,6 @@ class NumbaHnsw:
         self._upper_used = 0
         # What each node stores (see _hnsw_kernels: ``space``): arrays a storage kind does not
         # use stay one-row placeholders and are never grown.
-        self._kind = index_format.STORAGE_CODES[config.storage] if config.quantized else K.FLOAT32
         self._resident = config.floats == "resident"
         rows = {"vectors": self._resident, "codes": config.storage == "int8", "bits": config.storage == "binary"}
         self._width = _words(d)
@@ -371,8 +370,8 @@ class NumbaHnsw:
             self._m,
             self.config.ef_construction,
             self._space(),
-            self._vectors[start:stop] if self._kind == K.FLOAT32 else rows,
-            self._bits[start:stop] if self._kind == K.BINARY else self._bits,
+            self._vectors[start:stop] if not self.config.quantized else rows,
+            self._bits[start:stop] if self.config.storage == "binary" else self._bits,
             self._levels,
             self._links0,
             self._upper,
@@ -384,16 +383,16 @@ class NumbaHnsw:
         self._n = stop
 
     def _space(self) -> K.Space:
-        """What the kernels read of each node (see ``_hnsw_kernels``)."""
+        """What the kernels read of each node (see ``_hnsw_kernels``), None where this
+        storage kind holds nothing."""
+        storage = self.config.storage
         return (
-            self._kind,
-            int(self._resident),
-            self._vectors,
-            self._codes,
-            self._bits,
-            self._scales,
-            self._lows,
-            self._squares,
+            self._vectors if self._resident else None,
+            self._codes if storage == "int8" else None,
+            self._bits if storage == "binary" else None,
+            self._scales if storage != "float32" else None,
+            self._lows if storage == "int8" else None,
+            self._squares if storage == "int8" else None,
         )
 
     def _set_codes(

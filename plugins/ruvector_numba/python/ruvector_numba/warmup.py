@@ -14,6 +14,16 @@ import time
 
 import numpy as np
 
+from ruvector_core.models import FloatsPlacement, StorageKind
+
+STORAGE_KINDS: list[tuple[StorageKind, FloatsPlacement]] = [
+    ("float32", "resident"),
+    ("int8", "resident"),
+    ("int8", "none"),
+    ("binary", "resident"),
+    ("binary", "none"),
+]
+
 
 def warm_up() -> float:
     import ruvector_core as rv
@@ -32,12 +42,15 @@ def warm_up() -> float:
         for kind in ("int8", "binary"):
             ops.dequantize(ops.quantize(matrix, rv.QuantizationConfig(kind=kind)))
     ops.distance(small[0], small[1])
-    index = rt.hnsw(rv.HnswConfig(dimensions=16, m=4, ef_construction=8))
-    index.insert_batch([f"w{i}" for i in range(64)], rng.standard_normal((64, 16)).astype(np.float32))
-    allow = index.allowlist([f"w{i}" for i in range(0, 64, 2)])
-    for filtered in (None, allow):  # each compiles its own specialisation of the search
-        index.search(small[0], k=3, allow=filtered)
-        index.search_batch(rng.standard_normal((16, 16)).astype(np.float32), k=3, allow=filtered)
+    # each storage kind (and whether its floats are kept) compiles its own specialisation
+    for storage, floats in STORAGE_KINDS:
+        config = rv.HnswConfig(dimensions=16, m=4, ef_construction=8, storage=storage, floats=floats)
+        index = rt.hnsw(config)
+        index.insert_batch([f"w{i}" for i in range(64)], rng.standard_normal((64, 16)).astype(np.float32))
+        allow = index.allowlist([f"w{i}" for i in range(0, 64, 2)])
+        for filtered in (None, allow):  # and so does a filtered search
+            index.search(small[0], k=3, allow=filtered)
+            index.search_batch(rng.standard_normal((16, 16)).astype(np.float32), k=3, allow=filtered)
     elapsed = time.perf_counter() - start
     print(f"ruvec-numba kernels ready in {elapsed:.1f} s; cache: {_cachedir.configure() or 'disabled'}")
     return elapsed
