@@ -16,11 +16,18 @@ from typing import TypeVar
 import numpy as np
 import pydantic
 
+from . import quantization
 from .errors import CorruptIndexError
-from .models import MAX_COMPONENT, MAX_LEVEL, METRIC_CODES, METRICS_BY_CODE, HnswConfig
+from .models import MAX_COMPONENT, MAX_LEVEL, METRIC_CODES, METRICS_BY_CODE, HnswConfig, QuantizedVectors, StorageKind
 
 MAGIC = b"RUVHNSW\0"
-VERSION = 1
+VERSION = 1  # a float32 index, byte for byte as before storage kinds existed
+VERSION_QUANTIZED = 2  # an int8 or binary index
+#: byte 11 of a version 2 header
+STORAGE_CODES: dict[StorageKind, int] = {"int8": 1, "binary": 2}
+STORAGE_BY_CODE: dict[int, StorageKind] = {code: kind for kind, code in STORAGE_CODES.items()}
+#: bit 0 of the u32 at offset 44 of a version 2 header: the float32 vectors are stored too
+FLAG_FLOATS = 1
 HEADER = struct.Struct("<8sHBBIIIIIIIIIQQQ")
 CHECKSUM_BYTES = 4
 NONE = 0xFFFFFFFF
@@ -33,20 +40,42 @@ LOAD_EXPANSION = 128
 LOAD_SLACK_BYTES = 64 << 20
 # A stored cosine row has unit length within this (or is all zeros, as a zero vector is kept).
 UNIT_TOLERANCE = 1e-3
+# A stored binary scale may differ from the one its floats give by this fraction: the float64
+# mean |x| is summed in another order by other backends, which can move its last float32 bit.
+BINARY_SCALE_TOLERANCE = 2.0**-20
+# Rows re-quantized at a time when a load checks codes against floats (bounds the float64
+# temporaries to a few MB whatever the index size).
+_CHECK_ROWS = 2048
 
 
 @dataclass(frozen=True)
 class GraphData:
-    """A graph laid out as the format stores it (see docs/format.md for each field)."""
+    """A graph laid out as the format stores it (see docs/format.md for each field).
+
+    ``vectors`` is None exactly when ``config.floats == "none"``; ``codes`` holds the int8 or
+    binary codes exactly when ``config.storage`` is one of those (its offsets are zeros for
+    binary, which the format does not store)."""
 
     config: HnswConfig
-    vectors: np.ndarray  # (n, d) float32
+    vectors: np.ndarray | None  # (n, d) float32
     levels: np.ndarray  # (n,) uint8
     deleted: np.ndarray  # (n,) bool
     ids: list[str]
     list_sizes: np.ndarray  # (sum(levels + 1),) uint32, node-major then layer
     links: np.ndarray  # (sum(list_sizes),) uint32
     entry_point: int  # -1 when empty
+    codes: QuantizedVectors | None = None
+
+    def __post_init__(self) -> None:
+        config = self.config
+        if (self.vectors is None) != (config.floats == "none"):
+            need = "needs" if self.vectors is None else "has no"
+            raise ValueError(f"a graph with floats={config.floats!r} {need} vectors")
+        if (self.codes is None) == config.quantized:
+            raise ValueError(f"a {config.storage} graph {'needs' if self.codes is None else 'has no'} codes")
+        if self.codes is not None and (self.codes.kind != config.storage or self.codes.count != len(self.ids)):
+            got = f"{self.codes.count} {self.codes.kind} codes"
+            raise ValueError(f"a {config.storage} graph of {len(self.ids)} nodes got {got}")
 
     @property
     def max_level(self) -> int:
@@ -63,9 +92,9 @@ def encode(graph: GraphData) -> bytes:
     empty = graph.entry_point < 0
     header = HEADER.pack(
         MAGIC,
-        VERSION,
+        VERSION_QUANTIZED if config.quantized else VERSION,
         METRIC_CODES[config.metric],
-        0,
+        STORAGE_CODES[config.storage] if config.quantized else 0,
         config.dimensions,
         config.m,
         config.ef_construction,
@@ -74,7 +103,7 @@ def encode(graph: GraphData) -> bytes:
         int(np.count_nonzero(graph.deleted)),
         NONE if empty else graph.entry_point,
         NONE if empty else graph.max_level,
-        0,
+        FLAG_FLOATS if config.quantized and config.floats == "resident" else 0,
         config.seed,
         len(id_text),
         int(graph.links.size),
@@ -82,7 +111,8 @@ def encode(graph: GraphData) -> bytes:
     body = b"".join(
         (
             header,
-            np.ascontiguousarray(graph.vectors, dtype="<f4").tobytes(),
+            b"" if graph.vectors is None else np.ascontiguousarray(graph.vectors, dtype="<f4").tobytes(),
+            _code_bytes(graph.codes),
             np.ascontiguousarray(graph.levels, dtype="u1").tobytes(),
             np.ascontiguousarray(graph.deleted, dtype="u1").tobytes(),
             offsets.tobytes(),
@@ -92,6 +122,24 @@ def encode(graph: GraphData) -> bytes:
         )
     )
     return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _code_bytes(codes: QuantizedVectors | None) -> bytes:
+    if codes is None:
+        return b""
+    parts = [codes.codes.tobytes(), np.ascontiguousarray(codes.scales, dtype="<f4").tobytes()]
+    if codes.kind == "int8":
+        parts.append(np.ascontiguousarray(codes.offsets, dtype="<f4").tobytes())
+    return b"".join(parts)
+
+
+def code_row_bytes(config: HnswConfig) -> int:
+    """Bytes of one node's codes and their scale (and offset): 0 for a float32 index."""
+    if config.storage == "int8":
+        return config.dimensions + 8
+    if config.storage == "binary":
+        return (config.dimensions + 7) // 8 + 4
+    return 0
 
 
 def read_config(data: bytes) -> HnswConfig:
@@ -106,9 +154,12 @@ def decode(data: bytes) -> GraphData:
     if zlib.crc32(memoryview(data)[: len(data) - CHECKSUM_BYTES]) != stored_crc:
         raise CorruptIndexError("index checksum mismatch: the bytes are corrupt")
     reader = _Reader(data, HEADER.size, len(data) - CHECKSUM_BYTES)
-    n, d = header.node_count, header.config.dimensions
-    reader.require(4 * n * d + 2 * n + 4 * (n + 1) + header.id_bytes)
-    vectors = reader.array("<f4", n * d).reshape(n, d)
+    config = header.config
+    n, d = header.node_count, config.dimensions
+    floats = config.floats == "resident"
+    reader.require((4 * n * d if floats else 0) + n * code_row_bytes(config) + 2 * n + 4 * (n + 1) + header.id_bytes)
+    vectors = reader.array("<f4", n * d).reshape(n, d) if floats else None
+    codes = _read_codes(reader, config, n)
     levels = reader.array("u1", n)
     flags = reader.array("u1", n)
     offsets = reader.array("<u4", n + 1)
@@ -125,22 +176,27 @@ def decode(data: bytes) -> GraphData:
     entry_point = _check_levels(levels, header)
     ids = _check_ids(offsets, id_text, deleted)
     _check_links(levels, list_sizes, links, header.config)
-    _check_vectors(vectors, header.config)
+    if vectors is not None:
+        _check_vectors(vectors, config)
+    quantized = None if codes is None else _check_codes(codes, vectors, config)
     return GraphData(
-        config=header.config,
-        vectors=vectors.astype(np.float32),
+        config=config,
+        vectors=None if vectors is None else vectors.astype(np.float32),
         levels=levels.copy(),
         deleted=deleted,
         ids=ids,
         list_sizes=list_sizes.astype(np.uint32),
         links=links.astype(np.uint32),
         entry_point=entry_point,
+        codes=quantized,
     )
 
 
 def load_bytes(config: HnswConfig, node_count: int, upper_lists: int) -> int:
-    """The memory a load commits to: vectors plus every list at its full capacity."""
-    per_node = 4 * config.dimensions + 4 * (config.max_links_layer0 + 1)
+    """The memory a load commits to: the vectors (float32 when kept, codes with their scales
+    and offsets when quantized) plus every list at its full capacity."""
+    floats = 4 * config.dimensions if config.floats == "resident" else 0
+    per_node = floats + code_row_bytes(config) + 4 * (config.max_links_layer0 + 1)
     return node_count * per_node + 4 * upper_lists * (config.m + 1)
 
 
@@ -164,6 +220,73 @@ def _check_vectors(vectors: np.ndarray, config: HnswConfig) -> None:
     squares = np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64)
     if not bool(((squares == 0.0) | (np.abs(squares - 1.0) <= UNIT_TOLERANCE)).all()):
         raise CorruptIndexError("index holds a cosine row that is not of unit length")
+
+
+@dataclass(frozen=True)
+class _RawCodes:
+    codes: np.ndarray  # (n, d) int8 or (n, ceil(d / 8)) uint8, still a view of the file
+    scales: np.ndarray  # (n,) little-endian float32
+    offsets: np.ndarray | None  # (n,) little-endian float32 for int8
+
+
+def _read_codes(reader: _Reader, config: HnswConfig, n: int) -> _RawCodes | None:
+    d = config.dimensions
+    if config.storage == "int8":
+        codes = reader.array("i1", n * d).reshape(n, d)
+        return _RawCodes(codes, reader.array("<f4", n), reader.array("<f4", n))
+    if config.storage == "binary":
+        width = (d + 7) // 8
+        codes = reader.array("u1", n * width).reshape(n, width)
+        return _RawCodes(codes, reader.array("<f4", n), None)
+    return None
+
+
+def _check_codes(raw: _RawCodes, vectors: np.ndarray | None, config: HnswConfig) -> QuantizedVectors:
+    """Checks 11 and 12 of docs/format.md: scales and offsets that decode to bounded components,
+    zero padding bits, and, with the floats stored, codes that are the floats' own."""
+    scales = raw.scales.astype(np.float64)
+    if not bool(np.isfinite(scales).all()) or bool((scales < 0).any()):
+        raise CorruptIndexError("index holds a code scale that is negative or not finite")
+    if raw.offsets is None:
+        if bool((scales > MAX_COMPONENT).any()):
+            raise CorruptIndexError(f"index holds a binary scale beyond {MAX_COMPONENT:.3g}")
+        mask = quantization.padding_mask(config.dimensions)
+        if mask and raw.codes.size and bool((raw.codes[:, -1] & mask).any()):
+            raise CorruptIndexError("index holds binary codes with bits set past the last dimension")
+        offsets = np.zeros(len(scales), dtype=np.float32)
+    else:
+        lows = np.abs(raw.offsets.astype(np.float64))
+        with np.errstate(invalid="ignore"):
+            bounded = (lows <= MAX_COMPONENT) & (lows + quantization.INT8_LEVELS * scales <= MAX_COMPONENT)
+        if not bool(bounded.all()):
+            raise CorruptIndexError(f"index holds int8 offsets or scales that decode beyond {MAX_COMPONENT:.3g}")
+        offsets = raw.offsets.astype(np.float32)
+    stored = QuantizedVectors(
+        kind="int8" if raw.offsets is not None else "binary",
+        dimensions=config.dimensions,
+        codes=raw.codes.copy(),
+        scales=raw.scales.astype(np.float32),
+        offsets=offsets,
+    )
+    if vectors is not None:
+        _check_codes_match(stored, vectors)
+    return stored
+
+
+def _check_codes_match(stored: QuantizedVectors, vectors: np.ndarray) -> None:
+    for start in range(0, stored.count, _CHECK_ROWS):
+        rows = slice(start, start + _CHECK_ROWS)
+        fresh = quantization.quantize(vectors[rows].astype(np.float32), stored.kind)
+        same = np.array_equal(fresh.codes, stored.codes[rows])
+        if stored.kind == "int8":
+            same = same and np.array_equal(fresh.scales, stored.scales[rows])
+            same = same and np.array_equal(fresh.offsets, stored.offsets[rows])
+        else:
+            expected = fresh.scales.astype(np.float64)
+            drift = np.abs(stored.scales[rows].astype(np.float64) - expected)
+            same = same and bool((drift <= BINARY_SCALE_TOLERANCE * expected).all())
+        if not same:
+            raise CorruptIndexError("index holds codes that are not the quantization of its float vectors")
 
 
 def load(data: bytes, build: Callable[[GraphData], T]) -> T:
@@ -215,13 +338,28 @@ def _parse_header(data: bytes) -> _Header:
     ) = HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise CorruptIndexError("not a ruvector HNSW index (bad magic bytes)")
-    if version != VERSION:
-        raise CorruptIndexError(f"unsupported index format version {version} (this reads {VERSION})")
-    if metric not in METRICS_BY_CODE or reserved8 or reserved32:
-        raise CorruptIndexError("index header has an unknown metric or non-zero reserved fields")
+    if version not in (VERSION, VERSION_QUANTIZED):
+        raise CorruptIndexError(
+            f"unsupported index format version {version} (this reads {VERSION} and {VERSION_QUANTIZED})"
+        )
+    if metric not in METRICS_BY_CODE:
+        raise CorruptIndexError("index header has an unknown metric")
+    if version == VERSION and (reserved8 or reserved32):
+        raise CorruptIndexError("index header has non-zero reserved fields")
+    if version == VERSION_QUANTIZED and (reserved8 not in STORAGE_BY_CODE or reserved32 & ~FLAG_FLOATS):
+        raise CorruptIndexError("index header has an unknown storage kind or unknown flags")
+    storage: StorageKind = STORAGE_BY_CODE[reserved8] if version == VERSION_QUANTIZED else "float32"
+    floats = "resident" if version == VERSION or reserved32 & FLAG_FLOATS else "none"
     try:  # the header's parameters obey exactly the bounds of HnswConfig
         config = HnswConfig(
-            dimensions=d, m=m, ef_construction=efc, ef_search=efs, metric=METRICS_BY_CODE[metric], seed=seed
+            dimensions=d,
+            m=m,
+            ef_construction=efc,
+            ef_search=efs,
+            metric=METRICS_BY_CODE[metric],
+            seed=seed,
+            storage=storage,
+            floats=floats,
         )
     except pydantic.ValidationError as exc:
         fields = ", ".join(str(error["loc"][0]) for error in exc.errors())

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 Metric = Literal["cosine", "euclidean", "dot"]
 Capability = Literal["vector_ops", "hnsw", "embeddings", "learning"]
 QuantizationKind = Literal["int8", "binary"]
+StorageKind = Literal["float32", "int8", "binary"]
+FloatsPlacement = Literal["resident", "none"]
 
 CAPABILITIES: tuple[Capability, ...] = ("vector_ops", "hnsw", "embeddings", "learning")
 
@@ -47,6 +49,14 @@ class HnswConfig(_Frozen):
 
     ``m`` bounds the links per node on upper layers; layer 0 keeps up to ``2 * m``, as in
     the paper and hnswlib. ``seed`` fixes the level draws, so builds are reproducible.
+
+    ``storage`` is what the graph is built and searched on: ``float32`` vectors, ``int8``
+    codes (one byte per dimension plus a scale and offset per vector, searched with a float
+    query against the codes) or ``binary`` sign bits (one bit per dimension plus a scale,
+    searched by Hamming distance). ``floats`` says whether the float32 vectors are kept
+    beside the codes (in memory and in the saved index) to score the final candidates
+    exactly (``resident``), or not at all (``none``: smaller, and the returned scores are
+    the codes' approximations). A float32 index always keeps its floats.
     """
 
     dimensions: int = Field(gt=0, le=MAX_DIMENSIONS)
@@ -55,6 +65,19 @@ class HnswConfig(_Frozen):
     ef_search: int = Field(default=50, ge=1, le=MAX_EF)
     metric: Metric = "cosine"
     seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
+    storage: StorageKind = "float32"
+    floats: FloatsPlacement = "resident"
+
+    @model_validator(mode="after")
+    def _float32_keeps_its_floats(self) -> HnswConfig:
+        if self.storage == "float32" and self.floats != "resident":
+            raise ValueError('floats="none" needs storage="int8" or "binary": a float32 index is its floats')
+        return self
+
+    @property
+    def quantized(self) -> bool:
+        """Whether the graph is built and searched on codes rather than float32 vectors."""
+        return self.storage != "float32"
 
     @property
     def max_links_layer0(self) -> int:

@@ -20,6 +20,8 @@ import ruvector_core as rv
         ("ef_search", 0),
         ("metric", "manhattan"),
         ("seed", -1),
+        ("storage", "int4"),
+        ("floats", "mapped"),
     ],
 )
 def test_hnsw_config_rejects(field: str, value: object) -> None:
@@ -27,6 +29,16 @@ def test_hnsw_config_rejects(field: str, value: object) -> None:
     with pytest.raises(pydantic.ValidationError) as caught:
         rv.HnswConfig(**settings)
     assert caught.value.errors()[0]["loc"] == (field,)
+
+
+def test_storage_and_floats_combine_only_where_floats_are_optional() -> None:
+    assert (rv.HnswConfig(dimensions=8).storage, rv.HnswConfig(dimensions=8).floats) == ("float32", "resident")
+    for storage in ("int8", "binary"):
+        for floats in ("resident", "none"):
+            config = rv.HnswConfig(dimensions=8, storage=storage, floats=floats)
+            assert config.quantized and (config.storage, config.floats) == (storage, floats)
+    with pytest.raises(pydantic.ValidationError, match="float32 index is its floats"):
+        rv.HnswConfig(dimensions=8, storage="float32", floats="none")
 
 
 def test_configs_are_frozen_and_strict() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ... import index_format
+from ...errors import CapabilityUnavailableError
 from ...models import MAX_LEVEL, HnswConfig, IndexStats
 
 _NONE = -1
@@ -28,6 +29,8 @@ _EXACT_SCAN_FACTOR = 8
 
 class NumpyHnsw:
     def __init__(self, config: HnswConfig, backend_name: str = "numpy") -> None:
+        if config.quantized:
+            raise CapabilityUnavailableError(f"this backend does not store {config.storage} codes yet")
         self.config = config
         self._backend_name = backend_name
         self._vectors = np.empty((16, config.dimensions), dtype=np.float32)
@@ -136,8 +139,10 @@ class NumpyHnsw:
         index = cls(graph.config, backend_name)
         n = len(graph.ids)
         index._grow(n)
-        index._vectors[:n] = graph.vectors
-        index._sq_norms[:n] = np.einsum("ij,ij->i", graph.vectors, graph.vectors)
+        vectors = graph.vectors
+        assert vectors is not None  # a float32 graph (the constructor refused any other)
+        index._vectors[:n] = vectors
+        index._sq_norms[:n] = np.einsum("ij,ij->i", vectors, vectors)
         index._ids = list(graph.ids)
         index._levels = graph.levels.astype(int).tolist()
         index._deleted = graph.deleted.tolist()

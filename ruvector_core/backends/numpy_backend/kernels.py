@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import quantization
 from ...models import Metric, QuantizationConfig, QuantizedVectors
-
-_INT8_LEVELS = 255
 
 
 class NumpyKernels:
@@ -37,37 +36,10 @@ class NumpyKernels:
         return unit
 
     def quantize(self, matrix: np.ndarray, config: QuantizationConfig) -> QuantizedVectors:
-        if config.kind == "binary":
-            return QuantizedVectors(
-                kind="binary",
-                dimensions=matrix.shape[1],
-                codes=np.packbits(matrix > 0, axis=1),
-                scales=np.abs(matrix).mean(axis=1, dtype=np.float64).astype(np.float32),
-                offsets=np.zeros(len(matrix), dtype=np.float32),
-            )
-        low = matrix.min(axis=1).astype(np.float64)
-        high = matrix.max(axis=1).astype(np.float64)
-        scales = (high - low) / _INT8_LEVELS
-        safe = np.where(scales > 0, scales, 1.0)
-        levels = np.rint((matrix - low[:, None]) / safe[:, None])
-        codes = (np.clip(levels, 0, _INT8_LEVELS) - 128).astype(np.int8)
-        return QuantizedVectors(
-            kind="int8",
-            dimensions=matrix.shape[1],
-            codes=codes,
-            scales=scales.astype(np.float32),
-            offsets=low.astype(np.float32),
-        )
+        return quantization.quantize(matrix, config.kind)
 
     def dequantize(self, quantized: QuantizedVectors) -> np.ndarray:
-        if quantized.kind == "binary":
-            bits = np.unpackbits(quantized.codes, axis=1, count=quantized.dimensions)
-            signs = bits.astype(np.float32) * 2.0 - 1.0
-            restored: np.ndarray = signs * quantized.scales[:, None]
-            return restored
-        levels = quantized.codes.astype(np.float64) + 128.0
-        restored = levels * quantized.scales[:, None] + quantized.offsets[:, None]
-        return restored.astype(np.float32)
+        return quantization.dequantize(quantized)
 
 
 class NumpyLearningKernels:

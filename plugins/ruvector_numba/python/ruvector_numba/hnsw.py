@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ruvector_core import index_format
+from ruvector_core.errors import CapabilityUnavailableError
 from ruvector_core.models import MAX_LEVEL, METRIC_CODES, HnswConfig, IndexStats
 
 from . import _hnsw_kernels as K
@@ -89,6 +90,8 @@ class _RWLock:
 
 class NumbaHnsw:
     def __init__(self, config: HnswConfig, backend_name: str = "numba", capacity: int = 64) -> None:
+        if config.quantized:
+            raise CapabilityUnavailableError(f"this backend does not store {config.storage} codes yet")
         self.config = config
         self._backend_name = backend_name
         self._metric = METRIC_CODES[config.metric]
