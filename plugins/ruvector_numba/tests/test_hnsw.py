@@ -12,6 +12,7 @@ import pytest
 
 import ruvector_core as rv
 from ruvector_conformance.data import corpus
+from ruvector_core.models import FloatsPlacement, StorageKind
 from ruvector_numba import _hnsw_kernels as K
 from ruvector_numba import hnsw as numba_hnsw
 
@@ -26,9 +27,18 @@ def _small_integer_data(seed: int, rows: int = 400, d: int = 16) -> np.ndarray:
     return np.random.default_rng(seed).integers(-3, 4, size=(rows, d)).astype(np.float32)
 
 
-def _history(runtime: rv.Runtime, metric: str, data: np.ndarray) -> rv.HnswIndex:
+def _history(
+    runtime: rv.Runtime,
+    metric: str,
+    data: np.ndarray,
+    storage: StorageKind = "float32",
+    floats: FloatsPlacement = "resident",
+) -> rv.HnswIndex:
     ids = [f"v{i}" for i in range(len(data))]
-    index = runtime.hnsw(rv.HnswConfig(dimensions=data.shape[1], m=4, ef_construction=20, metric=metric, seed=5))
+    config = rv.HnswConfig(
+        dimensions=data.shape[1], m=4, ef_construction=20, metric=metric, seed=5, storage=storage, floats=floats
+    )
+    index = runtime.hnsw(config)
     index.insert_batch(ids[:300], data[:300])
     for id_ in ids[:60:3]:
         index.delete(id_)
@@ -47,6 +57,41 @@ def test_same_graph_as_the_reference(metric: str) -> None:
         a_ids, a_scores = mine.search_batch(data[:60], k=k, ef=ef)
         b_ids, b_scores = reference.search_batch(data[:60], k=k, ef=ef)
         assert (a_ids == b_ids).all() and np.array_equal(a_scores, b_scores)
+
+
+@pytest.mark.parametrize("floats", ["resident", "none"])
+@pytest.mark.parametrize("metric", ["euclidean", "dot", "cosine"])
+def test_same_binary_graph_as_the_reference(metric: str, floats: FloatsPlacement) -> None:
+    """Binary codes are walked and linked on Hamming distances, which are exact integers:
+    the graph, and with resident floats over small integers the results too, are the
+    reference's, ties and all."""
+    data = _small_integer_data(6, d=70)  # 70 dimensions: two words, the last one padded
+    mine = _history(NUMBA, metric, data, "binary", floats)
+    reference = _history(NUMPY, metric, data, "binary", floats)
+    assert mine.serialize() == reference.serialize(), "graph differs from the reference's"
+    for k, ef in ((10, 16), (25, 50)):
+        a_ids, a_scores = mine.search_batch(data[:60], k=k, ef=ef)
+        b_ids, b_scores = reference.search_batch(data[:60], k=k, ef=ef)
+        if floats == "resident" and metric != "cosine":
+            assert (a_ids == b_ids).all() and np.array_equal(a_scores, b_scores)
+        else:  # approximate or normalised scores: equal up to float32 rounding
+            assert np.mean(a_ids == b_ids) >= 0.99 and np.allclose(a_scores, b_scores, atol=1e-4)
+
+
+@pytest.mark.parametrize("floats", ["resident", "none"])
+def test_int8_matches_the_reference_within_rounding(floats: FloatsPlacement) -> None:
+    """int8 distances are float arithmetic summed in another order, so the graphs may part
+    on near ties; the same bytes still give the same answers."""
+    data = corpus()
+    config = rv.HnswConfig(dimensions=384, m=8, ef_construction=40, seed=7, storage="int8", floats=floats)
+    built = NUMPY.hnsw(config)
+    built.insert_batch(data.ids[:600], data.base[:600])
+    blob = built.serialize()
+    mine = NUMBA.hnsw_load(blob)
+    assert mine.serialize() == blob
+    a_ids, a_scores = mine.search_batch(data.queries, k=10, ef=40)
+    b_ids, b_scores = built.search_batch(data.queries, k=10, ef=40)
+    assert np.mean(a_ids == b_ids) >= 0.99 and np.allclose(a_scores, b_scores, atol=1e-4)
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "dot"])

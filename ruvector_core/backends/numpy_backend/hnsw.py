@@ -5,6 +5,9 @@ follows the paper (Algorithms 1, 2, 4 and 5) with hnswlib's conventions where th
 leaves a choice: the neighbour heuristic without candidate extension, ``2m`` links on
 layer 0, and deletions as tombstones that stay in the graph as waypoints but are never
 returned. Distances between candidates are computed with numpy a neighbour list at a time.
+What a node stores and how distances to it are measured (float32, int8 or binary codes)
+is the ``storage`` module's job; on codes, the layer-0 beam is re-scored before the best
+``k`` are returned.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ... import index_format
-from ...errors import CapabilityUnavailableError
 from ...models import MAX_LEVEL, HnswConfig, IndexStats
+from .storage import Query, make_store, prepare
 
 _NONE = -1
 # A filtered search scans the allowed vectors exactly while allowed**2 <= this * beam * nodes:
@@ -29,12 +32,9 @@ _EXACT_SCAN_FACTOR = 8
 
 class NumpyHnsw:
     def __init__(self, config: HnswConfig, backend_name: str = "numpy") -> None:
-        if config.quantized:
-            raise CapabilityUnavailableError(f"this backend does not store {config.storage} codes yet")
         self.config = config
         self._backend_name = backend_name
-        self._vectors = np.empty((16, config.dimensions), dtype=np.float32)
-        self._sq_norms = np.empty(16, dtype=np.float32)
+        self._store = make_store(config)
         self._ids: list[str] = []
         self._levels: list[int] = []
         self._deleted: list[bool] = []
@@ -62,9 +62,9 @@ class NumpyHnsw:
         return mask
 
     def search(self, query: np.ndarray, k: int, ef: int, allow: np.ndarray | None = None) -> list[tuple[str, float]]:
-        query = self._prepare_query(query)
+        prepared = prepare(self._prepare_query(query))
         with self._lock:
-            found = self._knn(query, k, ef) if allow is None else self._filtered_knn(query, k, ef, allow)
+            found = self._knn(prepared, k, ef) if allow is None else self._filtered_knn(prepared, k, ef, allow)
         return [(self._ids[node], self._score(dist)) for dist, node in found]
 
     def search_batch(
@@ -102,7 +102,7 @@ class NumpyHnsw:
             per_level = [int((levels >= lv).sum()) for lv in range(self._max_level + 1)]
             link_count = sum(len(layer) for node in self._links for layer in node)
             n = len(self._ids)
-            memory = n * self.config.dimensions * 4 + link_count * 4 + sum(len(i.encode()) for i in self._ids) + n * 2
+            memory = self._store.nbytes(n) + link_count * 4 + sum(len(i.encode()) for i in self._ids) + n * 2
             return IndexStats(
                 backend=self._backend_name,
                 dimensions=self.config.dimensions,
@@ -124,13 +124,14 @@ class NumpyHnsw:
             flat = [x for node in self._links for layer in node for x in layer]
             graph = index_format.GraphData(
                 config=self.config,
-                vectors=self._vectors[:n],
+                vectors=self._store.graph_vectors(n),
                 levels=np.asarray(self._levels, dtype=np.uint8),
                 deleted=np.asarray(self._deleted, dtype=bool),
                 ids=list(self._ids),
                 list_sizes=np.asarray(sizes, dtype=np.uint32),
                 links=np.asarray(flat, dtype=np.uint32),
                 entry_point=self._entry,
+                codes=self._store.codes(n),
             )
         return index_format.encode(graph)
 
@@ -138,11 +139,7 @@ class NumpyHnsw:
     def from_graph(cls, graph: index_format.GraphData, backend_name: str = "numpy") -> NumpyHnsw:
         index = cls(graph.config, backend_name)
         n = len(graph.ids)
-        index._grow(n)
-        vectors = graph.vectors
-        assert vectors is not None  # a float32 graph (the constructor refused any other)
-        index._vectors[:n] = vectors
-        index._sq_norms[:n] = np.einsum("ij,ij->i", vectors, vectors)
+        index._store.load(graph)
         index._ids = list(graph.ids)
         index._levels = graph.levels.astype(int).tolist()
         index._deleted = graph.deleted.tolist()
@@ -171,9 +168,8 @@ class NumpyHnsw:
             self._deleted[replaced] = True
         node = len(self._ids)
         level = self._draw_level()
-        self._grow(node + 1)
-        self._vectors[node] = vector
-        self._sq_norms[node] = float(vector @ vector)
+        self._store.grow(node + 1)
+        self._store.put(node, vector)
         self._ids.append(id_)
         self._levels.append(level)
         self._deleted.append(False)
@@ -183,11 +179,12 @@ class NumpyHnsw:
             self._entry, self._max_level = node, level
             return
 
-        entry = [(self._distances(vector, [self._entry])[0], self._entry)]
+        query = prepare(vector)
+        entry = [(self._store.distances(query, [self._entry])[0], self._entry)]
         for layer in range(self._max_level, level, -1):
-            entry = self._search_layer(vector, entry, 1, layer, skip_deleted=False)[:1]
+            entry = self._search_layer(query, entry, 1, layer, skip_deleted=False)[:1]
         for layer in range(min(level, self._max_level), -1, -1):
-            found = self._search_layer(vector, entry, self.config.ef_construction, layer, skip_deleted=False)
+            found = self._search_layer(query, entry, self.config.ef_construction, layer, skip_deleted=False)
             neighbours = self._select_neighbours(found, self.config.m)
             self._links[node][layer] = neighbours
             limit = self.config.max_links_layer0 if layer == 0 else self.config.m
@@ -202,7 +199,7 @@ class NumpyHnsw:
         links = self._links[node][layer]
         links.append(new)
         if len(links) > limit:
-            dists = self._distances(self._vectors[node], links)
+            dists = self._store.distances(self._store.node_query(node), links)
             ranked = sorted(zip(dists.tolist(), links, strict=True))
             self._links[node][layer] = self._select_neighbours(ranked, limit)
 
@@ -212,7 +209,7 @@ class NumpyHnsw:
         if len(ranked) <= m:
             return [node for _, node in ranked]
         nodes = [node for _, node in ranked]
-        pairwise = self._pairwise(nodes)
+        pairwise = self._store.pairwise(nodes)
         kept: list[int] = []
         for i, (dist, _) in enumerate(ranked):
             if not kept or pairwise[i, kept].min() >= dist:
@@ -221,15 +218,24 @@ class NumpyHnsw:
                     break
         return [nodes[i] for i in kept]
 
-    def _knn(self, query: np.ndarray, k: int, ef: int, allowed: np.ndarray | None = None) -> list[tuple[float, int]]:
+    def _knn(self, query: Query, k: int, ef: int, allowed: np.ndarray | None = None) -> list[tuple[float, int]]:
+        """The beam of ``max(ef, k)`` found on layer 0; on codes, its members are re-scored
+        with the final distances (exact when the floats are resident) before the best ``k``
+        are kept."""
         if self._entry == _NONE or not self._node_of:
             return []
-        entry = [(self._distances(query, [self._entry])[0], self._entry)]
+        entry = [(self._store.distances(query, [self._entry])[0], self._entry)]
         for layer in range(self._max_level, 0, -1):
             entry = self._search_layer(query, entry, 1, layer, skip_deleted=False)[:1]
-        return self._search_layer(query, entry, max(ef, k), 0, skip_deleted=True, allowed=allowed)[:k]
+        beam = self._search_layer(query, entry, max(ef, k), 0, skip_deleted=True, allowed=allowed)
+        if self.config.quantized:
+            return self._ranked(query, [node for _, node in beam])[:k]
+        return beam[:k]
 
-    def _filtered_knn(self, query: np.ndarray, k: int, ef: int, allow: np.ndarray) -> list[tuple[float, int]]:
+    def _ranked(self, query: Query, nodes: list[int]) -> list[tuple[float, int]]:
+        return sorted(zip(self._store.final(query, nodes).tolist(), nodes, strict=True))
+
+    def _filtered_knn(self, query: Query, k: int, ef: int, allow: np.ndarray) -> list[tuple[float, int]]:
         """The ``k`` nearest allowed live nodes: a graph walk that passes through the others
         and keeps only allowed ones, or an exact scan of the allowed vectors when few are
         allowed (``_EXACT_SCAN_FACTOR``) or when the walk comes back with fewer than
@@ -244,13 +250,11 @@ class NumpyHnsw:
             found = self._knn(query, k, ef, allowed)
             if len(found) >= want:
                 return found
-        nodes = np.flatnonzero(allowed).tolist()
-        ranked = sorted(zip(self._distances(query, nodes).tolist(), nodes, strict=True))
-        return ranked[:want]
+        return self._ranked(query, np.flatnonzero(allowed).tolist())[:want]
 
     def _search_layer(
         self,
-        query: np.ndarray,
+        query: Query,
         entry: list[tuple[float, int]],
         ef: int,
         layer: int,
@@ -282,7 +286,7 @@ class NumpyHnsw:
             if not fresh:
                 continue
             visited.update(fresh)
-            for d, other in zip(self._distances(query, fresh).tolist(), fresh, strict=True):
+            for d, other in zip(self._store.distances(query, fresh).tolist(), fresh, strict=True):
                 if len(results) < ef or d < -results[0][0]:
                     heapq.heappush(candidates, (d, other))
                     if kept(other):
@@ -291,31 +295,7 @@ class NumpyHnsw:
                             heapq.heappop(results)
         return sorted((-d, node) for d, node in results)
 
-    # -- distances: lower is closer ----------------------------------------------------
-
-    def _distances(self, query: np.ndarray, nodes: list[int]) -> np.ndarray:
-        rows = self._vectors[nodes]
-        metric = self.config.metric
-        distances: np.ndarray
-        if metric == "cosine":
-            distances = 1.0 - rows @ query
-        elif metric == "dot":
-            distances = -(rows @ query)
-        else:
-            diff = rows - query
-            distances = np.einsum("ij,ij->i", diff, diff)
-        return distances
-
-    def _pairwise(self, nodes: list[int]) -> np.ndarray:
-        rows = self._vectors[nodes]
-        gram = rows @ rows.T
-        metric = self.config.metric
-        if metric == "cosine":
-            return 1.0 - gram
-        if metric == "dot":
-            return -gram
-        norms = self._sq_norms[nodes]
-        return np.maximum(norms[:, None] + norms[None, :] - 2.0 * gram, 0.0)
+    # -- scores and queries ------------------------------------------------------------
 
     def _score(self, dist: float) -> float:
         metric = self.config.metric
@@ -334,17 +314,6 @@ class NumpyHnsw:
         """Level ~ floor(-ln(U) * mL), capped at the format's 63."""
         uniform = 1.0 - self._rng.random()  # in (0, 1]
         return min(int(-np.log(uniform) * self.config.level_multiplier), MAX_LEVEL)
-
-    def _grow(self, size: int) -> None:
-        capacity = len(self._vectors)
-        if size <= capacity:
-            return
-        new_capacity = max(size, 2 * capacity)
-        vectors = np.empty((new_capacity, self.config.dimensions), dtype=np.float32)
-        vectors[:capacity] = self._vectors
-        norms = np.empty(new_capacity, dtype=np.float32)
-        norms[:capacity] = self._sq_norms
-        self._vectors, self._sq_norms = vectors, norms
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

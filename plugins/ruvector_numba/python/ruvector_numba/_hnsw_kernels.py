@@ -2,7 +2,14 @@
 
 Graph storage (owned by ``hnsw.NumbaHnsw``, passed in as arrays):
 
-- ``vectors``  (capacity, d) float32; rows L2-normalised for cosine
+- ``space``    what the nodes store, one tuple ``(kind, resident, vectors, codes, bits,
+  scales, lows, squares)``: ``kind`` is the format's storage code (0 float32, 1 int8,
+  2 binary); ``resident`` 1 when the float32 ``vectors`` (capacity, d; rows L2-normalised
+  for cosine) are kept; ``codes`` (capacity, d) int8 codes with their ``scales``, ``lows``
+  and decoded squared norms ``squares``; ``bits`` (capacity, words) the binary codes as
+  little-endian uint64 words (numpy's ``packbits`` bytes, zero-padded), with ``scales``.
+  Arrays a kind does not use are one-element placeholders of the right type, so a single
+  compiled specialisation serves every kind.
 - ``levels``   (capacity,) int32, top layer of each node
 - ``deleted``  (capacity,) uint8, tombstones (traversed, never returned)
 - ``links0``   (capacity, 2m + 1) int32: layer-0 neighbours, count in column 0
@@ -19,9 +26,16 @@ walks through disallowed nodes the same way, or scans the allowed ones exactly (
 rule for choosing differs from the reference's, see ``WALK_COST``).
 
 Distances are lower-is-closer: ``1 - dot`` (cosine on unit rows), squared L2, ``-dot``.
-Only the two distance loops are compiled with fast-math (reassociation, so they vectorise);
+Only the distance loops are compiled with fast-math (reassociation, so they vectorise);
 every caller (single search, parallel batch search, insert) runs that same compiled loop,
-so a pair's distance is bit-identical wherever it is computed.
+so a pair's distance is bit-identical wherever it is computed. On codes (docs/format.md,
+"Version 2") a walk measures the asymmetric int8 distance or the Hamming distance
+(``_qdist``), the heuristic the distance between two stored nodes (``_ndist``), and the
+layer-0 beam is re-scored (``_fdist``: exact against resident floats, else the codes'
+approximation) before the best ``k`` are returned.
+
+A query travels as ``(q, qi, qb, qsum, qsq)``: row ``qi`` of the float32 ``q`` (prepared),
+the same row of its sign bits ``qb`` (uint64 words, as ``bits``), its sum and squared norm.
 """
 
 from __future__ import annotations
@@ -32,13 +46,17 @@ import numpy as np
 from numba import prange
 from numpy.typing import NDArray
 
+from ruvector_core.index_format import STORAGE_CODES
 from ruvector_core.models import METRIC_CODES
 
-from ._intrinsics import prefetch
+from ._intrinsics import popcount, prefetch
 from ._jit import FASTMATH, jit
 
 # the contract's metric codes, frozen into the compiled kernels as constants
 COSINE, EUCLIDEAN, DOT = METRIC_CODES["cosine"], METRIC_CODES["euclidean"], METRIC_CODES["dot"]
+# the format's storage codes (byte 11 of a version 2 header; 0 is float32)
+FLOAT32, INT8, BINARY = 0, STORAGE_CODES["int8"], STORAGE_CODES["binary"]
+INT8_SHIFT = np.float32(128.0)
 EPOCH_LIMIT = 2**31 - 2
 # A filtered walk that must gather ``beam`` allowed nodes when ``count`` of the ``n`` are
 # allowed computes about WALK_COST * beam * n / count distances (measured on the 3,000-node
@@ -46,6 +64,20 @@ EPOCH_LIMIT = 2**31 - 2
 # So a search scans while count**2 <= WALK_COST * beam * n, and walks above that.
 WALK_COST = 10
 PREFETCH_STRIDE = 16  # float32 per 64-byte cache line
+
+# what the nodes store: (kind, resident, vectors, codes, bits, scales, lows, squares)
+Space = tuple[
+    int,
+    int,
+    NDArray[np.float32],
+    NDArray[np.int8],
+    NDArray[np.uint64],
+    NDArray[np.float32],
+    NDArray[np.float32],
+    NDArray[np.float32],
+]
+# a prepared query: (rows, row, sign-bit rows, sum, squared norm)
+Query = tuple[NDArray[np.float32], int, NDArray[np.uint64], np.float32, np.float32]
 
 # a walk's scratch: the candidate heap, the results heap and the final (sorted) results,
 # each as distances and nodes
@@ -91,10 +123,146 @@ def _dist(a: NDArray[np.float32], ia: int, b: NDArray[np.float32], ib: int, metr
     return -s
 
 
+@jit(nogil=True, fastmath=FASTMATH)
+def _code_dot(codes: NDArray[np.int8], x: int, q: NDArray[np.float32], qi: int) -> np.float32:
+    """Sum of code_i * q_i over row x of the int8 codes (float32 lanes, reassociated)."""
+    s = np.float32(0.0)
+    for i in range(codes.shape[1]):
+        s += np.float32(codes[x, i]) * q[qi, i]
+    return s
+
+
+@jit(nogil=True, fastmath=FASTMATH)
+def _decoded_pair(
+    codes: NDArray[np.int8], a: int, b: int, scales: NDArray[np.float32], lows: NDArray[np.float32], metric: int
+) -> np.float32:
+    """Distance between the decoded int8 rows a and b."""
+    sa, la, sb, lb = scales[a], lows[a], scales[b], lows[b]
+    s = np.float32(0.0)
+    if metric == EUCLIDEAN:
+        for i in range(codes.shape[1]):
+            t = (np.float32(codes[a, i]) + INT8_SHIFT) * sa + la - ((np.float32(codes[b, i]) + INT8_SHIFT) * sb + lb)
+            s += t * t
+        return s
+    for i in range(codes.shape[1]):
+        s += ((np.float32(codes[a, i]) + INT8_SHIFT) * sa + la) * ((np.float32(codes[b, i]) + INT8_SHIFT) * sb + lb)
+    if metric == COSINE:
+        return np.float32(1.0) - s
+    return -s
+
+
+@jit(nogil=True)
+def _hamming(a: NDArray[np.uint64], ia: int, b: NDArray[np.uint64], ib: int) -> np.float32:
+    s = np.uint64(0)
+    for w in range(a.shape[1]):
+        s += popcount(a[ia, w] ^ b[ib, w])
+    return np.float32(s)
+
+
+@jit(nogil=True, fastmath=FASTMATH)
+def _sign_dot(bits: NDArray[np.uint64], x: int, q: NDArray[np.float32], qi: int) -> np.float32:
+    """Sum of ±q_i over the sign bits of row x (+ where the bit is set)."""
+    s = np.float32(0.0)
+    for i in range(q.shape[1]):
+        shift = np.uint64(((i >> 3) & 7) * 8 + 7 - (i & 7))
+        bit = np.float32((bits[x, i >> 6] >> shift) & np.uint64(1))
+        s += (np.float32(2.0) * bit - np.float32(1.0)) * q[qi, i]
+    return s
+
+
+@jit(nogil=True)
+def _from_dot(dot: np.float32, qsq: np.float32, xsq: np.float32, metric: int) -> np.float32:
+    """A distance from a dot product (and, for euclidean, both squared norms); NaN stays NaN."""
+    if metric == COSINE:
+        return np.float32(1.0) - dot
+    if metric == DOT:
+        return -dot
+    e = qsq - np.float32(2.0) * dot + xsq
+    if e < 0:
+        return np.float32(0.0)
+    return e
+
+
+@jit(nogil=True)
+def _qdist(space: Space, x: int, query: Query, metric: int) -> np.float32:
+    """What a walk measures from the query to node x: float32, asymmetric int8 or Hamming."""
+    kind = space[0]
+    if kind == FLOAT32:
+        return _dist(space[2], x, query[0], query[1], metric)
+    if kind == INT8:
+        scale = space[5][x]
+        dot = scale * _code_dot(space[3], x, query[0], query[1]) + (INT8_SHIFT * scale + space[6][x]) * query[3]
+        return _from_dot(dot, query[4], space[7][x], metric)
+    return _hamming(space[4], x, query[2], query[1])
+
+
+@jit(nogil=True)
+def _ndist(space: Space, a: int, b: int, metric: int) -> np.float32:
+    """Between two stored nodes (the neighbour heuristic): float32 rows, decoded int8 rows,
+    or the Hamming distance of their codes."""
+    kind = space[0]
+    if kind == FLOAT32:
+        return _dist(space[2], a, space[2], b, metric)
+    if kind == INT8:
+        return _decoded_pair(space[3], a, b, space[5], space[6], metric)
+    return _hamming(space[4], a, space[4], b)
+
+
+@jit(nogil=True)
+def _fdist(space: Space, x: int, query: Query, metric: int) -> np.float32:
+    """What a returned score comes from: the float32 row when resident, else the int8
+    asymmetric distance or, for binary, q against the decoded ±scale signs."""
+    kind = space[0]
+    if kind == FLOAT32 or space[1]:
+        return _dist(space[2], x, query[0], query[1], metric)
+    if kind == INT8:
+        return _qdist(space, x, query, metric)
+    scale = space[5][x]
+    d = np.float32(query[0].shape[1])
+    return _from_dot(scale * _sign_dot(space[4], x, query[0], query[1]), query[4], d * scale * scale, metric)
+
+
 @jit(nogil=True)
 def _prefetch_vector(vectors: NDArray[np.float32], row: int) -> None:
     for c in range(0, vectors.shape[1], PREFETCH_STRIDE):
         prefetch(vectors, row, c)
+
+
+@jit(nogil=True)
+def _prefetch_node(space: Space, row: int) -> None:
+    """Prefetch what ``_qdist`` will read of node ``row``."""
+    kind = space[0]
+    if kind == FLOAT32:
+        _prefetch_vector(space[2], row)
+    elif kind == INT8:
+        codes = space[3]
+        for c in range(0, codes.shape[1], 4 * PREFETCH_STRIDE):
+            prefetch(codes, row, c)
+    else:
+        prefetch(space[4], row, 0)
+
+
+@jit(nogil=True, fastmath=FASTMATH)
+def _row_sums(q: NDArray[np.float32], qi: int) -> tuple[np.float32, np.float32]:
+    """Sum and squared norm of row qi (float64 accumulation)."""
+    total = 0.0
+    square = 0.0
+    for i in range(q.shape[1]):
+        x = np.float64(q[qi, i])
+        total += x
+        square += x * x
+    return np.float32(total), np.float32(square)
+
+
+@jit(nogil=True)
+def _sign_bits(q: NDArray[np.float32], qi: int, out: NDArray[np.uint64], oi: int) -> None:
+    """Row qi's x > 0 bits into row oi of ``out``, laid out as the stored binary codes."""
+    for w in range(out.shape[1]):
+        out[oi, w] = np.uint64(0)
+    for i in range(q.shape[1]):
+        if q[qi, i] > 0:
+            shift = np.uint64(((i >> 3) & 7) * 8 + 7 - (i & 7))
+            out[oi, i >> 6] |= np.uint64(1) << shift
 
 
 # -- heaps over parallel (distance, node) arrays -----------------------------------------
@@ -193,13 +361,12 @@ def _next_epoch(visited: NDArray[np.int32], epoch: NDArray[np.int64]) -> int:
 
 @jit(nogil=True)
 def _greedy(
-    q: NDArray[np.float32],
-    qi: int,
+    query: Query,
     cur: int,
     curd: np.float32,
     layer: int,
     metric: int,
-    vectors: NDArray[np.float32],
+    space: Space,
     upper: NDArray[np.int32],
     upper_off: NDArray[np.int32],
 ) -> tuple[int, np.float32]:
@@ -210,7 +377,7 @@ def _greedy(
         row = upper_off[cur] + layer - 1
         for j in range(1, upper[row, 0] + 1):
             x = upper[row, j]
-            d = _dist(vectors, x, q, qi, metric)
+            d = _qdist(space, x, query, metric)
             if d < curd:
                 curd = d
                 cur = x
@@ -232,8 +399,7 @@ def _kept(x: int, skip_deleted: bool, deleted: NDArray[np.uint8], allow: NDArray
 
 @jit(nogil=True)
 def _search_layer(
-    q: NDArray[np.float32],
-    qi: int,
+    query: Query,
     ed: NDArray[np.float32],
     en: NDArray[np.int32],
     n_entries: int,
@@ -241,7 +407,7 @@ def _search_layer(
     layer: int,
     skip_deleted: bool,
     metric: int,
-    vectors: NDArray[np.float32],
+    space: Space,
     deleted: NDArray[np.uint8],
     allow: NDArray[np.bool_] | None,
     links0: NDArray[np.int32],
@@ -281,15 +447,15 @@ def _search_layer(
             row = upper_off[node] + layer - 1
         count = links[row, 0]
         if count:
-            _prefetch_vector(vectors, links[row, 1])
+            _prefetch_node(space, links[row, 1])
         for j in range(1, count + 1):
             x = links[row, j]
             if j < count:
-                _prefetch_vector(vectors, links[row, j + 1])
+                _prefetch_node(space, links[row, j + 1])
             if visited[x] == ep:
                 continue
             visited[x] = ep
-            d = _dist(vectors, x, q, qi, metric)
+            d = _qdist(space, x, query, metric)
             if rsize < ef or d < -rd[0]:
                 csize = _min_push(cd, cn, csize, d, x)
                 if _kept(x, skip_deleted, deleted, allow):
@@ -306,7 +472,7 @@ def _select(
     count: int,
     m: int,
     metric: int,
-    vectors: NDArray[np.float32],
+    space: Space,
     out: NDArray[np.int32],
 ) -> int:
     """Algorithm 4 without candidate extension over (fd, fn) sorted nearest first: keep a
@@ -320,7 +486,7 @@ def _select(
         ni = fn[i]
         good = True
         for j in range(kept):
-            if _dist(vectors, ni, vectors, out[j], metric) < fd[i]:
+            if _ndist(space, ni, out[j], metric) < fd[i]:
                 good = False
                 break
         if good:
@@ -339,7 +505,7 @@ def _link(
     row: int,
     limit: int,
     metric: int,
-    vectors: NDArray[np.float32],
+    space: Space,
     td: NDArray[np.float32],
     tn: NDArray[np.int32],
     sel: NDArray[np.int32],
@@ -355,9 +521,9 @@ def _link(
         tn[j] = links[row, j + 1]
     tn[count] = new
     for j in range(count + 1):
-        td[j] = _dist(vectors, other, vectors, tn[j], metric)
+        td[j] = _ndist(space, other, tn[j], metric)
     _sort_pairs(td, tn, count + 1)
-    kept = _select(td, tn, count + 1, limit, metric, vectors, sel)
+    kept = _select(td, tn, count + 1, limit, metric, space, sel)
     for j in range(kept):
         links[row, j + 1] = sel[j]
     links[row, 0] = kept
@@ -384,7 +550,9 @@ def insert_nodes(
     metric: int,
     m: int,
     ef_construction: int,
-    vectors: NDArray[np.float32],
+    space: Space,
+    rows: NDArray[np.float32],
+    row_bits: NDArray[np.uint64],
     levels: NDArray[np.int32],
     links0: NDArray[np.int32],
     upper: NDArray[np.int32],
@@ -393,7 +561,9 @@ def insert_nodes(
     visited: NDArray[np.int32],
     epoch: NDArray[np.int64],
 ) -> None:
-    """Link nodes start..stop-1 (vectors, levels, upper_off already written) one by one."""
+    """Link nodes start..stop-1 (their data in ``space``, levels and upper_off already
+    written) one by one; ``rows`` and ``row_bits`` hold the new nodes' prepared float rows
+    and sign bits (row ``node - start``): the query of each insert."""
     n = stop
     cap = min(ef_construction, n) + 2
     cd, cn, rd, rn, fd, fn = _walk_buffers(n, cap)
@@ -411,18 +581,20 @@ def insert_nodes(
             state[0] = node
             state[1] = level
             continue
+        qi = node - start
+        total, square = _row_sums(rows, qi)
+        query = (rows, qi, row_bits, total, square)
         cur = entry
-        curd = _dist(vectors, entry, vectors, node, metric)
+        curd = _qdist(space, entry, query, metric)
         for layer in range(top, level, -1):
-            cur, curd = _greedy(vectors, node, cur, curd, layer, metric, vectors, upper, upper_off)
+            cur, curd = _greedy(query, cur, curd, layer, metric, space, upper, upper_off)
         en[0] = cur
         ed[0] = curd
         n_entries = 1
         for layer in range(min(level, top), -1, -1):
             ep = _next_epoch(visited, epoch)
             found = _search_layer(
-                vectors,
-                node,
+                query,
                 ed,
                 en,
                 n_entries,
@@ -430,7 +602,7 @@ def insert_nodes(
                 layer,
                 False,
                 metric,
-                vectors,
+                space,
                 nodeleted,
                 None,
                 links0,
@@ -452,14 +624,14 @@ def insert_nodes(
                 links = upper
                 row = upper_off[node] + layer - 1
                 limit = m
-            kept = _select(fd, fn, found, m, metric, vectors, sel)
+            kept = _select(fd, fn, found, m, metric, space, sel)
             for j in range(kept):
                 links[row, j + 1] = sel[j]
             links[row, 0] = kept
             for j in range(kept):
                 other = links[row, j + 1]
                 orow = other if layer == 0 else upper_off[other] + layer - 1
-                _link(other, node, links, orow, limit, metric, vectors, td, tn, sel)
+                _link(other, node, links, orow, limit, metric, space, td, tn, sel)
             for j in range(found):
                 ed[j] = fd[j]
                 en[j] = fn[j]
@@ -499,10 +671,10 @@ def _score(d: np.float32, metric: int) -> float:
 
 @jit(nogil=True)
 def _walk(
-    q: NDArray[np.float32],
+    query: Query,
     beam: int,
     metric: int,
-    vectors: NDArray[np.float32],
+    space: Space,
     deleted: NDArray[np.uint8],
     allow: NDArray[np.bool_] | None,
     links0: NDArray[np.int32],
@@ -524,15 +696,14 @@ def _walk(
     if entry < 0:
         return 0
     cur = entry
-    curd = _dist(vectors, entry, q, 0, metric)
+    curd = _qdist(space, entry, query, metric)
     for layer in range(state[1], 0, -1):
-        cur, curd = _greedy(q, 0, cur, curd, layer, metric, vectors, upper, upper_off)
+        cur, curd = _greedy(query, cur, curd, layer, metric, space, upper, upper_off)
     ep = _next_epoch(visited, epoch)
     fd[0] = curd
     fn[0] = cur
     found = _search_layer(
-        q,
-        0,
+        query,
         fd,
         fn,
         1,
@@ -540,7 +711,7 @@ def _walk(
         0,
         True,
         metric,
-        vectors,
+        space,
         deleted,
         allow,
         links0,
@@ -573,10 +744,10 @@ def _count_allowed(allow: NDArray[np.bool_], deleted: NDArray[np.uint8], n: int,
 
 @jit(nogil=True)
 def _scan(
-    q: NDArray[np.float32],
+    query: Query,
     k: int,
     metric: int,
-    vectors: NDArray[np.float32],
+    space: Space,
     deleted: NDArray[np.uint8],
     allow: NDArray[np.bool_],
     n: int,
@@ -591,7 +762,7 @@ def _scan(
     size = 0
     for x in range(min(n, allow.shape[0])):
         if allow[x] and deleted[x] == 0:
-            size = _min_push(cd, cn, size, _dist(vectors, x, q, 0, metric), x)
+            size = _min_push(cd, cn, size, _fdist(space, x, query, metric), x)
     count = min(k, size)
     for i in range(count):
         fd[i] = cd[0]
@@ -602,11 +773,11 @@ def _scan(
 
 @jit(nogil=True)
 def _filtered_walk(
-    q: NDArray[np.float32],
+    query: Query,
     k: int,
     beam: int,
     metric: int,
-    vectors: NDArray[np.float32],
+    space: Space,
     deleted: NDArray[np.uint8],
     allow: NDArray[np.bool_],
     links0: NDArray[np.int32],
@@ -632,10 +803,10 @@ def _filtered_walk(
     limit = int(math.sqrt(WALK_COST * beam * n))
     if _count_allowed(allow, deleted, n, limit) > limit:
         found = _walk(
-            q,
+            query,
             beam,
             metric,
-            vectors,
+            space,
             deleted,
             allow,
             links0,
@@ -653,16 +824,16 @@ def _filtered_walk(
         )
         if found >= k:
             return found
-    return _scan(q, k, metric, vectors, deleted, allow, n, cd, cn, fd, fn)
+    return _scan(query, k, metric, space, deleted, allow, n, cd, cn, fd, fn)
 
 
 @jit(nogil=True)
 def _knn(
-    q: NDArray[np.float32],
+    query: Query,
     k: int,
     ef: int,
     metric: int,
-    vectors: NDArray[np.float32],
+    space: Space,
     deleted: NDArray[np.uint8],
     allow: NDArray[np.bool_] | None,
     links0: NDArray[np.int32],
@@ -686,10 +857,10 @@ def _knn(
     beam = max(ef, k)
     if allow is None:
         found = _walk(
-            q,
+            query,
             beam,
             metric,
-            vectors,
+            space,
             deleted,
             None,
             links0,
@@ -707,11 +878,11 @@ def _knn(
         )
     else:
         found = _filtered_walk(
-            q,
+            query,
             k,
             beam,
             metric,
-            vectors,
+            space,
             deleted,
             allow,
             links0,
@@ -728,6 +899,10 @@ def _knn(
             fd,
             fn,
         )
+    if space[0] != FLOAT32:  # the beam was ranked on codes: re-score it, then keep the best k
+        for i in range(found):
+            fd[i] = _fdist(space, fn[i], query, metric)
+        _sort_pairs(fd, fn, found)
     count = min(k, found)
     for i in range(count):
         out_nodes[i] = fn[i]
@@ -737,11 +912,11 @@ def _knn(
 
 @jit(nogil=True)
 def search(
-    query: NDArray[np.float32],
+    vector: NDArray[np.float32],
     k: int,
     ef: int,
     metric: int,
-    vectors: NDArray[np.float32],
+    space: Space,
     deleted: NDArray[np.uint8],
     allow: NDArray[np.bool_] | None,
     links0: NDArray[np.int32],
@@ -754,19 +929,23 @@ def search(
 ) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
     """One query: (nodes int32, scores float64), best first, at most k; with ``allow``
     (nodes at or past its end are not allowed) only allowed nodes, ``min(k, allowed)``."""
-    q = np.empty((1, query.shape[0]), dtype=np.float32)
-    _prepare(query, metric, q)
+    q = np.empty((1, vector.shape[0]), dtype=np.float32)
+    _prepare(vector, metric, q)
+    qb = np.empty((1, space[4].shape[1]), dtype=np.uint64)
+    _sign_bits(q, 0, qb, 0)
+    total, square = _row_sums(q, 0)
+    query = (q, 0, qb, total, square)
     width = min(max(ef, k), n) + 2
     cd, cn, rd, rn, fd, fn = _walk_buffers(n, width)
     kk = min(k, n)
     out_nodes = np.empty(kk, dtype=np.int32)
     out_scores = np.empty(kk, dtype=np.float64)
     count = _knn(
-        q,
+        query,
         k,
         ef,
         metric,
-        vectors,
+        space,
         deleted,
         allow,
         links0,
@@ -794,7 +973,7 @@ def search_many(
     k: int,
     ef: int,
     metric: int,
-    vectors: NDArray[np.float32],
+    space: Space,
     deleted: NDArray[np.uint8],
     allow: NDArray[np.bool_] | None,
     links0: NDArray[np.int32],
@@ -817,17 +996,21 @@ def search_many(
     kk = min(k, n)
     for t in prange(workers):
         q = np.empty((1, d), dtype=np.float32)
+        qb = np.empty((1, space[4].shape[1]), dtype=np.uint64)
         cd, cn, rd, rn, fd, fn = _walk_buffers(n, width)
         nodes = np.empty(kk, dtype=np.int32)
         scores = np.empty(kk, dtype=np.float64)
         for i in range(t, nq, workers):
             _prepare(queries[i], metric, q)
+            _sign_bits(q, 0, qb, 0)
+            total, square = _row_sums(q, 0)
+            query = (q, 0, qb, total, square)
             count = _knn(
-                q,
+                query,
                 k,
                 ef,
                 metric,
-                vectors,
+                space,
                 deleted,
                 allow,
                 links0,

@@ -1,9 +1,12 @@
-"""A software prefetch for numba code: ``prefetch(array2d, row, column)``.
+"""LLVM intrinsics for numba code.
 
-It lowers to LLVM's ``llvm.prefetch`` (read, high locality) of the address of
-``array2d[row, column]``; it never faults, so a stale index is harmless. The search
-issues it for the next neighbour's vector while it computes the current distance, as
-hnswlib does with ``_mm_prefetch``.
+``prefetch(array2d, row, column)`` lowers to LLVM's ``llvm.prefetch`` (read, high
+locality) of the address of ``array2d[row, column]``; it never faults, so a stale index is
+harmless. The search issues it for the next neighbour's vector while it computes the
+current distance, as hnswlib does with ``_mm_prefetch``.
+
+``popcount(word)`` lowers to ``llvm.ctpop.i64``: one instruction where the CPU has one
+(the Hamming distance of binary codes, a 64-bit word at a time).
 """
 
 from __future__ import annotations
@@ -73,3 +76,24 @@ def _prefetch(
 # intrinsic with the remaining arguments, which is what this type states (numba's stub
 # gives an intrinsic the typing function's own signature, and a call that never returns).
 prefetch = cast(Callable[[NDArray[Any], int, int], None], intrinsic(_prefetch))
+
+
+def _popcount(typingctx: TypingContext, word: types.Type) -> tuple[Signature, Codegen] | None:
+    """numba's typing of ``popcount(word)`` for a 64-bit integer: its set bits, as uint64."""
+    if not (isinstance(word, types.Integer) and word in (types.int64, types.uint64)):
+        return None
+    sig = types.uint64(word)
+
+    def codegen(
+        context: _TargetContext, builder: ir.IRBuilder, signature: Signature, args: Sequence[ir.Value]
+    ) -> ir.Value:
+        i64 = ir.IntType(64)
+        function = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call, unused-ignore]  # cgutils is unannotated
+            builder.module, ir.FunctionType(i64, [i64]), "llvm.ctpop.i64"
+        )
+        return builder.call(function, [args[0]])
+
+    return sig, codegen
+
+
+popcount = cast(Callable[[int], int], intrinsic(_popcount))

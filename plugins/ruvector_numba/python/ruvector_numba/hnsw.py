@@ -23,10 +23,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ruvector_core import index_format
-from ruvector_core.errors import CapabilityUnavailableError
-from ruvector_core.models import MAX_LEVEL, METRIC_CODES, HnswConfig, IndexStats
+from ruvector_core.models import MAX_LEVEL, METRIC_CODES, HnswConfig, IndexStats, QuantizedVectors
 
 from . import _hnsw_kernels as K
+from . import _vector_kernels as V
 from ._jit import launch_lock, num_threads
 
 INSERT_CHUNK = 2048
@@ -90,8 +90,6 @@ class _RWLock:
 
 class NumbaHnsw:
     def __init__(self, config: HnswConfig, backend_name: str = "numba", capacity: int = 64) -> None:
-        if config.quantized:
-            raise CapabilityUnavailableError(f"this backend does not store {config.storage} codes yet")
         self.config = config
         self._backend_name = backend_name
         self._metric = METRIC_CODES[config.metric]
@@ -99,7 +97,19 @@ class NumbaHnsw:
         d = config.dimensions
         self._n = 0
         self._upper_used = 0
-        self._vectors: NDArray[np.float32] = np.zeros((capacity, d), dtype=np.float32)
+        # What each node stores (see _hnsw_kernels: ``space``): arrays a storage kind does not
+        # use stay one-row placeholders and are never grown.
+        self._kind = index_format.STORAGE_CODES[config.storage] if config.quantized else K.FLOAT32
+        self._resident = config.floats == "resident"
+        rows = {"vectors": self._resident, "codes": config.storage == "int8", "bits": config.storage == "binary"}
+        self._width = _words(d)
+        self._vectors: NDArray[np.float32] = np.zeros((capacity if rows["vectors"] else 1, d), dtype=np.float32)
+        self._codes: NDArray[np.int8] = np.zeros((capacity if rows["codes"] else 1, d), dtype=np.int8)
+        self._bits: NDArray[np.uint64] = np.zeros((capacity if rows["bits"] else 1, self._width), dtype=np.uint64)
+        per_code = capacity if config.quantized else 1
+        self._scales: NDArray[np.float32] = np.zeros(per_code, dtype=np.float32)
+        self._lows: NDArray[np.float32] = np.zeros(per_code, dtype=np.float32)
+        self._squares: NDArray[np.float32] = np.zeros(per_code, dtype=np.float32)
         self._levels: NDArray[np.int32] = np.zeros(capacity, dtype=np.int32)
         self._deleted: NDArray[np.uint8] = np.zeros(capacity, dtype=np.uint8)
         self._links0: NDArray[np.int32] = np.zeros((capacity, 2 * self._m + 1), dtype=np.int32)
@@ -153,7 +163,7 @@ class NumbaHnsw:
                 k,
                 ef,
                 self._metric,
-                self._vectors,
+                self._space(),
                 self._deleted,
                 allow,
                 self._links0,
@@ -198,7 +208,7 @@ class NumbaHnsw:
                         k,
                         ef,
                         self._metric,
-                        self._vectors,
+                        self._space(),
                         self._deleted,
                         allow,
                         self._links0,
@@ -243,6 +253,11 @@ class NumbaHnsw:
             per_level = np.cumsum(counts[::-1])[::-1][: top + 1].tolist() if n else []
             memory = (
                 self._vectors.nbytes
+                + self._codes.nbytes
+                + self._bits.nbytes
+                + self._scales.nbytes
+                + self._lows.nbytes
+                + self._squares.nbytes
                 + self._levels.nbytes
                 + self._deleted.nbytes
                 + self._links0.nbytes
@@ -276,7 +291,10 @@ class NumbaHnsw:
         n = len(graph.ids)
         index = cls(graph.config, backend_name, capacity=max(n, 64))
         levels = graph.levels.astype(np.int32)
-        index._vectors[:n] = graph.vectors
+        if graph.vectors is not None:
+            index._vectors[:n] = graph.vectors
+        if graph.codes is not None:
+            index._set_codes(0, graph.codes.codes, graph.codes.scales, graph.codes.offsets)
         index._levels[:n] = levels
         index._deleted[:n] = graph.deleted
         index._deleted_count = int(np.count_nonzero(graph.deleted))
@@ -324,7 +342,14 @@ class NumbaHnsw:
         self._ensure_capacity(stop)
         level_array = np.asarray(levels, dtype=np.int32)
         self._ensure_upper(self._upper_used + int(level_array.sum()))
-        self._vectors[start:stop] = vectors
+        if self._resident:
+            self._vectors[start:stop] = vectors
+        rows = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.config.storage == "int8":
+            self._set_codes(start, *V.quantize_int8(rows))
+        elif self.config.storage == "binary":
+            packed, scales = V.quantize_binary(rows)
+            self._set_codes(start, packed, scales, None)
         self._levels[start:stop] = level_array
         self._deleted[start:stop] = 0
         offsets = self._upper_used + np.cumsum(level_array) - level_array
@@ -345,7 +370,9 @@ class NumbaHnsw:
             self._metric,
             self._m,
             self.config.ef_construction,
-            self._vectors,
+            self._space(),
+            self._vectors[start:stop] if self._kind == K.FLOAT32 else rows,
+            self._bits[start:stop] if self._kind == K.BINARY else self._bits,
             self._levels,
             self._links0,
             self._upper,
@@ -356,17 +383,59 @@ class NumbaHnsw:
         )
         self._n = stop
 
+    def _space(self) -> K.Space:
+        """What the kernels read of each node (see ``_hnsw_kernels``)."""
+        return (
+            self._kind,
+            int(self._resident),
+            self._vectors,
+            self._codes,
+            self._bits,
+            self._scales,
+            self._lows,
+            self._squares,
+        )
+
+    def _set_codes(
+        self,
+        start: int,
+        codes: NDArray[np.int8 | np.uint8],
+        scales: NDArray[np.float32],
+        lows: NDArray[np.float32] | None,
+    ) -> None:
+        """Store the codes of nodes ``start...``: int8 codes with their lows (and the decoded
+        rows' squared norms), or packed binary bytes as the kernels' words."""
+        stop = start + len(codes)
+        self._scales[start:stop] = scales
+        if self.config.storage == "binary":
+            self._bits[start:stop] = _as_words(codes.view(np.uint8), self._width)
+            return
+        assert lows is not None  # int8 codes come with their lows
+        self._codes[start:stop] = codes
+        self._lows[start:stop] = lows
+        decoded = V.dequantize_int8(self._codes[start:stop], self._scales[start:stop], self._lows[start:stop])
+        self._squares[start:stop] = np.einsum("ij,ij->i", decoded, decoded, dtype=np.float64)
+
     def _ensure_capacity(self, size: int) -> None:
-        capacity = self._vectors.shape[0]
+        capacity = self._levels.shape[0]
         if size > capacity:
             new = max(size, 2 * capacity)
-            self._vectors = _grown(self._vectors, new)
+            if self._resident:
+                self._vectors = _grown(self._vectors, new)
+            if self.config.storage == "int8":
+                self._codes = _grown(self._codes, new)
+            if self.config.storage == "binary":
+                self._bits = _grown(self._bits, new)
+            if self.config.quantized:
+                self._scales = _grown(self._scales, new)
+                self._lows = _grown(self._lows, new)
+                self._squares = _grown(self._squares, new)
             self._levels = _grown(self._levels, new)
             self._deleted = _grown(self._deleted, new)
             self._links0 = _grown(self._links0, new)
             self._upper_off = _grown(self._upper_off, new, fill=-1)
-        if self._write_visited.shape[0] < self._vectors.shape[0]:
-            self._write_visited = np.zeros(self._vectors.shape[0], dtype=np.int32)
+        if self._write_visited.shape[0] < self._levels.shape[0]:
+            self._write_visited = np.zeros(self._levels.shape[0], dtype=np.int32)
             self._write_epoch[0] = 0
 
     def _ensure_upper(self, rows: int) -> None:
@@ -378,7 +447,7 @@ class NumbaHnsw:
         local = self._local
         visited = getattr(local, "visited", None)
         if visited is None or visited.shape[0] < n:
-            visited = local.visited = np.zeros(max(n, self._vectors.shape[0]), dtype=np.int32)
+            visited = local.visited = np.zeros(max(n, self._levels.shape[0]), dtype=np.int32)
             local.epoch = np.zeros(1, dtype=np.int64)
         return visited, local.epoch
 
@@ -400,13 +469,27 @@ class NumbaHnsw:
         links = table[:, 1:][mask].astype(np.uint32)
         return index_format.GraphData(
             config=self.config,
-            vectors=self._vectors[:n],
+            vectors=self._vectors[:n] if self._resident else None,
             levels=levels.astype(np.uint8),
             deleted=self._deleted[:n].astype(bool),
             ids=list(self._ids),
             list_sizes=sizes,
             links=links,
             entry_point=int(self._state[0]) if n else -1,
+            codes=self._stored_codes(n),
+        )
+
+    def _stored_codes(self, n: int) -> QuantizedVectors | None:
+        storage = self.config.storage
+        if storage == "float32":
+            return None
+        codes: NDArray[np.int8 | np.uint8]
+        if storage == "int8":
+            codes, offsets = self._codes[:n], self._lows[:n]
+        else:
+            codes, offsets = _as_bytes(self._bits[:n], self.config.dimensions), np.zeros(n, dtype=np.float32)
+        return QuantizedVectors(
+            kind=storage, dimensions=self.config.dimensions, codes=codes, scales=self._scales[:n], offsets=offsets
         )
 
 
@@ -418,6 +501,24 @@ def _grown(array: NDArray[Scalar], rows: int, fill: int = 0) -> NDArray[Scalar]:
     out = np.full((rows, *array.shape[1:]), fill, dtype=array.dtype)
     out[: array.shape[0]] = array
     return out
+
+
+def _words(dimensions: int) -> int:
+    """uint64 words of one binary row."""
+    return (dimensions + 63) // 64
+
+
+def _as_words(packed: NDArray[np.uint8], words: int) -> NDArray[np.uint64]:
+    """``packbits`` rows as the kernels' little-endian uint64 words, zero-padded."""
+    padded = np.zeros((len(packed), 8 * words), dtype=np.uint8)
+    padded[:, : packed.shape[1]] = packed
+    return padded.view("<u8").astype(np.uint64)
+
+
+def _as_bytes(words: NDArray[np.uint64], dimensions: int) -> NDArray[np.uint8]:
+    """The inverse of ``_as_words``: the ``packbits`` bytes of each row."""
+    raw = np.ascontiguousarray(words, dtype="<u8").view(np.uint8).reshape(len(words), -1)
+    return np.ascontiguousarray(raw[:, : (dimensions + 7) // 8])
 
 
 def _as_mask(allow: np.ndarray) -> NDArray[np.bool_]:
