@@ -6,10 +6,11 @@ times: a one-query search for a given ``ef`` (one Python call per query, one thr
 search of many queries in one call (on the run's threads), and the insert of one more
 vector. Converting raw results to base rows happens outside the timed calls.
 
-Two variants look at a ruvector backend from other sides, without plugin code: its graph
+A variant looks at a ruvector backend from another side, without plugin code: its graph
 (the backend object behind ``rt.hnsw()``'s facade, so the difference is what the public
-API costs per call) and an index built over int8-quantized vectors (what storing int8
-would cost in recall).
+API costs per call). A ruvector engine may also store int8 or binary codes
+(``HnswConfig.storage``), measured beside the peers that store codes: FAISS's
+``IndexHNSWSQ`` and USearch's i8 and b1 indexes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ruvector_core.hnsw_index import HnswIndex
-from ruvector_core.models import HnswConfig, QuantizationConfig
+from ruvector_core.models import FloatsPlacement, HnswConfig, StorageKind
 from ruvector_core.runtime import Runtime
 
 from .results import Kind
@@ -79,10 +80,17 @@ class IndexEngine:
 class RuvectorEngine(IndexEngine):
     kind = "ruvector"
 
-    def __init__(self, backend: str, runtime: Runtime | None = None) -> None:
-        self.name = backend
+    def __init__(
+        self,
+        backend: str,
+        runtime: Runtime | None = None,
+        storage: StorageKind = "float32",
+        floats: FloatsPlacement = "resident",
+    ) -> None:
+        self.name = storage_engine_name(backend, storage, floats)
         self.runtime = runtime or Runtime(backends={"hnsw": backend})
         self.version = self.runtime.spec(backend).version
+        self.backend, self.storage, self.floats = backend, storage, floats
         self._index: HnswIndex | None = None
 
     @property
@@ -93,7 +101,14 @@ class RuvectorEngine(IndexEngine):
         return self._index
 
     def build(self, base: np.ndarray, threads: int) -> None:
-        config = HnswConfig(dimensions=base.shape[1], m=M, ef_construction=EF_CONSTRUCTION, metric="cosine")
+        config = HnswConfig(
+            dimensions=base.shape[1],
+            m=M,
+            ef_construction=EF_CONSTRUCTION,
+            metric="cosine",
+            storage=self.storage,
+            floats=self.floats,
+        )
         index = self.runtime.hnsw(config)
         index.insert_batch([str(i) for i in range(len(base))], base)
         self._index = index
@@ -120,6 +135,30 @@ class RuvectorEngine(IndexEngine):
         return self.index.stats().memory_bytes
 
 
+def storage_engine_name(backend: str, storage: StorageKind, floats: FloatsPlacement) -> str:
+    """``native`` for float32, ``native int8`` with floats kept, ``native int8 no-floats`` without."""
+    if storage == "float32":
+        return backend
+    return f"{backend} {storage}" if floats == "resident" else f"{backend} {storage} no-floats"
+
+
+STORAGE_VARIANTS: tuple[tuple[StorageKind, FloatsPlacement], ...] = (
+    ("int8", "resident"),
+    ("int8", "none"),
+    ("binary", "resident"),
+    ("binary", "none"),
+)
+
+
+def _ruvector_engine_named(name: str) -> RuvectorEngine:
+    """The engine ``storage_engine_name`` named."""
+    for storage, floats in STORAGE_VARIANTS:
+        suffix = storage_engine_name("", storage, floats)
+        if name.endswith(suffix):
+            return RuvectorEngine(name[: -len(suffix)], storage=storage, floats=floats)
+    return RuvectorEngine(name)
+
+
 class GraphEngine(IndexEngine):
     """A ruvector engine's index searched through the backend object behind the facade
     (``HnswIndex._graph``, the ``HnswGraph`` the backend served): no checks, no result
@@ -143,34 +182,6 @@ class GraphEngine(IndexEngine):
 
     def rows(self, raw: Any) -> list[int]:
         return [int(id_) for id_, _ in raw]
-
-
-class Int8Engine(IndexEngine):
-    """A ruvector backend's index built over the base quantized to int8 and dequantized
-    (``rt.vector_ops``), searched with float queries: the recall an index storing int8
-    codes would have."""
-
-    kind = "ruvector"
-
-    def __init__(self, owner: RuvectorEngine) -> None:
-        self.owner = owner
-        self.name = f"{owner.name} (int8)"
-        self.variant_of = owner.name
-        self.version = owner.version
-        self.inner = RuvectorEngine(owner.name, owner.runtime)  # its own index, the owner's runtime
-        self.code_bytes = 0.0  # per vector: codes, scale and offset
-
-    def build(self, base: np.ndarray, threads: int) -> None:
-        ops = self.inner.runtime.vector_ops
-        codes = ops.quantize(base, QuantizationConfig(kind="int8"))
-        self.code_bytes = codes.nbytes / max(codes.count, 1)
-        self.inner.build(ops.dequantize(codes), threads)
-
-    def searcher(self, ef: int, k: int) -> Search:
-        return self.inner.searcher(ef, k)
-
-    def rows(self, raw: Any) -> list[int]:
-        return self.inner.rows(raw)
 
 
 class HnswlibEngine(IndexEngine):
@@ -228,7 +239,7 @@ class FaissEngine(IndexEngine):
         index.hnsw.efConstruction = EF_CONSTRUCTION
         faiss.omp_set_num_threads(threads)
         try:
-            index.add(_unit_rows(base))
+            index.add(unit_rows(base))
         finally:
             faiss.omp_set_num_threads(1)
         self._index = index
@@ -260,7 +271,7 @@ class FaissEngine(IndexEngine):
 
     def inserter(self, extra: int) -> Insert:
         index = self._index
-        return lambda row, vector: index.add(_unit_rows(vector[None, :]))  # ids are implicit: the next row
+        return lambda row, vector: index.add(unit_rows(vector[None, :]))  # ids are implicit: the next row
 
 
 class UsearchEngine(IndexEngine):
@@ -300,6 +311,61 @@ class UsearchEngine(IndexEngine):
         return lambda row, vector: index.add(row, vector, threads=1)
 
 
+class FaissSq8Engine(FaissEngine):
+    """FAISS ``IndexHNSWSQ`` with 8-bit scalar quantization (per-dimension ranges trained on
+    the base): the graph is built and searched on one byte per dimension, with no float
+    vectors kept and no re-scoring."""
+
+    name = "faiss-hnsw-sq8"
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        faiss = self._faiss
+        index = faiss.IndexHNSWSQ(base.shape[1], faiss.ScalarQuantizer.QT_8bit, M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = EF_CONSTRUCTION
+        unit = unit_rows(base)
+        faiss.omp_set_num_threads(threads)
+        try:
+            index.train(unit)
+            index.add(unit)
+        finally:
+            faiss.omp_set_num_threads(1)
+        self._index = index
+
+
+class UsearchCodesEngine(UsearchEngine):
+    """USearch storing ``i8`` (it scales unit vectors to int8 itself, cosine on the codes)
+    or ``b1`` (the sign bits, packed, searched by Hamming distance, no re-scoring)."""
+
+    def __init__(self, dtype: str) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.name = f"usearch-{dtype}"
+
+    def build(self, base: np.ndarray, threads: int) -> None:
+        metric = "hamming" if self.dtype == "b1" else "cos"
+        index = self._cls(
+            ndim=base.shape[1], metric=metric, dtype=self.dtype, connectivity=M, expansion_add=EF_CONSTRUCTION
+        )
+        index.add(np.arange(len(base)), self._codes(base), threads=threads)
+        self._index = index
+
+    def _codes(self, vectors: np.ndarray) -> np.ndarray:
+        """What the index is given: packed sign bits for b1, the vectors for i8."""
+        return np.packbits(vectors > 0, axis=-1) if self.dtype == "b1" else vectors
+
+    def searcher(self, ef: int, k: int) -> Search:
+        search = super().searcher(ef, k)
+        return lambda query: search(self._codes(query))
+
+    def batch_searcher(self, ef: int, k: int, threads: int) -> Search:
+        search = super().batch_searcher(ef, k, threads)
+        return lambda queries: search(self._codes(queries))
+
+    def inserter(self, extra: int) -> Insert:
+        insert = super().inserter(extra)
+        return lambda row, vector: insert(row, self._codes(vector))
+
+
 class BruteForceEngine(IndexEngine):
     """Exact search with numpy: recall 1.0, one point on the curve."""
 
@@ -311,7 +377,7 @@ class BruteForceEngine(IndexEngine):
         self.version = np.__version__
 
     def build(self, base: np.ndarray, threads: int) -> None:
-        self._base = _unit_rows(base)
+        self._base = unit_rows(base)
 
     def searcher(self, ef: int, k: int) -> Search:
         base = self._base
@@ -350,18 +416,29 @@ PEERS: dict[str, tuple[str, Callable[[], IndexEngine]]] = {
 }
 
 
+CODE_PEERS: dict[str, tuple[str, Callable[[], IndexEngine]]] = {
+    # the peers that store codes, measured in the quantized section
+    "faiss-hnsw-sq8": ("faiss", FaissSq8Engine),
+    "usearch-i8": ("usearch", lambda: UsearchCodesEngine("i8")),
+    "usearch-b1": ("usearch", lambda: UsearchCodesEngine("b1")),
+}
+
+
 def engine_named(name: str) -> IndexEngine:
-    """The peer called ``name``, else the ruvector backend of that name."""
-    if name in PEERS:
-        return PEERS[name][1]()
-    return RuvectorEngine(name)
+    """The peer called ``name``, else the ruvector engine (``storage_engine_name``)."""
+    peers = {**PEERS, **CODE_PEERS}
+    if name in peers:
+        return peers[name][1]()
+    return _ruvector_engine_named(name)
 
 
-def installed_peers() -> tuple[list[IndexEngine], dict[str, str]]:
-    """The peers that import here, and why the others are missing."""
+def installed_peers(
+    peers: dict[str, tuple[str, Callable[[], IndexEngine]]] = PEERS,
+) -> tuple[list[IndexEngine], dict[str, str]]:
+    """The ``peers`` that import here, and why the others are missing."""
     engines: list[IndexEngine] = []
     missing: dict[str, str] = {}
-    for name, (module, factory) in PEERS.items():
+    for name, (module, factory) in peers.items():
         if find_spec(module) is None:
             missing[name] = f"{module} is not installed (pip install 'ruvec[bench]')"
             continue
@@ -372,6 +449,6 @@ def installed_peers() -> tuple[list[IndexEngine], dict[str, str]]:
     return engines, missing
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.ascontiguousarray(matrix / np.maximum(norms, 1e-12), dtype=np.float32)

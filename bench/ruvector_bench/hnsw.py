@@ -13,12 +13,12 @@ int8-quantized vectors (the recall that storing int8 would cost).
 from __future__ import annotations
 
 from .context import Context
-from .engines import GraphEngine, Int8Engine, RuvectorEngine
+from .engines import GraphEngine, RuvectorEngine
 from .index import CurvePoint, EngineRun, build_all, sweep, sweep_ticks, time_batches, time_inserts, warm_up_all
 from .options import RECALL_GOAL
 from .recall import fastest_at_recall
 from .results import Json, Record, facade_note
-from .timing import Stat, format_seconds
+from .timing import Stat
 
 
 def section(context: Context) -> None:
@@ -33,7 +33,7 @@ def section(context: Context) -> None:
             context.build_seconds[run.engine.name] = Stat.of(run.builds).median
 
     labels = _labels(context)
-    swept = _with_variants(runs, context, labels)
+    swept = _with_variants(runs)
     progress.expect(sweep_ticks(swept, options.efs, options.passes) + 2)
     sweep(swept, split, list(options.efs), options.passes, progress.step)
     progress.step("search_batch")
@@ -64,7 +64,6 @@ def _labels(context: Context) -> dict[str, str]:
         "hnsw_build": f"HNSW insert (build), {shape}",
         "hnsw_search": f"{search}, {shape}",
         "hnsw_search_graph": f"{search}, the backend's graph without the facade, {shape}",
-        "hnsw_search_int8": f"{search}, over int8-quantized vectors, {shape}",
         "hnsw_search_at_recall": f"HNSW search k={k} at recall >= {RECALL_GOAL}, {shape}",
         "hnsw_search_batch": (
             f"HNSW search_batch of {len(context.split.queries):,} queries, k={k}, ef={ef}, "
@@ -74,30 +73,13 @@ def _labels(context: Context) -> dict[str, str]:
     }
 
 
-def _with_variants(runs: list[EngineRun], context: Context, labels: dict[str, str]) -> list[EngineRun]:
-    """``runs`` with each built ruvector engine followed by its graph and int8 variants.
-
-    The int8 index is built once, and only for engines whose float build fits the build
-    budget (the numpy reference's does not in a quick run); the others are listed as not
-    measured."""
-    options, out = context.options, []
+def _with_variants(runs: list[EngineRun]) -> list[EngineRun]:
+    """``runs`` with each built ruvector engine followed by its graph variant."""
+    out = []
     for run in runs:
         out.append(run)
-        engine = run.engine
-        if not isinstance(engine, RuvectorEngine) or not run.builds:
-            continue
-        out.append(EngineRun(GraphEngine(engine)))
-        if run.builds[0] > options.build_budget:
-            reason = (
-                f"{engine.name}: not built, its float build took {format_seconds(run.builds[0])}, "
-                f"over the {format_seconds(options.build_budget)} build budget"
-            )
-            context.record.skip("hnsw_search_int8", labels["hnsw_search_int8"], reason)
-            continue
-        int8 = EngineRun(Int8Engine(engine))
-        context.progress.expect(1)
-        build_all([int8], context.split.base, options.threads, 1, options.build_budget, context.progress.step)
-        out.append(int8)
+        if isinstance(run.engine, RuvectorEngine) and run.builds:
+            out.append(EngineRun(GraphEngine(run.engine)))
     return out
 
 
@@ -108,21 +90,12 @@ def _record_curve(
     engine, ef = run.engine, context.options.headline_ef
     name, kind = engine.name, engine.kind
     at_ef = next((p for p in run.points if p.ef == ef or p.ef is None), None)
-    if isinstance(engine, GraphEngine | Int8Engine):
+    if isinstance(engine, GraphEngine):
         if at_ef is None:
             return
         owner = _at(by_name[engine.owner.name], ef)
-        if isinstance(engine, GraphEngine):
-            note = facade_note(owner.latency.median, at_ef.latency.median) if owner else ""
-        else:
-            float_recall = f" (float {owner.recall:.3f})" if owner else ""
-            dimensions = context.split.base.shape[1]
-            note = (
-                f"recall {at_ef.recall:.3f}{float_recall}; int8 codes {engine.code_bytes:,.0f} B/vector, "
-                f"float32 {4 * dimensions:,}"
-            )
-        case = "hnsw_search_graph" if isinstance(engine, GraphEngine) else "hnsw_search_int8"
-        record.figure(case, labels[case], name, kind, at_ef.latency, note)
+        note = facade_note(owner.latency.median, at_ef.latency.median) if owner else ""
+        record.figure("hnsw_search_graph", labels["hnsw_search_graph"], name, kind, at_ef.latency, note)
         return
     if run.builds and engine.swept:
         record.figure("hnsw_build", labels["hnsw_build"], name, kind, Stat.of(run.builds))

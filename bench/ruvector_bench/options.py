@@ -15,6 +15,7 @@ SECTIONS = (
     "embed",
     "vector-ops",
     "hnsw",
+    "quantized",
     "filter",
     "agent",
     "hybrid",

@@ -25,10 +25,12 @@ CASE_ORDER = (
     "hnsw_memory",
     "hnsw_search",
     "hnsw_search_graph",
-    "hnsw_search_int8",
     "hnsw_search_at_recall",
     "hnsw_search_batch",
     "hnsw_insert_one",
+    "quantized_search",
+    "quantized_search_at_recall",
+    "quantized_memory",
     "filtered_search_50pct",
     "filtered_search_10pct",
     "filtered_search_1pct",
@@ -64,7 +66,7 @@ CASE_ORDER = (
 RECALL_TOLERANCE = 0.005
 
 # cases whose peers are another case's: the same work seen from another side of ruvector
-PEER_CASE = {"hnsw_search_graph": "hnsw_search", "hnsw_search_int8": "hnsw_search", "distance_kernels": "distance"}
+PEER_CASE = {"hnsw_search_graph": "hnsw_search", "distance_kernels": "distance"}
 
 
 @dataclass(frozen=True)

@@ -121,3 +121,22 @@ def test_bench_command_times_first_searches_of_new_processes(tmp_path: Path, ben
         ("first_search_build", "numpy"),
     ]
     assert all(f["stat"]["n"] == 3 and f["note"].startswith("empty cache ") for f in figures)
+
+
+def test_bench_command_measures_indexes_over_codes_with_their_resident_memory(tmp_path: Path, bench: Bench) -> None:
+    np.save(tmp_path / "rows.npy", np.random.default_rng(9).standard_normal((90, 12)).astype(np.float32))
+    out = tmp_path / "results"
+    result = bench(
+        *("--data", str(tmp_path / "rows.npy"), "--queries", "10", "--ef", "16", "--repeats", "1"),
+        *("--only", "quantized", "--backend", "numpy", "--no-peers", "--out", str(out), "--no-progress"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads((out / "results.json").read_text())
+    figures = {(f["case"], f["engine"]): f for f in results["figures"]}
+    engines = ["numpy int8", "numpy int8 no-floats", "numpy binary", "numpy binary no-floats"]
+    for engine in engines:
+        search, memory = figures[("quantized_search", engine)], figures[("quantized_memory", engine)]
+        assert search["stat"] and 0.0 <= search["recall"] <= 1.0
+        assert memory["unit"] == "B" and memory["stat"]["median"] > 0
+        assert "x its float32 index" in memory["note"]
+    assert {c["engine"] for c in results["curves"]} == set(engines)
