@@ -127,7 +127,7 @@ def _memory_note(engine: object, memory: float | str, resident: dict[str, float 
     if not isinstance(memory, float):
         return f"memory {memory}"
     float32 = resident.get(engine.backend) if isinstance(engine, RuvectorEngine) else None
-    ratio = f" ({memory / float32:.2f}x its float32 index)" if isinstance(float32, float) else ""
+    ratio = f" ({memory / float32:.2f}x its float32 index)" if isinstance(float32, float) and float32 > 0 else ""
     return f"{memory:,.0f} B/vector resident{ratio}"
 
 

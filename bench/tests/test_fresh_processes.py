@@ -124,7 +124,8 @@ def test_bench_command_times_first_searches_of_new_processes(tmp_path: Path, ben
 
 
 def test_bench_command_measures_indexes_over_codes_with_their_resident_memory(tmp_path: Path, bench: Bench) -> None:
-    np.save(tmp_path / "rows.npy", np.random.default_rng(9).standard_normal((90, 12)).astype(np.float32))
+    # large enough that every index keeps whole pages more than the process held before
+    np.save(tmp_path / "rows.npy", np.random.default_rng(9).standard_normal((610, 64)).astype(np.float32))
     out = tmp_path / "results"
     result = bench(
         *("--data", str(tmp_path / "rows.npy"), "--queries", "10", "--ef", "16", "--repeats", "1"),
