@@ -105,7 +105,8 @@ class WasmHnsw:
                 inst.write(o_ptr, offsets)
                 inst.write(v_ptr, vectors)
                 first = len(self._node_ids)
-                inst.call(
+                # refused (the index unchanged) when the index could not be saved afterwards
+                inst.roomy_call(
                     abi.INSERT,
                     self._h,
                     t_ptr,
@@ -377,7 +378,7 @@ def _read_node_ids(inst: Instance, handle: int) -> tuple[list[str], dict[str, in
 def _take(inst: Instance, export: abi.Export[int], handle: int, len_ptr: int) -> bytes:
     """The bytes of a buffer the module made for the host (``rv_serialize``, ``rv_node_ids``:
     its length is written at ``len_ptr``), freed once read."""
-    ptr = inst.call(export, handle, len_ptr)
+    ptr = inst.roomy_call(export, handle, len_ptr)
     length = int(inst.u32[len_ptr // 4])
     try:
         return inst.read(ptr, length)

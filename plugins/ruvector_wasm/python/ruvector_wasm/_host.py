@@ -324,15 +324,19 @@ class Instance:
         """Make sure ``nbytes`` can be allocated, clearing the pool if needed."""
         self._with_room(abi.HEADROOM, nbytes)
 
-    def _with_room(self, export: abi.Export[int], nbytes: int) -> int:
-        """Call an export that needs ``nbytes`` of memory; when the memory limit refuses, give
-        the pooled buffers back to the module's allocator and try once more."""
+    def roomy_call(self, export: abi.Export[R], *args: int, seconds: float | None = None) -> R:
+        """``call`` for an export that allocates; when the memory limit refuses, give the
+        pooled buffers back to the module's allocator and try once more."""
         try:
-            return self.call(export, nbytes)
+            return self.call(export, *args, seconds=seconds)
         except WasmMemoryError:
             self.pool.clear()
+        return self.call(export, *args, seconds=seconds)
+
+    def _with_room(self, export: abi.Export[int], nbytes: int) -> int:
+        """Call an export that needs ``nbytes`` of memory (``roomy_call``)."""
         try:
-            return self.call(export, nbytes)
+            return self.roomy_call(export, nbytes)
         except WasmMemoryError:
             raise WasmMemoryError(
                 f"the wasm memory limit ({self.shared.max_memory} bytes, {ENV_MAX_MEMORY}) leaves no room for "
