@@ -175,7 +175,8 @@ class EmbedderConfig(_Frozen):
     ``http(s)://`` or ``file://`` URL of an ``.onnx`` file; ``tokenizer`` overrides where
     ``tokenizer.json`` comes from. Downloads are checked against ``sha256`` /
     ``tokenizer_sha256`` when given and cached under ``cache_dir`` (default: the user cache
-    directory, e.g. ``~/.cache/ruvector/models``).
+    directory, e.g. ``~/.cache/ruvector/models``); a model pinned by ``sha256`` whose
+    tokenizer is downloaded over http(s) needs ``tokenizer_sha256`` too.
     """
 
     model: str = "all-MiniLM-L6-v2"
