@@ -77,3 +77,30 @@ def test_reservation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(_host.ENV_RESERVE, "huge")
     with pytest.raises(ValueError, match=_host.ENV_RESERVE):
         _host.reservation_mode()
+
+
+def test_a_dropped_index_frees_its_instance_at_once() -> None:
+    """The instance and its pool referred to each other, so a dropped index kept its store,
+    its linear memory and its reservation (4 GiB static) until the cyclic collector ran:
+    30 loads in a loop held 125 GiB of address space, and under a limit loads failed."""
+    import gc
+    import weakref
+
+    import numpy as np
+
+    import ruvector_core as rv
+
+    runtime = rv.Runtime(backend="wasm")
+    index = runtime.hnsw(rv.HnswConfig(dimensions=8))
+    index.insert_batch(["a", "b"], np.ones((2, 8), np.float32))
+    blob = index.serialize()
+    gc.disable()
+    try:
+        for _ in range(3):
+            loaded = runtime.hnsw_load(blob)
+            loaded.search(np.ones(8, np.float32), k=1)
+            instance = weakref.ref(loaded._graph._inst)
+            del loaded
+            assert instance() is None
+    finally:
+        gc.enable()
