@@ -14,7 +14,7 @@ import dataclasses
 import struct
 import zlib
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -146,9 +146,14 @@ def _crafted(rng: np.random.Generator, base: bytes) -> bytes:
         return base  # a change the writer cannot express: the seed itself, which must load
 
 
+#: Longest list a crafted graph gets (a crafted m may be 2**20: such lists are not made whole).
+MAX_CRAFTED_LIST = 600
+
+
 def _lists(
     rng: np.random.Generator, levels: np.ndarray, n: int, cap: int, valid: bool
 ) -> tuple[np.ndarray, np.ndarray]:
+    cap = min(cap, MAX_CRAFTED_LIST)
     sizes = rng.integers(0, cap + 1, int(levels.sum()) + len(levels)).astype(np.uint32)
     high = max(n, 1) if valid else 2**32
     links = rng.integers(0, high, int(sizes.sum()), dtype=np.uint64).astype(np.uint32)
@@ -268,7 +273,7 @@ def _linkless_many(rng: np.random.Generator, g: GraphData) -> bytes:
     return _linkless(int(rng.choice([100, 4_000])))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _linkless(n: int) -> bytes:
     config = rv.HnswConfig(dimensions=1, m=256, ef_construction=8, metric="euclidean", seed=1)
     return index_format.encode(

@@ -14,7 +14,16 @@ import numpy as np
 import ruvector_core as rv
 
 #: Outcomes that are findings (the rest: "loaded", "refused").
-FINDINGS = ("untyped_error", "nan_scores", "unordered_scores", "bad_hits", "broken_after_load", "crash", "hang")
+FINDINGS = (
+    "untyped_error",
+    "nan_scores",
+    "unordered_scores",
+    "bad_hits",
+    "broken_after_load",
+    "crash",
+    "hang",
+    "fuzzer_error",  # the input could not be made: a bug of the fuzzer, not of the backend
+)
 
 
 def probe(runtime: rv.Runtime, data: bytes, number: int) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .inputs import make
+from .inputs import KINDS, make
 
 
 @dataclass
@@ -119,13 +119,16 @@ def _range(
                 str(deadline),
                 ",".join(map(str, skip)),
             ]
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            lines: list[str] = []
-            reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
-            reader.start()
-            outcome = _watch(proc, progress.name, hang_seconds)
-            reader.join()
-            stderr = (proc.stderr.read() if proc.stderr else "")[-2000:]
+            # stderr to a file: a pipe nobody reads until the end would fill and stall the worker
+            with tempfile.TemporaryFile("w+") as errors:
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
+                lines: list[str] = []
+                reader = threading.Thread(target=_read_lines, args=(proc, lines), daemon=True)
+                reader.start()
+                outcome = _watch(proc, progress.name, hang_seconds)
+                reader.join()
+                errors.seek(0)
+                stderr = errors.read()[-2000:]
             resume = start
             with lock:
                 for line in lines:
@@ -141,7 +144,7 @@ def _range(
             number = _read_progress(progress.name)
             if number < 0:
                 raise RuntimeError(f"a fuzz worker for {backend} failed before its first input:\n{stderr}")
-            finding = {"finding": outcome, "number": number, "kind": make(seed, number)[0], "detail": stderr}
+            finding = {"finding": outcome, "number": number, "kind": KINDS[number % len(KINDS)], "detail": stderr}
             with lock:
                 report.counts[outcome] += 1
                 report.counts[f"kind:{finding['kind']}"] += 1
@@ -156,6 +159,11 @@ def _range(
 #: How long a worker may take to start (imports, compiling kernels, the seeds) before its
 #: first input.
 STARTUP_SECONDS = 600.0
+
+
+def _read_lines(proc: subprocess.Popen[str], lines: list[str]) -> None:
+    if proc.stdout is not None:
+        lines.extend(proc.stdout)
 
 
 def _watch(proc: subprocess.Popen[str], progress: str, hang_seconds: float) -> str:
@@ -189,4 +197,8 @@ def _save(out: Path | None, backend: str, seed: int, finding: dict[str, object])
     if len(list(out.glob(f"{backend}-*"))) >= 100:
         return
     number = int(str(finding["number"]))
-    (out / f"{backend}-{seed}-{number}-{finding['finding']}.bin").write_bytes(make(seed, number)[1])
+    try:
+        data = make(seed, number)[1]
+    except Exception:  # noqa: BLE001 - a fuzzer_error finding: its input cannot be made
+        return
+    (out / f"{backend}-{seed}-{number}-{finding['finding']}.bin").write_bytes(data)

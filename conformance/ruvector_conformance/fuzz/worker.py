@@ -37,8 +37,13 @@ def run(backend: str, seed: int, start: int, stop: int, progress_path: str, dead
         for number in range(start, stop):
             struct.pack_into("<q", progress, 0, number)
             if number not in skip:
-                kind, data = inputs.make(seed, number)
-                outcome, detail = probe(runtime, data, number)
+                try:
+                    kind, data = inputs.make(seed, number)
+                except Exception as exc:  # noqa: BLE001 - a bug of the fuzzer, reported as one
+                    kind, data = inputs.KINDS[number % len(inputs.KINDS)], b""
+                    outcome, detail = "fuzzer_error", f"{type(exc).__name__}: {exc}"
+                else:
+                    outcome, detail = probe(runtime, data, number)
                 counts[outcome] += 1
                 counts[f"kind:{kind}"] += 1
                 if outcome in FINDINGS:
