@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
 import numpy as np
 
+from ruvector_core import footprint
 from ruvector_core.errors import CorruptIndexError
 from ruvector_core.models import HnswConfig, IndexStats
 
@@ -240,7 +242,13 @@ class WasmHnsw:
             with inst.lock:
                 words = inst.call(abi.STATS, self._h, self._misc_ptr)
                 raw = inst.u32[self._misc_ptr // 4 : self._misc_ptr // 4 + words].copy()
-        live, deleted, _, _, memory, levels = (int(x) for x in raw[: abi.STATS_HEAD_WORDS])
+                resident = inst.resident_bytes()
+            # what the process holds: the instance's resident memory (the graph's arrays are
+            # a part of it) and the host's id mirror
+            memory = resident + footprint.id_table_bytes(self._node_ids, self._live)
+            if self._id_array is not None:
+                memory += sys.getsizeof(self._id_array)
+        live, deleted, _, _, _, levels = (int(x) for x in raw[: abi.STATS_HEAD_WORDS])
         c = self.config
         return IndexStats(
             backend="wasm",

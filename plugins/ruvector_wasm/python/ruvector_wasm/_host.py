@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import functools
+import mmap
 import os
 import sys
 import threading
@@ -76,6 +78,14 @@ def _env_number(name: str, default: float) -> float:
     if not value > 0:
         raise ValueError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+PAGE = mmap.PAGESIZE
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def address_space_limited() -> bool:
@@ -303,6 +313,23 @@ class Instance:
             usable = size - size % 4
             self.f32 = self.u8[:usable].view(np.float32)
             self.u32 = self.u8[:usable].view(np.uint32)
+
+    def resident_bytes(self) -> int:
+        """Bytes of the linear memory the process really holds: its pages in RAM (mincore).
+
+        The memory only grows, and pages the module's allocator once used stay resident
+        after it frees them (arrays outgrown by an insert, buffers of a save), while pages
+        it grew into without touching cost nothing; so neither the arrays' sizes nor the
+        memory's size is what the index holds. Where mincore is unavailable: the size.
+        """
+        base, size = self.base, self.size
+        if size == 0 or not sys.platform.startswith("linux"):
+            return size
+        pages = -(-size // PAGE)
+        resident = (ctypes.c_ubyte * pages)()
+        if _libc().mincore(ctypes.c_void_p(base), ctypes.c_size_t(size), resident) != 0:
+            return size
+        return PAGE * int(np.count_nonzero(np.frombuffer(resident, np.uint8) & 1))
 
     def write(self, ptr: int, data: np.ndarray | bytes) -> None:
         if isinstance(data, np.ndarray):
