@@ -161,7 +161,10 @@ class IndexStats(_Frozen):
     deleted: int = Field(description="deleted nodes still kept in the graph as waypoints")
     max_level: int = Field(description="top layer of the graph, -1 when empty")
     nodes_per_level: list[int]
-    memory_bytes: int
+    memory_bytes: int = Field(
+        description="what the process holds for the index (its arrays, resident pages, Python objects), "
+        "within 25 % of the resident memory it adds"
+    )
 
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
