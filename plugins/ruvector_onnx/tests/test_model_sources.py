@@ -158,7 +158,9 @@ def test_a_swapped_tokenizer_on_the_server_is_refused(server, model_folder: Path
     try:
         served.write_bytes(original.replace(b'"[UNK]"', b'"[UNK2]"', 1))  # the server's copy changes
         shutil.rmtree(tmp_path / "models")  # a new machine, or an emptied cache
-        with pytest.raises(rv.ModelIntegrityError, match=f"tokenizer.json has sha256 .* expected {DEFAULT.tokenizer_sha256}"):
+        with pytest.raises(
+            rv.ModelIntegrityError, match=f"tokenizer.json has sha256 .* expected {DEFAULT.tokenizer_sha256}"
+        ):
             _embed(pinned)
         assert not list(tmp_path.rglob("tokenizer.json")), "nothing unverified is cached"
     finally:

@@ -329,7 +329,7 @@ class Instance:
         resident = (ctypes.c_ubyte * pages)()
         if _libc().mincore(ctypes.c_void_p(base), ctypes.c_size_t(size), resident) != 0:
             return size
-        return PAGE * int(np.count_nonzero(np.frombuffer(resident, np.uint8) & 1))
+        return PAGE * int(np.count_nonzero(np.frombuffer(memoryview(resident), np.uint8) & 1))
 
     def write(self, ptr: int, data: np.ndarray | bytes) -> None:
         if isinstance(data, np.ndarray):
