@@ -4,13 +4,18 @@ An index's id table (a list of id strings, a dict from live id to node) and a pu
 graph (lists of neighbour lists) take several times their payload: a str carries ~49 bytes
 of header, a list slot 8, an int above 256 (not cached by CPython) 28. Backends add these
 to their arrays' bytes so that the figure is what the process holds, not what the data
-would take packed.
+would take packed. And how a fresh process measures what an index adds to its resident
+set (the benchmarks' memory section and the conformance check of those figures).
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import os
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 #: CPython keeps the ints -5..256 as shared objects; larger ones are one object each.
 _CACHED_INT = 256
@@ -39,3 +44,21 @@ def nested_lists_bytes(lists: list[list[list[int]]]) -> int:
     for layers in lists:
         total += sys.getsizeof(layers) + sum(map(sys.getsizeof, layers))
     return total + ints_bytes(v for layers in lists for neighbours in layers for v in neighbours)
+
+
+def resident_bytes() -> int | None:
+    """This process's resident set size, from /proc (Linux); None elsewhere."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def release_freed_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc's ``malloc_trim``,
+    where the C library has it), so that the resident size counts what is still in use."""
+    gc.collect()
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)

@@ -2,31 +2,33 @@
 
 Run in a fresh process (``python -m ruvector_conformance.footprint_probe BACKEND ROWS``), so
 nothing else of a test session moves the process's RSS: warm the backend up (compiled
-kernels, first-use allocations) on an index of its own, read RSS, insert ``ROWS`` random
+kernels, first-use allocations) on an index of its own, hand freed heap pages back and read RSS, insert ``ROWS`` random
 384-d rows in batches of 1,000 (ids made per batch, so the index holds the only reference
-to them), read RSS again, and print both figures as JSON. Linux only (``/proc/self/status``).
+to them), read RSS again, and print both figures as JSON. Linux only (``/proc``).
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 
 import numpy as np
 
 import ruvector_core as rv
+from ruvector_core import footprint
 
 CONFIG = rv.HnswConfig(dimensions=384, m=16, ef_construction=64, seed=1)
 BATCH = 1_000
 
 
 def rss() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    """The resident size once freed heap pages are handed back: memory an index freed is
+    not memory it holds (wasm's is never freed: its instance keeps it, and counts it)."""
+    footprint.release_freed_memory()
+    size = footprint.resident_bytes()
+    if size is None:
+        raise RuntimeError("the resident size is read from /proc (Linux)")
+    return size
 
 
 def fill(index: rv.HnswIndex, rows: np.ndarray, prefix: str) -> None:
@@ -43,12 +45,10 @@ def measure(backend: str, rows: int) -> dict[str, int]:
     warm.search(data[0], k=10)
     warm.stats()
     del warm
-    gc.collect()
     before = rss()
     index = runtime.hnsw(CONFIG)
     fill(index, data, "doc")
     index.search(data[0], k=10)
-    gc.collect()
     grown = rss() - before
     return {"rows": rows, "rss_growth": grown, "memory_bytes": index.stats().memory_bytes}
 
