@@ -26,6 +26,7 @@ EXPECTED_FAILURES = {
         "rejects_corrupt_bytes",
         "refuses_a_file_that_expands_hugely",
         "rejects_a_repeated_link",
+        "rejects_an_empty_id",
         "loader_bounds_vectors",
         # the fuzzer's inputs load (as empty indexes) where at least half must be refused
         "loader_fuzz_under_an_address_space_limit",
