@@ -16,7 +16,7 @@ export RUVECTOR_WASM_REBUILD := 1
 export RAY_ENABLE_UV_RUN_RUNTIME_ENV := 0
 WASM_TOOLCHAIN := rustc libstd-rust-dev-wasm32 lld
 
-.PHONY: demo test lint install uv wasm-toolchain
+.PHONY: demo test lint install uv wasm-toolchain fuzz
 
 DEMO := .demo
 QUERIES := "how do I parse command line options" "read a compressed archive" "run code in another thread" "compare two floating point numbers"
@@ -36,6 +36,13 @@ test: lint wasm-toolchain
 	cargo test --release --quiet --all-features --manifest-path crates/ruvector-kernels/Cargo.toml
 	$(UV) run pytest
 	$(UV) run ruvector conformance -q
+
+# The index loader's long fuzz job, apart from make test (which runs a short one): random,
+# checksum-correct and crafted inputs against every backend, each worker under a 4 GiB
+# address-space limit; e.g. make fuzz FUZZ_ARGS="--backend native --workers 2".
+FUZZ_INPUTS ?= 1000000
+fuzz: install
+	$(UV) run python -m ruvector_conformance.fuzz --inputs $(FUZZ_INPUTS) $(FUZZ_ARGS)
 
 # The project's habits, each a tool that fails on a finding: lint and format (ruff, rustfmt,
 # clippy), types (mypy, strict for the core; stubtest for the native module's stub) and the

@@ -426,6 +426,8 @@ def _check_levels(levels: np.ndarray, header: _Header) -> int:
 def _check_ids(offsets: np.ndarray, id_text: bytes, deleted: np.ndarray) -> list[str]:
     if offsets[0] != 0 or offsets[-1] != len(id_text) or np.any(np.diff(offsets.astype(np.int64)) < 0):
         raise CorruptIndexError("index id offsets are not a valid partition of the id text")
+    if np.any(offsets[1:] == offsets[:-1]):  # no insert makes one; ids elsewhere must be non-empty
+        raise CorruptIndexError("an index id is empty")
     try:
         text = id_text.decode("utf-8")
     except UnicodeDecodeError as exc:

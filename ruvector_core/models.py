@@ -184,7 +184,10 @@ class IndexStats(_Frozen):
     deleted: int = Field(description="deleted nodes still kept in the graph as waypoints")
     max_level: int = Field(description="top layer of the graph, -1 when empty")
     nodes_per_level: list[int]
-    memory_bytes: int
+    memory_bytes: int = Field(
+        description="what the process holds for the index (its arrays, resident pages, Python objects), "
+        "within 25 % of the resident memory it adds"
+    )
 
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -198,8 +201,10 @@ class EmbedderConfig(_Frozen):
     ``http(s)://`` or ``file://`` URL of an ``.onnx`` file; ``tokenizer`` overrides where
     ``tokenizer.json`` comes from. Downloads are checked against ``sha256`` /
     ``tokenizer_sha256`` when given and cached under ``cache_dir`` (default: the user cache
-    directory, e.g. ``~/.cache/ruvector/models``). ``precision="fp32"`` runs the float
-    weights, which only the known models ship, on every embedding backend.
+    directory, e.g. ``~/.cache/ruvector/models``); a model pinned by ``sha256`` whose
+    tokenizer is downloaded over http(s) needs ``tokenizer_sha256`` too.
+    ``precision="fp32"`` runs the float weights, which only the known models ship, on every
+    embedding backend.
     """
 
     model: str = "all-MiniLM-L6-v2"

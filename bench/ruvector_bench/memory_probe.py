@@ -12,39 +12,19 @@ under the budget. Prints one JSON line (``memory.Probe``'s fields).
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import json
-import os
 import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
+
+from ruvector_core.footprint import release_freed_memory, resident_bytes
 
 from .engines import engine_named
 from .index import warm_up
 from .memory import Probe, Request
 from .threadlimits import blas_threads
-
-
-def resident_bytes() -> int | None:
-    """This process's resident set size, from /proc (Linux); None elsewhere."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE")
-
-
-def release_freed_memory() -> None:
-    """Collect garbage and hand freed heap pages back to the OS (glibc's ``malloc_trim``,
-    where the C library has it), so that the resident size counts what is still in use."""
-    gc.collect()
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
-    if trim is not None:
-        trim(0)
 
 
 def probe(request: Request) -> Probe:

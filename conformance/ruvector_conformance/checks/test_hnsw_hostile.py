@@ -127,3 +127,14 @@ def test_loader_bounds_vectors(runtime: rv.Runtime, metric: Metric, row: list[fl
     else:
         with pytest.raises(rv.CorruptIndexError, match="unit length|beyond"):
             runtime.hnsw_load(blob)
+
+
+def test_rejects_an_empty_id(runtime: rv.Runtime, reference: rv.Runtime) -> None:
+    """No insert makes an empty id, and the facade refuses one as input, so an index file
+    holding one (found by the loader fuzzer: it loaded, then its own ids could not filter a
+    search) is corrupt, on every backend alike."""
+    graph = index_format.decode(small_index(reference, rows=20, m=4).serialize())
+    ids = list(graph.ids)
+    ids[7] = ""
+    with pytest.raises(rv.CorruptIndexError, match="empty"):
+        runtime.hnsw_load(index_format.encode(dataclasses.replace(graph, ids=ids)))

@@ -397,6 +397,9 @@ fn check_ids(offsets: &[u8], id_text: &[u8], flags: &[u8]) -> Result<(), FormatE
     let id = |i: usize| &id_text[u32_at(offsets, 4 * i) as usize..u32_at(offsets, 4 * i + 4) as usize];
     for (i, &flag) in flags.iter().enumerate().take(n) {
         let bytes = id(i);
+        if bytes.is_empty() {
+            return err("an index id is empty");
+        }
         if std::str::from_utf8(bytes).is_err() {
             return err("an index id is not valid UTF-8");
         }

@@ -692,6 +692,78 @@ impl Hnsw {
             + std::mem::size_of::<Hnsw>()
     }
 
+    /// Upper bounds for an insert of `rows` rows with `text` bytes of ids, found without
+    /// touching the index: (bytes its arrays grow by, [`Hnsw::encoded_len_bound`] after it).
+    /// A caller with a fixed memory (the wasm module) checks before an insert that both fit
+    /// beside each other, so that whatever it accepted can still be saved.
+    pub fn insert_bounds(&self, rows: usize, text: usize) -> (usize, usize) {
+        let (n, m) = (self.node_count(), self.p.m);
+        let want = n + rows;
+        let upper_new: usize = (n..want).map(|i| draw_level(self.p.seed, i as u64, m) as usize * (1 + m)).sum();
+        // growth as `reserve` and the pushes make it
+        let mut grow = 0;
+        if want > self.levels.capacity() {
+            let extra = want.max(n + n / 4) - n;
+            grow += extra * (4 * self.links0_stride + std::mem::size_of::<Block>() * self.vec_blocks + 10);
+        }
+        let tl = self.id_text.len();
+        if tl + text > self.id_text.capacity() {
+            grow += (tl + text).max(tl + tl / 4) - tl;
+        }
+        let upper = self.upper.len() + upper_new;
+        if upper > self.upper.capacity() {
+            grow += 4 * (2 * upper - self.upper.capacity()); // grown by doubling, one list at a time
+        }
+        let mut table = self.table.len();
+        while (self.live + rows + 1) * 2 > table {
+            table *= 2;
+        }
+        grow += 4 * (table - self.table.len());
+        let saved = self.encoded_len_bound()
+            + rows * (4 * (self.p.dimensions + self.links0_stride + 1) + 2)
+            + text
+            + 4 * upper_new;
+        (grow, saved)
+    }
+
+    /// Gives back the arrays' capacity beyond their lengths, each where a copy of exactly its
+    /// length can be had (nothing changes for one that cannot): after an insert was undone,
+    /// so that the memory it grew into is free again. The largest arrays go first, into the
+    /// room their smaller selves left.
+    pub fn trim(&mut self) {
+        fn fit<T: Copy>(v: &mut Vec<T>) {
+            if v.capacity() > v.len() {
+                let mut exact = Vec::new();
+                if exact.try_reserve_exact(v.len()).is_ok() {
+                    exact.extend_from_slice(v);
+                    *v = exact;
+                }
+            }
+        }
+        fit(&mut self.vectors);
+        fit(&mut self.links0);
+        fit(&mut self.upper);
+        fit(&mut self.id_text);
+        fit(&mut self.id_off);
+        fit(&mut self.upper_off);
+        fit(&mut self.levels);
+        fit(&mut self.deleted);
+    }
+
+    /// An upper bound of the length of [`crate::format::encode`]'s bytes, in O(1): every
+    /// neighbour list counted at its full capacity. A caller with a fixed memory (the wasm
+    /// module) checks after an insert that room for the encoding is left, and undoes the
+    /// insert otherwise, so that whatever it accepted can still be saved.
+    pub fn encoded_len_bound(&self) -> usize {
+        let n = self.node_count();
+        crate::format::HEADER_BYTES
+            + crate::format::CHECKSUM_BYTES
+            + n * (4 * self.p.dimensions + 2)
+            + 4 * self.id_off.len()
+            + self.id_text.len()
+            + 4 * (self.links0.len() + self.upper.len())
+    }
+
     // -- the id table --------------------------------------------------------------------
 
     fn table_insert(&mut self, node: u32) {
@@ -1875,6 +1947,44 @@ mod tests {
 
     fn ids(range: std::ops::Range<usize>) -> Vec<String> {
         range.map(|i| format!("v{i}")).collect()
+    }
+
+    #[test]
+    fn insert_bounds_cover_the_saved_size_and_the_growth() {
+        let d = 20;
+        let v = data(3000, d, 5);
+        let mut h = Hnsw::new(params(d, Metric::Euclidean)).unwrap();
+        let mut start = 0;
+        for rows in [1, 7, 300, 1, 1200, 2, 489, 1000] {
+            let names = ids(start..start + rows);
+            let text: usize = names.iter().map(String::len).sum();
+            let (grow, saved) = h.insert_bounds(rows, text);
+            let before = h.memory_bytes();
+            h.insert_batch(&names, &v[start * d..(start + rows) * d], &Sequential).unwrap();
+            assert!(h.encoded_len_bound() <= saved, "{rows} rows after {start}");
+            assert!(h.memory_bytes() <= before + grow, "{rows} rows after {start}");
+            start += rows;
+        }
+        assert_eq!(h.insert_bounds(0, 0), (0, h.encoded_len_bound()));
+        let (blob, before) = (crate::format::encode(&h), h.memory_bytes());
+        h.trim();
+        assert!(h.memory_bytes() <= before && crate::format::encode(&h) == blob);
+    }
+
+    #[test]
+    fn encoded_len_bound_covers_the_encoding() {
+        let d = 20;
+        let v = data(3000, d, 5);
+        let mut h = Hnsw::new(params(d, Metric::Cosine)).unwrap();
+        assert!(crate::format::encode(&h).len() <= h.encoded_len_bound());
+        let mut start = 0;
+        for rows in [1, 7, 300, 1, 1200, 2, 489, 1000] {
+            h.insert_batch(&ids(start..start + rows), &v[start * d..(start + rows) * d], &Sequential).unwrap();
+            let (len, bound) = (crate::format::encode(&h).len(), h.encoded_len_bound());
+            assert!(len <= bound && bound < len + len / 2 + 64, "{len} {bound}");
+            h.delete(&format!("v{start}"));
+            start += rows;
+        }
     }
 
     #[test]

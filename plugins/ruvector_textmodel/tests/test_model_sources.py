@@ -92,7 +92,11 @@ def test_wrong_sha256_is_refused(model_folder: Path) -> None:
 def test_download_caches_and_verifies(server, tmp_path: Path) -> None:
     url, httpd = server
     config = rv.EmbedderConfig(
-        model=f"{url}/model.onnx", sha256=DEFAULT.onnx_sha256, cache_dir=str(tmp_path), progress=False
+        model=f"{url}/model.onnx",
+        sha256=DEFAULT.onnx_sha256,
+        tokenizer_sha256=DEFAULT.tokenizer_sha256,
+        cache_dir=str(tmp_path),
+        progress=False,
     )
     first = _embed(config).embed("cached")
     assert sorted(httpd.requests) == ["/model.onnx", "/tokenizer.json"]
@@ -105,7 +109,7 @@ def test_download_caches_and_verifies(server, tmp_path: Path) -> None:
     assert (_embed(config).embed("cached") == first).all()
     assert httpd.requests.count("/model.onnx") == 2, "a corrupt cached file is fetched again"
     tokenizer = next(tmp_path.glob("models/*/tokenizer.json"))
-    tokenizer.write_text("{}")  # no sha256 given for it: the recorded digest catches this
+    tokenizer.write_text("{}")  # its pin catches this
     assert (_embed(config).embed("cached") == first).all()
     assert httpd.requests.count("/tokenizer.json") == 2
 
@@ -113,7 +117,11 @@ def test_download_caches_and_verifies(server, tmp_path: Path) -> None:
 def test_partial_files_of_killed_downloads_are_cleaned(server, tmp_path: Path) -> None:
     url, _ = server
     config = rv.EmbedderConfig(
-        model=f"{url}/model.onnx", sha256=DEFAULT.onnx_sha256, cache_dir=str(tmp_path), progress=False
+        model=f"{url}/model.onnx",
+        sha256=DEFAULT.onnx_sha256,
+        tokenizer_sha256=DEFAULT.tokenizer_sha256,
+        cache_dir=str(tmp_path),
+        progress=False,
     )
     _embed(config)
     folder = next(tmp_path.glob("models/*/model.onnx")).parent
@@ -123,9 +131,53 @@ def test_partial_files_of_killed_downloads_are_cleaned(server, tmp_path: Path) -
     assert not left.exists() and (folder / "model.onnx").is_file()
 
 
+def test_a_pinned_model_needs_its_downloaded_tokenizer_pinned_too(server, tmp_path: Path) -> None:
+    """With only the model's sha256, the tokenizer fetched beside it was trusted as the
+    server sent it (and again after the cache was emptied): now refused before any request."""
+    url, httpd = server
+    config = rv.EmbedderConfig(
+        model=f"{url}/model.onnx", sha256=DEFAULT.onnx_sha256, cache_dir=str(tmp_path), progress=False
+    )
+    with pytest.raises(rv.ModelIntegrityError, match=f"tokenizer {url}/tokenizer.json is not.*tokenizer_sha256"):
+        _embed(config)
+    assert httpd.requests == [] and not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob("*.onnx"))
+
+
+def test_a_swapped_tokenizer_on_the_server_is_refused(server, model_folder: Path, tmp_path: Path) -> None:
+    url, httpd = server
+    pinned = rv.EmbedderConfig(
+        model=f"{url}/model.onnx",
+        sha256=DEFAULT.onnx_sha256,
+        tokenizer_sha256=DEFAULT.tokenizer_sha256,
+        cache_dir=str(tmp_path),
+        progress=False,
+    )
+    first = _embed(pinned).embed("pinned")
+    served = model_folder / "tokenizer.json"
+    original = served.read_bytes()
+    try:
+        served.write_bytes(original.replace(b'"[UNK]"', b'"[UNK2]"', 1))  # the server's copy changes
+        shutil.rmtree(tmp_path / "models")  # a new machine, or an emptied cache
+        with pytest.raises(
+            rv.ModelIntegrityError, match=f"tokenizer.json has sha256 .* expected {DEFAULT.tokenizer_sha256}"
+        ):
+            _embed(pinned)
+        assert not list(tmp_path.rglob("tokenizer.json")), "nothing unverified is cached"
+    finally:
+        served.write_bytes(original)
+    assert (_embed(pinned).embed("pinned") == first).all()
+    assert httpd.requests.count("/tokenizer.json") == 3
+
+
 def test_download_with_wrong_sha256_leaves_nothing(server, tmp_path: Path) -> None:
     url, _ = server
-    config = rv.EmbedderConfig(model=f"{url}/model.onnx", sha256="f" * 64, cache_dir=str(tmp_path), progress=False)
+    config = rv.EmbedderConfig(
+        model=f"{url}/model.onnx",
+        sha256="f" * 64,
+        tokenizer_sha256=DEFAULT.tokenizer_sha256,
+        cache_dir=str(tmp_path),
+        progress=False,
+    )
     with pytest.raises(rv.ModelIntegrityError, match=f"{url}/model.onnx has sha256 {DEFAULT.onnx_sha256}"):
         _embed(config)
     assert not list(tmp_path.glob("models/*/model.onnx*[!k]")), "no partial or unverified file is left"
@@ -176,6 +228,7 @@ def test_concurrent_processes_share_one_download(server, tmp_path: Path) -> None
     script = (
         "import ruvector_core as rv, sys;"
         f"c = rv.EmbedderConfig(model='{url}/model.onnx', sha256='{DEFAULT.onnx_sha256}',"
+        f" tokenizer_sha256='{DEFAULT.tokenizer_sha256}',"
         " cache_dir=sys.argv[1], progress=False);"
         "print(float(rv.Runtime().embedder(c).embed('same')[0]))"
     )

@@ -326,3 +326,35 @@ def test_clean_shutdown() -> None:
     run = subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
     assert run.stderr == ""
+
+
+def test_an_insert_the_index_could_not_save_is_refused(
+    path: str, embeddings: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a 64 MiB memory limit inserts used to succeed to 11,400 rows of 384-d while
+    serialize failed from 10,000: an insert is now refused unless the index can be saved
+    after it, and the refusal changes nothing."""
+    monkeypatch.setattr(_host.shared(), "max_memory", 64 * 1024**2)
+    index = rv.Runtime(backend="wasm").hnsw(rv.HnswConfig(dimensions=384, m=16, ef_construction=16, seed=5))
+    rng = np.random.default_rng(11)
+    batch, inserted, refused = 400, 0, None
+    while refused is None:
+        rows = embeddings[rng.integers(0, len(embeddings), batch)] + rng.normal(0, 0.01, (batch, 384))
+        try:
+            index.insert_batch([f"r{inserted + i}" for i in range(batch)], rows.astype(np.float32))
+        except WasmMemoryError as exc:
+            refused = exc
+        else:
+            inserted += batch
+        assert inserted < 20_000, "a 64 MiB limit cannot hold 20,000 rows of 384-d"
+    blob = index.serialize()  # every accepted row can be saved
+    assert "no room to save the index" in str(refused)
+    assert len(index) == inserted and inserted >= 4_000
+    loaded = rv.Runtime(backend="wasm").hnsw_load(blob)
+    assert len(loaded) == inserted and loaded.search(embeddings[3], k=1) == index.search(embeddings[3], k=1)
+    for i in range(0, inserted, 2):  # deletes leave tombstones to save: inserts stay refused
+        index.delete(f"r{i}")
+    with pytest.raises(WasmMemoryError, match="no room to save"):
+        index.insert_batch([f"more-{i}" for i in range(batch)], embeddings[:batch])
+    assert len(index) == inserted - inserted // 2 and "more-0" not in index
+    index.serialize()

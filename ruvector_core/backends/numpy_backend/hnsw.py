@@ -13,12 +13,13 @@ is the ``storage`` module's job; on codes, the layer-0 beam is re-scored before 
 from __future__ import annotations
 
 import heapq
+import sys
 import threading
 from collections.abc import Sequence
 
 import numpy as np
 
-from ... import index_format
+from ... import footprint, index_format
 from ...models import MAX_LEVEL, HnswConfig, IndexStats
 from .storage import Query, make_store, prepare
 
@@ -100,9 +101,7 @@ class NumpyHnsw:
         with self._lock:
             levels = np.asarray(self._levels, dtype=np.int64)
             per_level = [int((levels >= lv).sum()) for lv in range(self._max_level + 1)]
-            link_count = sum(len(layer) for node in self._links for layer in node)
-            n = len(self._ids)
-            memory = self._store.nbytes(n) + link_count * 4 + sum(len(i.encode()) for i in self._ids) + n * 2
+            memory = self._memory_bytes()
             return IndexStats(
                 backend=self._backend_name,
                 dimensions=self.config.dimensions,
@@ -309,6 +308,18 @@ class NumpyHnsw:
         return _unit_rows(query[None, :])[0] if self.config.metric == "cosine" else query
 
     # -- storage ---------------------------------------------------------------------------
+
+    def _memory_bytes(self) -> int:
+        """What the process holds for this index: the stored rows in use (the spare capacity
+        of the store's arrays is never touched, so never resident) and the Python objects of
+        the graph and the id table, each str, list and large int with its own header."""
+        return (
+            self._store.nbytes(len(self._ids))
+            + footprint.id_table_bytes(self._ids, self._node_of)
+            + sys.getsizeof(self._levels)
+            + sys.getsizeof(self._deleted)
+            + footprint.nested_lists_bytes(self._links)
+        )
 
     def _draw_level(self) -> int:
         """Level ~ floor(-ln(U) * mL), capped at the format's 63."""

@@ -152,6 +152,9 @@ class FloatStore(Store):
         if capacity > len(self.squares):
             self.squares = _grown(self.squares, len(self.rows))
 
+    def nbytes(self, n: int) -> int:
+        return super().nbytes(n) + 4 * n  # the rows and their squared norms
+
     def put(self, node: int, row: np.ndarray) -> None:
         super().put(node, row)
         self.squares[node] = float(row @ row)

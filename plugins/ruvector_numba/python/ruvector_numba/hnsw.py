@@ -22,7 +22,7 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ruvector_core import index_format
+from ruvector_core import footprint, index_format
 from ruvector_core.models import MAX_LEVEL, METRIC_CODES, HnswConfig, IndexStats, QuantizedVectors
 
 from . import _hnsw_kernels as K
@@ -262,7 +262,7 @@ class NumbaHnsw:
                 + self._links0.nbytes
                 + self._upper_off.nbytes
                 + self._upper.nbytes
-                + sum(len(i.encode()) for i in self._ids)
+                + footprint.id_table_bytes(self._ids, self._node_of)
             )
             return IndexStats(
                 backend=self._backend_name,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
 import numpy as np
 
+from ruvector_core import footprint
 from ruvector_core.errors import CorruptIndexError
 from ruvector_core.models import HnswConfig, IndexStats
 
@@ -107,7 +109,8 @@ class WasmHnsw:
                 inst.write(o_ptr, offsets)
                 inst.write(v_ptr, vectors)
                 first = len(self._node_ids)
-                inst.call(
+                # refused (the index unchanged) when the index could not be saved afterwards
+                inst.roomy_call(
                     abi.INSERT,
                     self._h,
                     t_ptr,
@@ -241,7 +244,13 @@ class WasmHnsw:
             with inst.lock:
                 words = inst.call(abi.STATS, self._h, self._misc_ptr)
                 raw = inst.u32[self._misc_ptr // 4 : self._misc_ptr // 4 + words].copy()
-        live, deleted, _, _, memory, levels = (int(x) for x in raw[: abi.STATS_HEAD_WORDS])
+                resident = inst.resident_bytes()
+            # what the process holds: the instance's resident memory (the graph's arrays are
+            # a part of it) and the host's id mirror
+            memory = resident + footprint.id_table_bytes(self._node_ids, self._live)
+            if self._id_array is not None:
+                memory += sys.getsizeof(self._id_array)
+        live, deleted, _, _, _, levels = (int(x) for x in raw[: abi.STATS_HEAD_WORDS])
         c = self.config
         return IndexStats(
             backend="wasm",
@@ -379,7 +388,7 @@ def _read_node_ids(inst: Instance, handle: int) -> tuple[list[str], dict[str, in
 def _take(inst: Instance, export: abi.Export[int], handle: int, len_ptr: int) -> bytes:
     """The bytes of a buffer the module made for the host (``rv_serialize``, ``rv_node_ids``:
     its length is written at ``len_ptr``), freed once read."""
-    ptr = inst.call(export, handle, len_ptr)
+    ptr = inst.roomy_call(export, handle, len_ptr)
     length = int(inst.u32[len_ptr // 4])
     try:
         return inst.read(ptr, length)

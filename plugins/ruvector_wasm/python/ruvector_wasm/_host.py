@@ -16,13 +16,24 @@ Limits: a per-store memory limit (``RUVECTOR_WASM_MAX_MEMORY``, bytes, default a
 thread ticks the engine's epoch every 50 ms and every call gets a deadline
 (``RUVECTOR_WASM_TIMEOUT`` seconds, default 60, plus a per-row allowance for inserts), so
 neither hostile bytes nor a bug can hang the host. A trap is raised as a ``WasmTrapError``.
+
+Address space (``RUVECTOR_WASM_RESERVE``): by default wasmtime reserves 4 GiB plus guards
+for every linear memory, so that no access needs a bounds check; that costs nothing but
+address space, and makes an instance impossible under an address-space limit
+(``ulimit -v``, ``RLIMIT_AS``) of a few GiB. So the reservation is chosen when the engine is
+made: "static" (4 GiB, no bounds checks) when the process's address space is unlimited,
+"dynamic" (only what the memory uses plus ``GROWTH_RESERVE``; a memory that outgrows it is
+moved, and every access is bounds-checked) when it is limited.
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import functools
+import mmap
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +59,12 @@ MAX_MEMORY = 2**31
 ENV_MAX_MEMORY = "RUVECTOR_WASM_MAX_MEMORY"
 ENV_TIMEOUT = "RUVECTOR_WASM_TIMEOUT"
 ENV_POOL = "RUVECTOR_WASM_POOL_BYTES"
+ENV_RESERVE = "RUVECTOR_WASM_RESERVE"
+RESERVE_MODES = ("auto", "static", "dynamic")
+#: Address space a "dynamic" memory keeps beyond its size to grow in place; past it, the
+#: memory moves (a copy). 256 MiB: a few moves for an index of a GiB, and several indexes
+#: fit under a 4 GiB address-space limit.
+GROWTH_RESERVE = 256 * 1024**2
 
 
 def _env_number(name: str, default: float) -> float:
@@ -61,6 +78,42 @@ def _env_number(name: str, default: float) -> float:
     if not value > 0:
         raise ValueError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+PAGE = mmap.PAGESIZE
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def address_space_limited() -> bool:
+    """Whether this process runs under a finite address-space limit (``RLIMIT_AS``)."""
+    if sys.platform == "win32":
+        return False
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return soft != resource.RLIM_INFINITY
+
+
+def reservation_mode() -> str:
+    """ "static" or "dynamic": ``RUVECTOR_WASM_RESERVE``, or for "auto" (the default) dynamic
+    exactly when the address space is limited."""
+    raw = os.environ.get(ENV_RESERVE, "").strip().lower() or "auto"
+    if raw not in RESERVE_MODES:
+        raise ValueError(f"{ENV_RESERVE} must be one of {', '.join(RESERVE_MODES)}, got {raw!r}")
+    if raw == "auto":
+        return "dynamic" if address_space_limited() else "static"
+    return raw
+
+
+def configure_memories(config: wasmtime.Config, mode: str) -> None:
+    """Size the address space reserved for each linear memory (see the module docstring)."""
+    if mode == "dynamic":
+        config.memory_reservation = 0
+        config.memory_reservation_for_growth = GROWTH_RESERVE
 
 
 def signatures(module: wasmtime.Module) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
@@ -95,6 +148,8 @@ class _Shared:
         config = wasmtime.Config()
         config.epoch_interruption = True
         config.cranelift_opt_level = "speed"
+        self.reservation = reservation_mode()
+        configure_memories(config, self.reservation)
         self.engine = wasmtime.Engine(config)
         wasm = resources.files(__package__).joinpath(WASM_FILE).read_bytes()
         self.module = wasmtime.Module(self.engine, wasm)
@@ -153,7 +208,15 @@ class Instance:
         self.store = wasmtime.Store(sh.engine)
         self.store.set_limits(memory_size=sh.max_memory)
         self.store.set_epoch_deadline(sh.ticks(sh.timeout))
-        exports = wasmtime.Instance(self.store, sh.module, []).exports(self.store)
+        try:
+            instance = wasmtime.Instance(self.store, sh.module, [])
+        except wasmtime.WasmtimeError as exc:  # the address space for its memory was refused
+            message = str(exc).splitlines()[0]
+            raise WasmMemoryError(
+                f"a wasm instance could not be created ({message}); with the {sh.reservation!r} reservation of "
+                f"{ENV_RESERVE}; 'dynamic' reserves only what the memory uses"
+            ) from None
+        exports = instance.exports(self.store)
         # check_module made sure of the exports' kinds and types
         self.calls = open_calls(self.store, cast(wasmtime.Memory, exports[abi.MEMORY]))
         self.fn = {e.name: self.calls.bind(cast(wasmtime.Func, exports[e.name]), e) for e in abi.EXPORTS}
@@ -251,6 +314,23 @@ class Instance:
             self.f32 = self.u8[:usable].view(np.float32)
             self.u32 = self.u8[:usable].view(np.uint32)
 
+    def resident_bytes(self) -> int:
+        """Bytes of the linear memory the process really holds: its pages in RAM (mincore).
+
+        The memory only grows, and pages the module's allocator once used stay resident
+        after it frees them (arrays outgrown by an insert, buffers of a save), while pages
+        it grew into without touching cost nothing; so neither the arrays' sizes nor the
+        memory's size is what the index holds. Where mincore is unavailable: the size.
+        """
+        base, size = self.base, self.size
+        if size == 0 or not sys.platform.startswith("linux"):
+            return size
+        pages = -(-size // PAGE)
+        resident = (ctypes.c_ubyte * pages)()
+        if _libc().mincore(ctypes.c_void_p(base), ctypes.c_size_t(size), resident) != 0:
+            return size
+        return PAGE * int(np.count_nonzero(np.frombuffer(memoryview(resident), np.uint8) & 1))
+
     def write(self, ptr: int, data: np.ndarray | bytes) -> None:
         if isinstance(data, np.ndarray):
             raw = data.reshape(-1).view(np.uint8)
@@ -271,15 +351,19 @@ class Instance:
         """Make sure ``nbytes`` can be allocated, clearing the pool if needed."""
         self._with_room(abi.HEADROOM, nbytes)
 
-    def _with_room(self, export: abi.Export[int], nbytes: int) -> int:
-        """Call an export that needs ``nbytes`` of memory; when the memory limit refuses, give
-        the pooled buffers back to the module's allocator and try once more."""
+    def roomy_call(self, export: abi.Export[R], *args: int, seconds: float | None = None) -> R:
+        """``call`` for an export that allocates; when the memory limit refuses, give the
+        pooled buffers back to the module's allocator and try once more."""
         try:
-            return self.call(export, nbytes)
+            return self.call(export, *args, seconds=seconds)
         except WasmMemoryError:
             self.pool.clear()
+        return self.call(export, *args, seconds=seconds)
+
+    def _with_room(self, export: abi.Export[int], nbytes: int) -> int:
+        """Call an export that needs ``nbytes`` of memory (``roomy_call``)."""
         try:
-            return self.call(export, nbytes)
+            return self.roomy_call(export, nbytes)
         except WasmMemoryError:
             raise WasmMemoryError(
                 f"the wasm memory limit ({self.shared.max_memory} bytes, {ENV_MAX_MEMORY}) leaves no room for "

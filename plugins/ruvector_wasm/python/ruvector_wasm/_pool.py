@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,7 +21,10 @@ class MemoryPool:
     MIN = 64
 
     def __init__(self, instance: Instance, max_bytes: int) -> None:
-        self.instance = instance
+        # weak: the instance owns its pool, and a cycle would keep a dropped index's store
+        # and linear memory (and its address-space reservation) alive until the cyclic
+        # garbage collector happened to run
+        self._instance = weakref.ref(instance)
         self.max_bytes = max_bytes
         self.free_lists: dict[int, list[int]] = {}
         self.pooled = 0
@@ -29,6 +33,12 @@ class MemoryPool:
         self.acquired = 0
         self.hits = 0
         self.clears = 0
+
+    @property
+    def instance(self) -> Instance:
+        instance = self._instance()
+        assert instance is not None, "a pool is used only through its live instance"
+        return instance
 
     @classmethod
     def size_class(cls, nbytes: int) -> int:

@@ -210,6 +210,27 @@ pub extern "C" fn rv_headroom(bytes: usize) -> i32 {
     }
 }
 
+/// Whether pieces of these sizes can all be allocated at once (they are given back at once).
+/// An insert is refused unless the arrays it grows and the two buffers of a later
+/// [`rv_serialize`] (the encoded index and the host's copy of it) fit beside each other; and
+/// once done, it is undone (capacity included) unless those two buffers fit in the memory as
+/// it left it (where the grown arrays landed and the holes they left are known only then),
+/// so that an index this module accepted rows into can be saved.
+fn room_for(pieces: &[usize]) -> bool {
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    if held.try_reserve_exact(pieces.len()).is_err() {
+        return false;
+    }
+    for &bytes in pieces {
+        let mut piece: Vec<u8> = Vec::new();
+        if piece.try_reserve_exact(bytes).is_err() {
+            return false;
+        }
+        held.push(piece);
+    }
+    true
+}
+
 /// Current size of the linear memory in 64 KiB pages.
 #[no_mangle]
 pub extern "C" fn rv_pages() -> usize {
@@ -325,7 +346,8 @@ pub extern "C" fn rv_insert_need(h: i32, n: u32, text: u32) -> u32 {
 }
 
 /// Inserts `n` rows: ids are `text[offs[i]..offs[i + 1]]` (UTF-8), vectors `n * d` floats.
-/// [`OK`], or [`FAILED`] ([`ERR_INVALID_INPUT`], the index unchanged).
+/// [`OK`], or [`FAILED`] with the index unchanged: [`ERR_INVALID_INPUT`], or
+/// [`ERR_OUT_OF_MEMORY`] when the index could not be saved after the insert ([`room_for`]).
 ///
 /// # Safety
 /// `text` holds `text_len` bytes, `offs` `n + 1` words and `vectors` `n * d` floats.
@@ -349,11 +371,31 @@ pub unsafe extern "C" fn rv_insert(
         }
     }
     with_index(h, FAILED, |ix| {
+        let (grow, saved) = ix.insert_bounds(n, text_len);
+        if !room_for(&[grow, saved, saved]) {
+            let why = format!(
+                "the wasm memory limit leaves no room to save the index after an insert of {n} rows (its arrays \
+                 grow by up to {grow} bytes, and saving needs {saved} bytes twice); nothing changed"
+            );
+            return fail(ERR_OUT_OF_MEMORY, why, FAILED);
+        }
         let d = ix.params().dimensions;
         // SAFETY: as above.
         let rows = unsafe { slice(vectors, n * d) };
         ix.begin_atomic();
         let done = ix.insert_batch(&ids, rows, &Sequential);
+        if done.is_ok() {
+            let saved = ix.encoded_len_bound();
+            if !room_for(&[saved, saved]) {
+                ix.rollback();
+                ix.trim();
+                let why = format!(
+                    "the wasm memory limit leaves no room to save the index after an insert of {n} rows (saving \
+                     needs {saved} bytes twice); the insert was undone"
+                );
+                return fail(ERR_OUT_OF_MEMORY, why, FAILED);
+            }
+        }
         ix.commit();
         match done {
             Ok(()) => OK,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
-from ruvector_core.errors import ModelError, ModelNotFoundError, RuvectorError
+from ruvector_core.errors import ModelError, ModelIntegrityError, ModelNotFoundError, RuvectorError
 from ruvector_core.models import EmbedderConfig
 
 from .download import fetch
@@ -161,6 +161,7 @@ def _from_path(config: EmbedderConfig) -> ModelFiles:
 def _from_url(config: EmbedderConfig) -> ModelFiles:
     url = config.model
     tokenizer_url = config.tokenizer or _sibling(url, "tokenizer.json")
+    _check_pinned_together(config, tokenizer_url)
     if not tokenizer_url.startswith(URL_SCHEMES):
         tokenizer_path = Path(tokenizer_url).expanduser()
         if not tokenizer_path.is_file():
@@ -173,6 +174,25 @@ def _from_url(config: EmbedderConfig) -> ModelFiles:
         tokenizer_json = _read_text(tokenizer_file, url)
     onnx = fetch(url, _cache_path(config, url), config.sha256, url, config.progress)
     return ModelFiles(name=url, onnx=onnx, tokenizer_json=tokenizer_json, onnx_sha256=config.sha256)
+
+
+def _check_pinned_together(config: EmbedderConfig, tokenizer_url: str) -> None:
+    """A model pinned by ``sha256`` whose tokenizer is downloaded (http or https; a local
+    path or ``file://`` URL is the user's own file, as for a model folder) needs the
+    tokenizer pinned too, checked before anything is fetched.
+
+    Required rather than recorded on first use: a digest recorded on first fetch trusts
+    whatever the server sends that first time (and again on every new machine or emptied
+    cache), while the model's pin suggests everything is pinned; and a changed tokenizer
+    changes every embedding (other token ids) without any error. With both digests named,
+    every byte the embedder reads is checked against what the user chose.
+    """
+    if config.sha256 and not config.tokenizer_sha256 and tokenizer_url.startswith(("http://", "https://")):
+        raise ModelIntegrityError(
+            f"model {config.model!r} is pinned by sha256 but its tokenizer {tokenizer_url} is not: pass "
+            "tokenizer_sha256 (the sha256 of the tokenizer.json you trust) as well, or a local tokenizer path; "
+            "nothing was downloaded"
+        )
 
 
 def _cache_path(config: EmbedderConfig, url: str) -> Path:
