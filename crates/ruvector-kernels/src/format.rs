@@ -483,10 +483,7 @@ pub fn encode(h: &Hnsw) -> Vec<u8> {
     let lists: usize = (0..n as u32).map(|i| h.level(i) as usize + 1).sum();
     let st = h.storage();
     let size = HEADER_BYTES
-        + if st.floats { 4 * n * p.dimensions } else { 0 }
-        + n * (st.code_bytes(p.dimensions)
-            + 4 * (st.kind != StorageKind::Float32) as usize
-            + 4 * (st.kind == StorageKind::Int8) as usize)
+        + n * h.encoded_row_bytes()
         + 2 * n
         + 4 * (n + 1)
         + h.id_text_len()
