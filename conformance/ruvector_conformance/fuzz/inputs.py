@@ -11,6 +11,7 @@ header fields that disagree with the body.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import struct
 import zlib
 from collections.abc import Callable
@@ -59,15 +60,20 @@ INTERESTING_F32 = (
 
 @lru_cache(maxsize=1)
 def seeds() -> tuple[bytes, ...]:
-    """Real index files of every metric and a range of shapes (empty, one node, deletions,
-    replaced ids, several layers), written by the numpy reference backend."""
+    """Real index files of every metric, storage kind and a range of shapes (empty, one node,
+    deletions, replaced ids, several layers), written by the numpy reference backend; the
+    code kinds keep their floats in every other shape, so both version-2 layouts are seeds."""
     runtime = rv.Runtime(backend="numpy")
     rng = np.random.default_rng(20251201)
     out = []
     shapes = [(0, 4, 4), (1, 3, 2), (2, 8, 2), (12, 5, 3), (40, 8, 4), (90, 16, 4), (150, 6, 8), (60, 1, 2)]
-    for metric in ("cosine", "euclidean", "dot"):
-        for n, d, m in shapes:
-            index = runtime.hnsw(rv.HnswConfig(dimensions=d, m=m, ef_construction=16, metric=metric, seed=n + d))
+    for metric, storage in itertools.product(("cosine", "euclidean", "dot"), ("float32", "int8", "binary")):
+        for shape, (n, d, m) in enumerate(shapes):
+            floats = "resident" if storage == "float32" or shape % 2 else "none"
+            config = rv.HnswConfig(
+                dimensions=d, m=m, ef_construction=16, metric=metric, seed=n + d, storage=storage, floats=floats
+            )
+            index = runtime.hnsw(config)
             rows = rng.standard_normal((n, d)).astype(np.float32)
             if n:
                 index.insert_batch([f"s{i}" for i in range(n)], rows)
@@ -200,7 +206,7 @@ def _repeat_link(rng: np.random.Generator, g: GraphData) -> GraphData:
 
 def _vectors(rng: np.random.Generator, g: GraphData) -> GraphData:
     """Components that overflow, are not finite, or break unit length."""
-    if not g.vectors.size:
+    if g.vectors is None or not g.vectors.size:
         return g
     vectors = g.vectors.copy()
     count = int(rng.integers(1, 4))
