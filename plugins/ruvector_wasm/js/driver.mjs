@@ -10,31 +10,12 @@
 // OUT_PREFIX.json ({"ids", "scores", "batch_ids", "batch_scores", "len"}, and the same four
 // searches filtered to "allow" under "filtered") and OUT_PREFIX.idx (the serialized index).
 import { readFileSync, writeFileSync } from "node:fs";
+import { open } from "./module.mjs";
 
 const [wasmPath, specPath, basePath, queryPath, outPrefix] = process.argv.slice(2);
 const spec = JSON.parse(readFileSync(specPath, "utf8"));
-const { OK, FAILED, NULL, GREW, NONE, exports } = spec.abi;
-const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {});
-const x = instance.exports;
-for (const [name, params] of Object.entries(exports)) {
-  if (typeof x[name] !== "function" || x[name].length !== params) {
-    throw new Error(`the module's ${name} is not the described function of ${params} parameters`);
-  }
-}
-x.rv_init();
-
-const bytes = () => new Uint8Array(x.memory.buffer); // views go stale when memory grows
-function error() {
-  const p = x.rv_error_ptr(), n = x.rv_error_len();
-  return new TextDecoder().decode(bytes().slice(p, p + n));
-}
-function put(data) {
-  const u8 = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const p = x.rv_alloc(Math.max(1, u8.length));
-  if (p === NULL) throw new Error(error());
-  bytes().set(u8, p);
-  return p;
-}
+const { OK, FAILED, NULL, GREW, NONE } = spec.abi;
+const { x, bytes, error, put } = await open(wasmPath, spec.abi);
 function f32file(path) {
   const b = readFileSync(path);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));

@@ -8,29 +8,12 @@
 // little-endian uint32 (the texts' token ids one after another, and each text's length).
 // Writes OUT.f32: the embeddings, row-major little-endian float32.
 import { readFileSync, writeFileSync } from "node:fs";
+import { open } from "./module.mjs";
 
 const [wasmPath, specPath, blobPath, idsPath, lengthsPath, outPath] = process.argv.slice(2);
-const { OK, NULL, exports } = JSON.parse(readFileSync(specPath, "utf8")).abi;
-const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {});
-const x = instance.exports;
-for (const [name, params] of Object.entries(exports)) {
-  if (typeof x[name] !== "function" || x[name].length !== params) {
-    throw new Error(`the module's ${name} is not the described function of ${params} parameters`);
-  }
-}
-x.rv_init();
-
-const bytes = () => new Uint8Array(x.memory.buffer); // views go stale when memory grows
-function error() {
-  const p = x.rv_error_ptr(), n = x.rv_error_len();
-  return new TextDecoder().decode(bytes().slice(p, p + n));
-}
-function put(data) {
-  const p = x.rv_alloc(Math.max(1, data.length));
-  if (p === NULL) throw new Error(error());
-  bytes().set(data, p);
-  return p;
-}
+const abi = JSON.parse(readFileSync(specPath, "utf8")).abi;
+const { OK, NULL } = abi;
+const { x, bytes, error, put } = await open(wasmPath, abi);
 
 const blob = readFileSync(blobPath);
 const bp = put(blob);
