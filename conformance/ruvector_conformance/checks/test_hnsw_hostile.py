@@ -12,7 +12,7 @@ import pytest
 import ruvector_core as rv
 from ruvector_core import index_format
 from ruvector_core.index_format import GraphData
-from ruvector_core.models import MAX_COMPONENT, MAX_LEVEL, Metric
+from ruvector_core.models import MAX_COMPONENT, MAX_LEVEL, FloatsPlacement, Metric, StorageKind
 
 from .conftest import small_index
 
@@ -42,10 +42,16 @@ def test_refuses_a_file_that_expands_hugely(runtime: rv.Runtime) -> None:
         runtime.hnsw_load(blob)
 
 
-def test_sparse_honest_graph_stays_within_the_bound(runtime: rv.Runtime) -> None:
+@pytest.mark.parametrize(("storage", "floats"), [("float32", "resident"), ("int8", "none"), ("binary", "none")])
+def test_sparse_honest_graph_stays_within_the_bound(
+    runtime: rv.Runtime, storage: StorageKind, floats: FloatsPlacement
+) -> None:
     """The sparsest honest graph (one dimension, m = 256: a link or two per node) expands
-    by less than the bound, so the bound refuses only crafted files."""
-    index = runtime.hnsw(rv.HnswConfig(dimensions=1, m=256, ef_construction=16, metric="euclidean", seed=6))
+    by less than the bound, so the bound refuses only crafted files; code-only graphs too."""
+    config = rv.HnswConfig(
+        dimensions=1, m=256, ef_construction=16, metric="euclidean", seed=6, storage=storage, floats=floats
+    )
+    index = runtime.hnsw(config)
     rows = np.random.default_rng(6).normal(size=(1_500, 1)).astype(np.float32)
     index.insert_batch([f"{i}" for i in range(1_500)], rows)
     blob = index.serialize()
