@@ -11,32 +11,17 @@ import pytest
 
 import ruvector_core as rv
 from ruvector_core import index_format
-from ruvector_core.index_format import GraphData
 from ruvector_core.models import MAX_COMPONENT, MAX_LEVEL, FloatsPlacement, Metric, StorageKind
 
+from ..crafted import linkless_graph
 from .conftest import small_index
 
 pytestmark = pytest.mark.capability("hnsw")
 
 
-def _linkless(n: int, d: int, m: int, level: int, metric: Metric = "euclidean") -> GraphData:
-    """``n`` nodes all on ``level`` with every neighbour list empty: a valid, tiny file."""
-    config = rv.HnswConfig(dimensions=d, m=m, ef_construction=8, metric=metric, seed=1)
-    return GraphData(
-        config=config,
-        vectors=np.ones((n, d), dtype=np.float32),
-        levels=np.full(n, level, dtype=np.uint8),
-        deleted=np.zeros(n, dtype=bool),
-        ids=[f"n{i}" for i in range(n)],
-        list_sizes=np.zeros(n * (level + 1), dtype=np.uint32),
-        links=np.zeros(0, dtype=np.uint32),
-        entry_point=0,
-    )
-
-
 def test_refuses_a_file_that_expands_hugely(runtime: rv.Runtime) -> None:
     """1 MB of nodes on layer 63 with m = 256 would take 267 MB: refused before allocating."""
-    blob = index_format.encode(_linkless(4_000, 1, 256, MAX_LEVEL))
+    blob = index_format.encode(linkless_graph(4_000, 1, 256, MAX_LEVEL))
     assert len(blob) < 1_100_000
     with pytest.raises(rv.CorruptIndexError, match="memory"):
         runtime.hnsw_load(blob)
@@ -123,7 +108,7 @@ def test_scores_at_the_bound_are_finite_and_ordered(runtime: rv.Runtime, metric:
 )
 def test_loader_bounds_vectors(runtime: rv.Runtime, metric: Metric, row: list[float], accepted: bool) -> None:
     """Stored rows obey the insert's bound, and cosine rows are unit length (or zero)."""
-    graph = _linkless(3, 2, 4, 0, metric)
+    graph = linkless_graph(3, 2, 4, 0, metric)
     vectors = np.array([[0.6, 0.8], [0.8, 0.6], row], dtype=np.float32)
     blob = index_format.encode(dataclasses.replace(graph, vectors=vectors))
     if accepted:

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import ruvector_core as rv
-from ruvector_core import index_format, quantization
-from ruvector_core.index_format import GraphData
-from ruvector_core.models import MAX_COMPONENT, MAX_LEVEL, FloatsPlacement, QuantizationKind, StorageKind
+from ruvector_core import index_format
+from ruvector_core.models import MAX_COMPONENT, MAX_LEVEL, FloatsPlacement, StorageKind
 
+from ..crafted import linkless_graph
 from .hostile_bytes import not_refused, patched, with_checksum
 
 pytestmark = pytest.mark.capability("hnsw")
@@ -87,28 +87,11 @@ def test_rejects_hostile_version_2(
     assert not accepted, accepted
 
 
-def _linkless(n: int, level: int, storage: StorageKind) -> GraphData:
-    """``n`` one-dimensional nodes, all on ``level`` with empty neighbour lists, as codes only."""
-    config = rv.HnswConfig(dimensions=1, m=256, ef_construction=8, metric="euclidean", storage=storage, floats="none")
-    kind: QuantizationKind = "int8" if storage == "int8" else "binary"
-    return GraphData(
-        config=config,
-        vectors=None,
-        levels=np.full(n, level, dtype=np.uint8),
-        deleted=np.zeros(n, dtype=bool),
-        ids=[f"n{i}" for i in range(n)],
-        list_sizes=np.zeros(n * (level + 1), dtype=np.uint32),
-        links=np.zeros(0, dtype=np.uint32),
-        entry_point=0,
-        codes=quantization.quantize(np.ones((n, 1), dtype=np.float32), kind),
-    )
-
-
 @pytest.mark.parametrize("storage", ["int8", "binary"])
 def test_refuses_a_code_file_that_expands_hugely(runtime: rv.Runtime, storage: StorageKind) -> None:
     """About 1 MB of code-only nodes on layer 63 with m = 256 would take about 260 MB: the
     load bound counts the codes, and refuses it before allocating."""
-    blob = index_format.encode(_linkless(4_000, MAX_LEVEL, storage))
+    blob = index_format.encode(linkless_graph(4_000, 1, 256, MAX_LEVEL, storage=storage))
     assert len(blob) < 1_200_000
     with pytest.raises(rv.CorruptIndexError, match="memory"):
         runtime.hnsw_load(blob)

@@ -24,6 +24,8 @@ from ruvector_core import index_format
 from ruvector_core.index_format import HEADER, GraphData
 from ruvector_core.models import MAX_COMPONENT, MAX_LEVEL
 
+from ..crafted import linkless_graph
+
 KINDS = ("random", "checksum", "crafted")
 #: Header fields by byte offset (see docs/format.md), patched with interesting values.
 HEADER_FIELDS = {
@@ -281,19 +283,7 @@ def _linkless_many(rng: np.random.Generator, g: GraphData) -> bytes:
 
 @cache
 def _linkless(n: int) -> bytes:
-    config = rv.HnswConfig(dimensions=1, m=256, ef_construction=8, metric="euclidean", seed=1)
-    return index_format.encode(
-        GraphData(
-            config=config,
-            vectors=np.ones((n, 1), np.float32),
-            levels=np.full(n, MAX_LEVEL, np.uint8),
-            deleted=np.zeros(n, bool),
-            ids=[f"n{i}" for i in range(n)],
-            list_sizes=np.zeros(n * (MAX_LEVEL + 1), np.uint32),
-            links=np.zeros(0, np.uint32),
-            entry_point=0,
-        )
-    )
+    return index_format.encode(linkless_graph(n, 1, 256, MAX_LEVEL))
 
 
 CRAFTS: dict[str, Callable[[np.random.Generator, GraphData], GraphData | bytes]] = {
