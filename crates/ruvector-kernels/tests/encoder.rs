@@ -1,27 +1,13 @@
 //! The encoder against a naive float64 BERT forward pass on small random models, its kernels
 //! against each other, and its loader against damaged blobs (typed errors, never a panic).
 
+mod common;
+
 use ruvector_kernels::crc32::crc32;
 use ruvector_kernels::encoder::simd::supported_kernels;
 use ruvector_kernels::encoder::{Encoder, EncoderError};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use common::Rng;
 
 const VOCAB: usize = 50;
 const POSITIONS: usize = 16;

@@ -9,23 +9,12 @@
 //! `cargo test --release --test loader_mutations` runs 20,000 mutants (a few seconds);
 //! `RUVECTOR_FUZZ_ITERS=5000000` runs longer; `RUVECTOR_FUZZ_SEED` changes the stream.
 
+mod common;
+
 use ruvector_kernels::crc32::crc32;
 use ruvector_kernels::{decode, encode, Hnsw, Metric, Params, Sequential, Storage, StorageKind};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use common::Rng;
 
 /// Valid indexes of every metric and every storage kind (version 1 and 2 files).
 fn seeds() -> Vec<Vec<u8>> {
